@@ -1,0 +1,219 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createYoga, useErrorHandler, useReadinessCheck, type YogaLogger } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { ExecutionArgs } from 'graphql';
+import { redactUrl, type Config } from './config.js';
+import type { Context } from './context.js';
+import { createDatabase, pingDatabase, type Database } from './infra/db.js';
+import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
+import { createLogger, type Logger } from './infra/logger.js';
+import { applyMigrations } from './infra/migrator.js';
+import { createPubSubFor, type PubSub } from './infra/pubsub.js';
+import { DEFAULT_TENANT } from './modules/identity/tenant.service.js';
+import { buildSchema } from './schema.js';
+import { seedDemoData } from './seed.js';
+import { createServices } from './services.js';
+
+export interface RunningServer {
+  /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql */
+  url: string;
+  /** Where the API's database is, with any password redacted. */
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+/** A start-up failure with one line that names the problem; main prints it without a stack. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const READINESS_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function yogaLogger(log: Logger): YogaLogger {
+  const text = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
+  return {
+    debug: (...args) => log.debug(text(args)),
+    info: (...args) => log.info(text(args)),
+    warn: (...args) => log.warn(text(args)),
+    // Unexpected resolver errors are logged once, with the request id, by the error handler below.
+    error: (...args) => log.debug(text(args)),
+  };
+}
+
+async function openDatabase(config: Config, log: Logger): Promise<{ db: Database; url: string; stopEmbedded?: () => Promise<void> }> {
+  let url = config.databaseUrl;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  if (url === undefined) {
+    const embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir === ':memory:' ? undefined : config.dataDir,
+      port: config.embeddedDbPort,
+    }).catch((error: unknown) => {
+      throw new StartupError(`embedded database could not start in ${config.dataDir}: ${(error as Error).message}`);
+    });
+    url = embedded.url;
+    stopEmbedded = embedded.close;
+    log.info('embedded database started', { dataDir: config.dataDir });
+  }
+  const db = createDatabase(url, config.dbPoolMax);
+  try {
+    await pingDatabase(db.pool);
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    await stopEmbedded?.();
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new StartupError(`database unreachable at ${redactUrl(url)}: ${(error as Error).message || reason}`);
+  }
+  return { db, url, stopEmbedded };
+}
+
+export async function createServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log);
+  let pubsub: PubSub | undefined;
+  try {
+    if (config.migrateOnStart) {
+      const { applied } = await applyMigrations(databaseUrl).catch((error: unknown) => {
+        throw new StartupError(`migrations failed: ${(error as Error).message}`);
+      });
+      if (applied.length > 0) log.info('migrations applied', { applied });
+    }
+    pubsub = createPubSubFor(config.redisUrl);
+    const services = createServices(db.prisma, pubsub, log);
+    const tenant = await services.tenants.ensureTenant(DEFAULT_TENANT.slug, DEFAULT_TENANT.name);
+    if (config.seedOnStart) {
+      const seeded = await seedDemoData(db.prisma, { onlyIfEmpty: true });
+      if (seeded) log.info('demo data seeded', { tenant: DEFAULT_TENANT.slug });
+    }
+    return await listen(config, log, { db, pubsub, services, tenantId: tenant.id, databaseUrl, stopEmbedded });
+  } catch (error) {
+    await pubsub?.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    await stopEmbedded?.().catch(() => undefined);
+    throw error;
+  }
+}
+
+interface Running {
+  db: Database;
+  pubsub: PubSub;
+  services: ReturnType<typeof createServices>;
+  tenantId: string;
+  databaseUrl: string;
+  stopEmbedded?: () => Promise<void>;
+}
+
+async function listen(config: Config, log: Logger, running: Running): Promise<RunningServer> {
+  const { db, pubsub, services, tenantId } = running;
+  const contextFor = (headers: { get(name: string): string | null } | undefined): Context => {
+    const supplied = headers?.get('x-request-id');
+    return {
+      requestId: supplied && REQUEST_ID.test(supplied) ? supplied : randomUUID(),
+      tenantId,
+      prisma: db.prisma,
+      services,
+      log,
+    };
+  };
+
+  const yoga = createYoga<{ request?: Request }, Context>({
+    schema: buildSchema(),
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthz',
+    landingPage: false,
+    graphiql: config.graphiql ? { title: 'Omega Control Plane', subscriptionsProtocol: 'WS' } : false,
+    logging: yogaLogger(log),
+    context: ({ request }) => contextFor(request?.headers),
+    plugins: [
+      useReadinessCheck({
+        endpoint: '/readyz',
+        check: async () => {
+          await withTimeout(pingDatabase(db.pool), READINESS_TIMEOUT_MS, 'database');
+          if (pubsub.backend === 'redis') await withTimeout(pubsub.ping(), READINESS_TIMEOUT_MS, 'redis');
+        },
+      }),
+      useErrorHandler(({ errors, context }) => {
+        for (const error of errors) {
+          const original = error.originalError;
+          if (!original || original.name === 'GraphQLError') continue;
+          log.error('unexpected error', {
+            requestId: (context as Partial<Context>).requestId,
+            path: error.path?.join('.'),
+            error: original.message,
+            stack: original.stack,
+          });
+        }
+      }),
+    ],
+  });
+
+  const httpServer: HttpServer = createHttpServer(yoga);
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  type RootValue = { execute(args: ExecutionArgs): unknown; subscribe(args: ExecutionArgs): unknown };
+  const wsCleanup = useServer(
+    {
+      execute: (args) => (args.rootValue as RootValue).execute(args) as never,
+      subscribe: (args) => (args.rootValue as RootValue).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          params,
+          ...contextFor(undefined),
+        });
+        const document = parse(params.query);
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wsServer,
+    15_000,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new StartupError(`cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`)),
+    );
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}${yoga.graphqlEndpoint}`;
+  log.info('server listening', { url, database: redactUrl(running.databaseUrl), pubsub: pubsub.backend });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await wsCleanup.dispose();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownTimeoutMs);
+        httpServer.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        httpServer.closeIdleConnections();
+      });
+      await pubsub.close().catch(() => undefined);
+      await db.close().catch(() => undefined);
+      await running.stopEmbedded?.();
+      log.info('server stopped');
+    })());
+  return { url, databaseUrl: redactUrl(running.databaseUrl), close };
+}

