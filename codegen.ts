@@ -12,6 +12,8 @@ const config: CodegenConfig = {
         scalars: { DateTime: 'string', JSON: 'unknown' },
         enumsAsTypes: true,
         useTypeImports: true,
+        // Relative imports with .js, as Node's ES module resolution requires.
+        emitLegacyCommonJSImports: false,
       },
     },
   },

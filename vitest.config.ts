@@ -13,6 +13,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Each file gets its own databases; two cores are shared by PGlite, PostgreSQL and the tests.
     maxWorkers: 2,
-    reporters: ['default'],
+    // CI asks for a JSON report too, to print a one-line summary of the run.
+    reporters: process.env.VITEST_JSON_REPORT ? ['default', 'json'] : ['default'],
+    outputFile: process.env.VITEST_JSON_REPORT ? { json: process.env.VITEST_JSON_REPORT } : undefined,
   },
 });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createYoga, useErrorHandler, useReadinessCheck, type YogaLogger } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs } from 'graphql';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { redactUrl, type Config } from './config.js';
 import type { Context } from './context.js';
 import { createDatabase, pingDatabase, type Database } from './infra/db.js';
@@ -142,7 +142,7 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
         },
       }),
       useErrorHandler(({ errors, context }) => {
-        for (const error of errors) {
+        for (const error of errors as GraphQLError[]) {
           const original = error.originalError;
           if (!original || original.name === 'GraphQLError') continue;
           log.error('unexpected error', {

@@ -127,7 +127,7 @@ async function readMigrationsList(baseDir: string): Promise<MigrationList> {
   };
 }
 
-/** Names the failed migration and the database's own error, which the engine buries in a long report. */
+/** Names the failed migration and the database's error, which the engine's own report buries. */
 async function explainFailedMigration(databaseUrl: string, error: unknown): Promise<unknown> {
   const client = new pg.Client({ connectionString: databaseUrl });
   client.on('error', () => undefined);
@@ -140,9 +140,13 @@ async function explainFailedMigration(databaseUrl: string, error: unknown): Prom
     );
     const failed = rows[0];
     if (failed === undefined) return error;
-    const reason = databaseErrorFrom(failed.logs ?? '') ?? firstLine(errorMessage(error));
+    const reason = (summarizeEngineText(failed.logs ?? '') || summarizeEngineText(errorMessage(error))).replace(
+      /\n/g,
+      ' ',
+    );
     return new Error(
-      `migration ${failed.migration_name} failed: ${reason} (fix it, then mark it rolled back in _prisma_migrations or restore the database)`,
+      `migration ${failed.migration_name} failed: ${reason}. ` +
+        'No further migrations apply until it is fixed and marked rolled back in _prisma_migrations.',
       { cause: error },
     );
   } catch {
@@ -150,11 +154,6 @@ async function explainFailedMigration(databaseUrl: string, error: unknown): Prom
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-function databaseErrorFrom(logs: string): string | undefined {
-  const match = /Message: `([^`]*)`/.exec(logs) ?? /Database error:\s*\n(.+)/.exec(logs);
-  return match?.[1]?.trim() || undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,17 +316,26 @@ function redactUrls(text: string): string {
 
 function toMigrateError(error: unknown): Error {
   if (crash !== undefined && error === crash) return crash;
-  const message = redactUrls(errorMessage(error));
-  const core = message.split('\n').filter((line) => !/^\s+(\d+: |at )/.test(line)).join('\n').trim();
-  return new Error(core || 'schema engine failed', { cause: error });
+  return new Error(redactUrls(summarizeEngineText(errorMessage(error))) || 'schema engine failed', {
+    cause: error,
+  });
+}
+
+/** Drops the engine's span trace and its generic wrapper line, keeping the database's words. */
+function summarizeEngineText(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => {
+      const trimmed = line.trim();
+      return trimmed !== '' && trimmed !== 'external connector error' && !/^(\d+: |with |at )/.test(trimmed);
+    })
+    .join('\n')
+    .trim()
+    .replace(/^Error querying the database: /, '');
 }
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0] ?? '';
 }
 
 // ---------------------------------------------------------------------------------------------

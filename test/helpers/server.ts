@@ -12,7 +12,7 @@ export type DatabaseKind = 'pglite' | 'postgres';
 export interface TestServer extends RunningServer {
   kind: DatabaseKind;
   /** The unredacted URL of the server's database, for direct assertions. */
-  rawDatabaseUrl: string | undefined;
+  rawDatabaseUrl: string;
   request<R, V>(document: TypedDocumentNode<R, V>, variables?: V, headers?: Record<string, string>): Promise<ExecutionResult<R>>;
   /** Runs one operation over graphql-ws and returns its first result. */
   requestOverWebSocket<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<ExecutionResult<R>>;
@@ -38,7 +38,8 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
   return {
     ...server,
     kind,
-    rawDatabaseUrl: scratch?.url,
+    // The embedded database has no password, so its URL is never redacted.
+    rawDatabaseUrl: scratch?.url ?? server.databaseUrl,
     async request(document, variables, headers = {}) {
       const response = await fetch(server.url, {
         method: 'POST',

@@ -18,124 +18,12 @@ export interface Migration {
 
 /** Every folder of prisma/migrations, in the order the runner applies them. */
 export function readMigrations(): Migration[] {
-  const migrations = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+  return readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(path.join(MIGRATIONS_DIR, entry.name, 'migration.sql')))
     .map((entry) => entry.name)
     .sort((a, b) => a.localeCompare(b))
     .map((name) => ({ name, sql: readFileSync(path.join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8') }));
-  if (migrations.some((m) => m.name.endsWith('_init'))) return migrations;
-  return [{ name: 'scratch_base_tables', sql: SCRATCH_BASE_TABLES }, ...migrations];
 }
-
-const SCRATCH_BASE_TABLES = `
-CREATE TABLE nodes (
-  node_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  tenant_id uuid NOT NULL,
-  hostname varchar(255) NOT NULL,
-  status varchar(20) NOT NULL DEFAULT 'inactive',
-  total_cpu_cores int NOT NULL,
-  total_memory_gb decimal(10,2) NOT NULL,
-  total_storage_gb decimal(12,2) NOT NULL,
-  gpu_count int DEFAULT 0,
-  gpu_memory_gb decimal(10,2) DEFAULT 0,
-  last_heartbeat timestamptz(6),
-  created_at timestamptz(6) DEFAULT now()
-);
-CREATE TABLE sessions (
-  session_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  tenant_id uuid NOT NULL,
-  session_type varchar(50) NOT NULL,
-  status varchar(20) NOT NULL DEFAULT 'pending',
-  cpu_request decimal(8,2) NOT NULL,
-  memory_request_gb decimal(10,2) NOT NULL,
-  gpu_request int DEFAULT 0,
-  start_time timestamptz(6),
-  end_time timestamptz(6),
-  created_at timestamptz(6) DEFAULT now()
-);
-CREATE TABLE node_metrics (
-  id uuid NOT NULL DEFAULT gen_random_uuid(),
-  time timestamptz(6) NOT NULL,
-  tenant_id uuid NOT NULL,
-  node_id uuid NOT NULL,
-  metric_type varchar(50) NOT NULL,
-  value double precision NOT NULL,
-  unit varchar(20),
-  labels jsonb DEFAULT '{}',
-  CONSTRAINT node_metrics_pkey PRIMARY KEY (id, time)
-);
-CREATE INDEX idx_node_metrics_node_time ON node_metrics(node_id, time DESC);
-CREATE INDEX idx_node_metrics_type ON node_metrics(metric_type);
-CREATE INDEX idx_node_metrics_tenant_time ON node_metrics(tenant_id, time DESC);
-CREATE TABLE session_metrics (
-  id uuid NOT NULL DEFAULT gen_random_uuid(),
-  time timestamptz(6) NOT NULL,
-  tenant_id uuid NOT NULL,
-  session_id uuid NOT NULL,
-  metric_type varchar(50) NOT NULL,
-  value double precision NOT NULL,
-  unit varchar(20),
-  labels jsonb DEFAULT '{}',
-  CONSTRAINT session_metrics_pkey PRIMARY KEY (id, time)
-);
-CREATE INDEX idx_session_metrics_session_time ON session_metrics(session_id, time DESC);
-CREATE INDEX idx_session_metrics_type ON session_metrics(metric_type);
-CREATE TABLE system_metrics (
-  id uuid NOT NULL DEFAULT gen_random_uuid(),
-  timestamp timestamptz(6) NOT NULL DEFAULT now(),
-  tenant_id uuid NOT NULL,
-  node_id uuid,
-  cpu_percent double precision,
-  memory_percent double precision,
-  gpu_percent double precision,
-  CONSTRAINT system_metrics_pkey PRIMARY KEY (id, timestamp)
-);
-CREATE INDEX idx_system_metrics_node_time ON system_metrics(node_id, timestamp DESC);
-CREATE INDEX idx_system_metrics_tenant_time ON system_metrics(tenant_id, timestamp DESC);
-CREATE TABLE llm_metrics (
-  id uuid NOT NULL DEFAULT gen_random_uuid(),
-  timestamp timestamptz(6) NOT NULL DEFAULT now(),
-  tenant_id uuid NOT NULL,
-  model_id varchar(255) NOT NULL,
-  request_id varchar(255) NOT NULL,
-  tokens_generated int NOT NULL,
-  generation_time_ms double precision NOT NULL,
-  tokens_per_second double precision,
-  cache_hit boolean NOT NULL DEFAULT false,
-  prompt_tokens int,
-  total_tokens int,
-  parameters jsonb,
-  CONSTRAINT llm_metrics_pkey PRIMARY KEY (id, timestamp)
-);
-CREATE TABLE system_events (
-  event_id uuid NOT NULL DEFAULT gen_random_uuid(),
-  timestamp timestamptz(6) NOT NULL DEFAULT now(),
-  tenant_id uuid,
-  event_type varchar(100) NOT NULL,
-  severity varchar(20) NOT NULL,
-  source_component varchar(100) NOT NULL,
-  source_node_id uuid,
-  session_id uuid,
-  user_id uuid,
-  message text NOT NULL,
-  details jsonb DEFAULT '{}',
-  resolved_at timestamptz(6),
-  resolved_by uuid,
-  CONSTRAINT system_events_pkey PRIMARY KEY (event_id, timestamp)
-);
-CREATE TABLE document_chunks (
-  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  tenant_id uuid NOT NULL,
-  document_id uuid NOT NULL,
-  chunk_index int NOT NULL,
-  content text NOT NULL,
-  created_at timestamptz(6) NOT NULL DEFAULT now(),
-  metadata jsonb
-);
-ALTER TABLE node_metrics ADD CONSTRAINT node_metrics_node_id_fkey FOREIGN KEY (node_id) REFERENCES nodes(node_id) ON DELETE CASCADE;
-ALTER TABLE session_metrics ADD CONSTRAINT session_metrics_session_id_fkey FOREIGN KEY (session_id) REFERENCES sessions(session_id) ON DELETE CASCADE;
-ALTER TABLE system_metrics ADD CONSTRAINT system_metrics_node_id_fkey FOREIGN KEY (node_id) REFERENCES nodes(node_id) ON DELETE SET NULL;
-`;
 
 /** A connection to one database, whatever the server; `exec` sends one simple query, as the migration runner does. */
 export interface TestDb {
