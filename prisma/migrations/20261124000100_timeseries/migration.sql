@@ -86,16 +86,27 @@ BEGIN
     WITH NO DATA;
   END IF;
 
+  IF NOT EXISTS (
+    SELECT 1 FROM timescaledb_information.continuous_aggregates
+    WHERE view_schema = 'public' AND view_name = 'node_metrics_hourly'
+  ) THEN
+    RAISE NOTICE 'timeseries: TimescaleDB %: hypertables and policies; node_metrics_hourly already exists as a materialized view and stays one', ts_version;
+    RETURN;
+  END IF;
+
   CREATE INDEX IF NOT EXISTS idx_node_metrics_hourly_tenant_node_bucket
     ON public.node_metrics_hourly (tenant_id, node_id, bucket DESC);
 
+  -- start_offset stays well inside the 30-day raw retention: a refresh over dropped raw chunks
+  -- would erase their hourly rows, which are kept for a year (seed: raw 30 days, aggregates 1 year).
   PERFORM add_continuous_aggregate_policy('public.node_metrics_hourly',
     start_offset => interval '1 day',
     end_offset => interval '1 hour',
     schedule_interval => interval '1 hour',
     if_not_exists => true);
+  PERFORM add_retention_policy('public.node_metrics_hourly', interval '1 year', if_not_exists => true);
 
-  RAISE NOTICE 'timeseries: TimescaleDB %: hypertables, 30-day retention, compression after 7 days, node_metrics_hourly is a continuous aggregate', ts_version;
+  RAISE NOTICE 'timeseries: TimescaleDB %: hypertables, 30-day retention, compression after 7 days, node_metrics_hourly is a continuous aggregate kept for a year', ts_version;
 END $$;
 
 -- Fallback rollup. Skipped where the block above made node_metrics_hourly a continuous aggregate.
