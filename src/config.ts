@@ -18,6 +18,27 @@ export interface Config {
   graphiql: boolean;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
+  auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** HS256 secret; when absent and no key pair is given, a random one is made per process. */
+  jwtSecret: string | undefined;
+  /** PEM keys for EdDSA or RS256 tokens; the private key is needed only to issue tokens. */
+  jwtPrivateKey: string | undefined;
+  jwtPublicKey: string | undefined;
+  jwtAlgorithm: 'HS256' | 'EdDSA' | 'RS256';
+  /** A JWKS URL whose keys also verify tokens, e.g. those of an external identity provider. */
+  jwksUrl: string | undefined;
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  lockoutThreshold: number;
+  lockoutMinutes: number;
+  passwordHistoryDepth: number;
+  passwordResetTtlMinutes: number;
+  userRateLimitPerMinute: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -57,6 +78,19 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = present(env, name) ?? fallback;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+/** PEM text, given inline or with literal \n escapes as environments often carry it. */
+function pem(env: Env, name: string): string | undefined {
+  const raw = present(env, name)?.replace(/\\n/g, '\n');
+  if (raw !== undefined && !raw.startsWith('-----BEGIN ')) throw new ConfigError(name, 'must be a PEM-encoded key');
+  return raw;
+}
+
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const raw = present(env, name);
   if (raw === undefined) return undefined;
@@ -91,6 +125,32 @@ export function loadConfig(env: Env = process.env): Config {
     graphiql: boolean(env, 'GRAPHIQL', env.NODE_ENV !== 'production'),
     logLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    auth: loadAuthConfig(env),
+  };
+}
+
+function loadAuthConfig(env: Env): AuthConfig {
+  const jwtSecret = present(env, 'JWT_SECRET');
+  if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 characters');
+  const jwtAlgorithm = oneOf(env, 'JWT_ALGORITHM', ['HS256', 'EdDSA', 'RS256'] as const, 'HS256');
+  const jwtPrivateKey = pem(env, 'JWT_PRIVATE_KEY');
+  const jwtPublicKey = pem(env, 'JWT_PUBLIC_KEY');
+  if (jwtAlgorithm !== 'HS256' && !jwtPublicKey) throw new ConfigError('JWT_PUBLIC_KEY', `is required when JWT_ALGORITHM is ${jwtAlgorithm}`);
+  return {
+    jwtSecret,
+    jwtPrivateKey,
+    jwtPublicKey,
+    jwtAlgorithm,
+    jwksUrl: url(env, 'JWT_JWKS_URL', ['https:', 'http:']),
+    issuer: present(env, 'JWT_ISSUER') ?? 'omega-control-plane',
+    audience: present(env, 'JWT_AUDIENCE') ?? 'omega-api',
+    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 900, 10, 86_400),
+    refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 86_400, 60, 365 * 86_400),
+    lockoutThreshold: integer(env, 'LOGIN_LOCKOUT_THRESHOLD', 5, 1, 100),
+    lockoutMinutes: integer(env, 'LOGIN_LOCKOUT_MINUTES', 15, 1, 10_080),
+    passwordHistoryDepth: integer(env, 'PASSWORD_HISTORY_DEPTH', 5, 0, 50),
+    passwordResetTtlMinutes: integer(env, 'PASSWORD_RESET_TTL_MINUTES', 30, 1, 1_440),
+    userRateLimitPerMinute: integer(env, 'USER_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
   };
 }
 

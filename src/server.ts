@@ -1,9 +1,10 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { createYoga, useErrorHandler, useReadinessCheck, type YogaLogger } from 'graphql-yoga';
+import { createYoga, useErrorHandler, useReadinessCheck, type Plugin, type YogaLogger } from 'graphql-yoga';
+import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { redactUrl, type Config } from './config.js';
 import type { Context } from './context.js';
 import { createDatabase, pingDatabase, type Database } from './infra/db.js';
@@ -11,10 +12,14 @@ import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { applyMigrations } from './infra/migrator.js';
 import { createPubSubFor, type PubSub } from './infra/pubsub.js';
+import type { Credentials } from './modules/identity/authentication.js';
+import type { Principal } from './modules/identity/principal.js';
 import { DEFAULT_TENANT } from './modules/identity/tenant.service.js';
+import { InvalidCredentialError, TokenService } from './modules/identity/tokens.js';
+import { runInTenant } from './infra/tenant-scope.js';
 import { buildSchema } from './schema.js';
 import { seedDemoData } from './seed.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
 
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql */
@@ -77,6 +82,25 @@ async function openDatabase(config: Config, log: Logger): Promise<{ db: Database
   return { db, url, stopEmbedded };
 }
 
+interface SocketExtra {
+  request: IncomingMessage;
+  principal?: Principal | null;
+}
+
+/** Runs each operation inside its principal's tenant scope, which the tenant database client reads. */
+function useTenantScope(): Plugin<Context> {
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      const tenantId = (args.contextValue as Context).principal?.tenantId;
+      if (tenantId) setExecuteFn((execArgs) => runInTenant(tenantId, () => executeFn(execArgs)));
+    },
+    onSubscribe({ args, subscribeFn, setSubscribeFn }) {
+      const tenantId = (args.contextValue as Context).principal?.tenantId;
+      if (tenantId) setSubscribeFn((subArgs) => runInTenant(tenantId, () => subscribeFn(subArgs)));
+    },
+  };
+}
+
 export async function createServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log);
   let pubsub: PubSub | undefined;
@@ -88,13 +112,16 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       if (applied.length > 0) log.info('migrations applied', { applied });
     }
     pubsub = createPubSubFor(config.redisUrl);
-    const services = createServices(db.prisma, pubsub, log);
-    const tenant = await services.tenants.ensureTenant(DEFAULT_TENANT.slug, DEFAULT_TENANT.name);
+    if (config.auth.jwtAlgorithm === 'HS256' && !config.auth.jwtSecret) {
+      log.warn('JWT_SECRET is not set: a random secret signs tokens, so they end with this process and other instances reject them');
+    }
+    const tokens = await TokenService.create(config.auth);
+    const services = createServices({ config, db, pubsub, log, tokens });
     if (config.seedOnStart) {
-      const seeded = await seedDemoData(db.prisma, { onlyIfEmpty: true });
+      const seeded = await seedDemoData(db.system, { onlyIfEmpty: true });
       if (seeded) log.info('demo data seeded', { tenant: DEFAULT_TENANT.slug });
     }
-    return await listen(config, log, { db, pubsub, services, tenantId: tenant.id, databaseUrl, stopEmbedded });
+    return await listen(config, log, { db, pubsub, services, databaseUrl, stopEmbedded });
   } catch (error) {
     await pubsub?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
@@ -106,34 +133,49 @@ export async function createServer(config: Config, log: Logger = createLogger(co
 interface Running {
   db: Database;
   pubsub: PubSub;
-  services: ReturnType<typeof createServices>;
-  tenantId: string;
+  services: Services;
   databaseUrl: string;
   stopEmbedded?: () => Promise<void>;
 }
 
 async function listen(config: Config, log: Logger, running: Running): Promise<RunningServer> {
-  const { db, pubsub, services, tenantId } = running;
-  const contextFor = (headers: { get(name: string): string | null } | undefined): Context => {
-    const supplied = headers?.get('x-request-id');
-    return {
-      requestId: supplied && REQUEST_ID.test(supplied) ? supplied : randomUUID(),
-      tenantId,
-      prisma: db.prisma,
-      services,
-      log,
-    };
+  const { db, pubsub, services } = running;
+  const authenticate = async (credentials: Credentials): Promise<Principal | null> => {
+    try {
+      return await services.authenticator.authenticate(credentials);
+    } catch (error) {
+      if (!(error instanceof InvalidCredentialError)) throw error;
+      log.debug('credentials refused', { reason: error.message });
+      // One answer for every refusal, so a caller learns nothing about which part was wrong.
+      throw new GraphQLError('Invalid or expired credentials', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+    }
   };
+  const contextFor = (principal: Principal | null, requestId: string | null | undefined, client: Context['client']): Context => ({
+    requestId: requestId && REQUEST_ID.test(requestId) ? requestId : randomUUID(),
+    principal,
+    prisma: db.prisma,
+    services,
+    log,
+    client,
+  });
 
-  const yoga = createYoga<{ request?: Request }, Context>({
+  const yoga = createYoga<{ req?: IncomingMessage; wsContext?: Context }, Context>({
     schema: buildSchema(),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     graphiql: config.graphiql ? { title: 'Omega Control Plane', subscriptionsProtocol: 'WS' } : false,
     logging: yogaLogger(log),
-    context: ({ request }) => contextFor(request?.headers),
+    context: async ({ request, req, wsContext }) => {
+      if (wsContext) return wsContext;
+      const principal = await authenticate({ authorization: request.headers.get('authorization'), apiKey: request.headers.get('x-api-key') });
+      return contextFor(principal, request.headers.get('x-request-id'), {
+        ip: req?.socket.remoteAddress ?? 'unknown',
+        userAgent: request.headers.get('user-agent'),
+      });
+    },
     plugins: [
+      useTenantScope(),
       useReadinessCheck({
         endpoint: '/readyz',
         check: async () => {
@@ -163,12 +205,24 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
     {
       execute: (args) => (args.rootValue as RootValue).execute(args) as never,
       subscribe: (args) => (args.rootValue as RootValue).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+        try {
+          const principal = await authenticate({ authorization: text(params.authorization) ?? text(params.Authorization), apiKey: text(params.apiKey) });
+          (ctx.extra as SocketExtra).principal = principal;
+          return true;
+        } catch {
+          return false;
+        }
+      },
       onSubscribe: async (ctx, _id, params) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          params,
-          ...contextFor(undefined),
+        const extra = ctx.extra as SocketExtra;
+        const wsContext = contextFor(extra.principal ?? null, undefined, {
+          ip: extra.request.socket.remoteAddress ?? 'unknown',
+          userAgent: extra.request.headers['user-agent'] ?? null,
         });
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, params, wsContext });
         const document = parse(params.query);
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;

@@ -2,21 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeByIdDocument, NodesDocument, RegisterNodeDocument } from './generated/graphql.js';
 import { aComputeNode, aGpuNode } from './helpers/builders.js';
 import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
+import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
 describe.each(kinds)('nodes over HTTP on %s', (kind) => {
   let server: TestServer;
+  let admin: SignedInUser;
   beforeAll(async () => {
     server = await startTestServer(kind);
+    admin = await server.signIn({ role: 'operator' });
   });
   afterAll(async () => {
     await server?.close();
   });
 
   it('registers a node with its resources, then lists and fetches it', async () => {
-    const registered = await server.request(RegisterNodeDocument, {
+    const registered = await admin.request(RegisterNodeDocument, {
       input: aGpuNode({
         hostname: 'gpu-a.test',
         resources: [
@@ -35,16 +37,16 @@ describe.each(kinds)('nodes over HTTP on %s', (kind) => {
       { resourceType: 'GPU', totalCapacity: 8, allocatedCapacity: 0, availableCapacity: 8, unit: 'devices' },
     ]);
 
-    const listed = await server.request(NodesDocument, { first: 10 });
+    const listed = await admin.request(NodesDocument, { first: 10 });
     expect(listed.errors).toBeUndefined();
     expect(listed.data!.nodes.edges.map((edge) => edge.node.id)).toContain(result.node.id);
 
-    const fetched = await server.request(NodeByIdDocument, { id: result.node.id });
+    const fetched = await admin.request(NodeByIdDocument, { id: result.node.id });
     expect(fetched.data!.node).toMatchObject({ id: result.node.id, hostname: 'gpu-a.test', labels: { zone: 'a', accelerator: 'h100' } });
   });
 
   it('derives resources from the totals when none are listed', async () => {
-    const registered = await server.request(RegisterNodeDocument, { input: aComputeNode({ totalCpuCores: 32, totalMemoryGb: 128.5 }) });
+    const registered = await admin.request(RegisterNodeDocument, { input: aComputeNode({ totalCpuCores: 32, totalMemoryGb: 128.5 }) });
     const result = registered.data!.registerNode;
     if (result.__typename !== 'RegisterNodeSuccess') throw new Error(`unexpected ${result.__typename}`);
     expect(result.node.resources.map((r) => [r.resourceType, r.totalCapacity])).toEqual([
@@ -55,7 +57,7 @@ describe.each(kinds)('nodes over HTTP on %s', (kind) => {
   });
 
   it('refuses invalid input with a typed error naming each field', async () => {
-    const registered = await server.request(RegisterNodeDocument, {
+    const registered = await admin.request(RegisterNodeDocument, {
       input: aGpuNode({
         hostname: 'not a hostname!',
         ipAddress: '999.1.1.1',
@@ -76,12 +78,12 @@ describe.each(kinds)('nodes over HTTP on %s', (kind) => {
 
   it('filters by status and paginates with cursors', async () => {
     for (let i = 0; i < 3; i += 1) {
-      await server.request(RegisterNodeDocument, { input: aComputeNode({ status: 'MAINTENANCE', hostname: `maint-${i}.test` }) });
+      await admin.request(RegisterNodeDocument, { input: aComputeNode({ status: 'MAINTENANCE', hostname: `maint-${i}.test` }) });
     }
-    const firstPage = await server.request(NodesDocument, { first: 2, filter: { status: ['MAINTENANCE'] } });
+    const firstPage = await admin.request(NodesDocument, { first: 2, filter: { status: ['MAINTENANCE'] } });
     expect(firstPage.data!.nodes.edges).toHaveLength(2);
     expect(firstPage.data!.nodes.pageInfo.hasNextPage).toBe(true);
-    const secondPage = await server.request(NodesDocument, {
+    const secondPage = await admin.request(NodesDocument, {
       first: 2,
       after: firstPage.data!.nodes.pageInfo.endCursor,
       filter: { status: ['MAINTENANCE'] },
@@ -93,13 +95,13 @@ describe.each(kinds)('nodes over HTTP on %s', (kind) => {
   });
 
   it('returns null for an unknown node id', async () => {
-    const fetched = await server.request(NodeByIdDocument, { id: Buffer.from('ClusterNode:00000000-0000-4000-8000-000000000000').toString('base64') });
+    const fetched = await admin.request(NodeByIdDocument, { id: Buffer.from('ClusterNode:00000000-0000-4000-8000-000000000000').toString('base64') });
     expect(fetched.errors).toBeUndefined();
     expect(fetched.data!.node).toBeNull();
   });
 
   it('serves the same operations over graphql-ws', async () => {
-    const result = await server.requestOverWebSocket(NodesDocument, { first: 1 });
+    const result = await admin.requestOverWebSocket(NodesDocument, { first: 1 });
     expect(result.errors).toBeUndefined();
     expect(result.data!.nodes.edges).toHaveLength(1);
   });

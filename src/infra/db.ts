@@ -1,23 +1,102 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
+import type {
+  SqlDriverAdapter,
+  SqlDriverAdapterFactory,
+  SqlQuery,
+  Transaction,
+} from '@prisma/driver-adapter-utils';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { currentTenantId } from './tenant-scope.js';
+
+/** The role tenant work runs as; row-level security applies to it (see the RLS migration). */
+export const APP_ROLE = 'omega_app';
 
 export interface Database {
+  /** Tenant work: every transaction runs as APP_ROLE within the current tenant scope. */
   prisma: PrismaClient;
+  /** Cross-tenant work (sign-in, schedulers, jobs): the owner's connection, not bound to a tenant. */
+  system: PrismaClient;
   pool: pg.Pool;
   close(): Promise<void>;
+}
+
+const ENTER_TENANT: Omit<SqlQuery, 'args'> = {
+  sql: "SELECT set_config('role', $1, true), set_config('app.current_tenant_id', $2, true)",
+  argTypes: [
+    { scalarType: 'string', arity: 'scalar' },
+    { scalarType: 'string', arity: 'scalar' },
+  ],
+};
+
+async function enterTenant(tx: Transaction): Promise<void> {
+  await tx.executeRaw({ ...ENTER_TENANT, args: [APP_ROLE, currentTenantId() ?? ''] });
+}
+
+const statement = (sql: string): SqlQuery => ({ sql, args: [], argTypes: [] });
+
+/**
+ * Wraps an adapter so that every statement runs in a transaction that first takes APP_ROLE and the
+ * current tenant, both transaction-local: a pooled connection never carries one request's tenant
+ * into another's, which matters on the embedded database where all connections share one session.
+ */
+function tenantScoped(adapter: SqlDriverAdapter): SqlDriverAdapter {
+  const inTenantTransaction = async <T>(run: (tx: Transaction) => Promise<T>): Promise<T> => {
+    const tx = await adapter.startTransaction();
+    try {
+      await enterTenant(tx);
+      const result = await run(tx);
+      await tx.executeRaw(statement('COMMIT'));
+      await tx.commit();
+      return result;
+    } catch (error) {
+      await tx.executeRaw(statement('ROLLBACK')).catch(() => undefined);
+      await tx.rollback().catch(() => undefined);
+      throw error;
+    }
+  };
+  return new Proxy(adapter, {
+    get(target, property, receiver) {
+      switch (property) {
+        case 'queryRaw':
+          return (query: SqlQuery) => inTenantTransaction((tx) => tx.queryRaw(query));
+        case 'executeRaw':
+          return (query: SqlQuery) => inTenantTransaction((tx) => tx.executeRaw(query));
+        case 'startTransaction':
+          return async (...args: Parameters<SqlDriverAdapter['startTransaction']>) => {
+            const tx = await target.startTransaction(...args);
+            await enterTenant(tx);
+            return tx;
+          };
+        case 'executeScript':
+          return () => Promise.reject(new Error('scripts are not run on the tenant connection'));
+        default:
+          return Reflect.get(target, property, receiver) as unknown;
+      }
+    },
+  });
+}
+
+function tenantScopedFactory(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => tenantScoped(await factory.connect()),
+  };
 }
 
 export function createDatabase(url: string, poolMax: number): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const system = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({ adapter: tenantScopedFactory(new PrismaPg(pool)) });
   return {
     prisma,
+    system,
     pool,
     async close() {
-      await prisma.$disconnect();
+      await Promise.all([prisma.$disconnect(), system.$disconnect()]);
       await pool.end();
     },
   };

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -15,25 +15,26 @@ export interface EmbeddedPostgresOptions {
 export interface EmbeddedPostgres {
   /** postgres:// URL for node-postgres and @prisma/adapter-pg. */
   url: string;
-  /** Stops the socket server, then shuts PGlite down cleanly. Close client pools first. */
+  /** Stops the socket server, then shuts PGlite down cleanly. End client pools first. */
   close(): Promise<void>;
 }
 
 // The socket server accepts a single connection by default, which makes pools reset.
 const MAX_CONNECTIONS = 16;
+const LOCK_FILE = 'embedded.lock';
 
-export async function startEmbeddedPostgres(
-  options: EmbeddedPostgresOptions = {},
-): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const { dataDir, port = 0, host = '127.0.0.1' } = options;
+  const dir = dataDir === undefined ? undefined : path.resolve(dataDir);
+  const unlock = dir === undefined ? async () => undefined : await lockDataDir(dir);
 
   let db: PGlite;
-  if (dataDir === undefined) {
-    db = await PGlite.create({ extensions: { vector } });
-  } else {
-    const dir = path.resolve(dataDir);
-    await mkdir(dir, { recursive: true });
-    db = await PGlite.create(dir, { extensions: { vector } });
+  try {
+    const extensions = { vector };
+    db = dir === undefined ? await PGlite.create({ extensions }) : await PGlite.create(dir, { extensions });
+  } catch (error) {
+    await unlock();
+    throw error;
   }
 
   const server = new PGLiteSocketServer({ db, port, host, maxConnections: MAX_CONNECTIONS });
@@ -47,6 +48,7 @@ export async function startEmbeddedPostgres(
     await server.start();
   } catch (error) {
     await db.close();
+    await unlock();
     throw error;
   }
 
@@ -54,14 +56,57 @@ export async function startEmbeddedPostgres(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await server.stop();
-      // stop() detaches handlers without awaiting them; a detaching handler may still
-      // roll back an open transaction, so let those callbacks run before closing PGlite.
+      // stop() detaches connections without awaiting them; a detaching connection may still
+      // roll back its open transaction, so let that run before PGlite closes.
       await new Promise((resolve) => setImmediate(resolve));
       await db.close();
+      await unlock();
     })();
     return closing;
   };
 
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return { url: `postgres://postgres@${urlHost}:${boundPort}/postgres`, close };
+}
+
+const lockedByThisProcess = new Set<string>();
+
+/**
+ * PGlite opens a data directory another process is using without complaint, and two writers
+ * corrupt it (say the server and `migrate deploy` both on ./data), so a lock file holds it.
+ * A lock left by a process that died is taken over, also when a restarted container gives
+ * this process the dead one's pid.
+ */
+async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  if (lockedByThisProcess.has(dir)) throw new Error(`${dir} is already open in this process`);
+  await mkdir(dir, { recursive: true });
+  const lockPath = path.join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      lockedByThisProcess.add(dir);
+      return async () => {
+        lockedByThisProcess.delete(dir);
+        await rm(lockPath, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+    if (owner !== process.pid && isRunning(owner)) {
+      throw new Error(`${dir} is in use by process ${owner} (if it is not, delete ${lockPath})`);
+    }
+    await rm(lockPath, { force: true });
+  }
+  throw new Error(`${dir} is in use by another process`);
+}
+
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

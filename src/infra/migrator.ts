@@ -140,10 +140,9 @@ async function explainFailedMigration(databaseUrl: string, error: unknown): Prom
     );
     const failed = rows[0];
     if (failed === undefined) return error;
-    const reason = (summarizeEngineText(failed.logs ?? '') || summarizeEngineText(errorMessage(error))).replace(
-      /\n/g,
-      ' ',
-    );
+    const reason = (summarizeEngineText(failed.logs ?? '') || summarizeEngineText(errorMessage(error)))
+      .replace(/\s*\n\s*/g, ' ')
+      .replace(/\.$/, '');
     return new Error(
       `migration ${failed.migration_name} failed: ${reason}. ` +
         'No further migrations apply until it is fixed and marked rolled back in _prisma_migrations.',
@@ -230,17 +229,21 @@ async function withEngine<T>(
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, idleTimeoutMillis: 0 });
   pool.on('connect', reportCatalogCharAsText);
   pool.on('error', () => undefined);
+  let runtime: EngineRuntime | undefined;
   let engine: SchemaEngine | undefined;
   try {
-    const wasm = await loadEngineModule();
+    // pg's own connection errors are clearer than the engine's rendering of them.
+    await pool.query('SELECT 1');
+    runtime = await loadEngineRuntime();
     const datamodels = schemaFiles?.map((file): [string, string] => [file.path, file.content]);
     const factory = bindMigrationAwareSqlAdapterFactory(engineAdapterFactory(pool));
-    engine = await untilCrash(wasm.SchemaEngine.new({ datamodels }, logEngineEvent, factory));
-    return await untilCrash(fn(engine));
+    const created = runtime.glue.SchemaEngine.new({ datamodels }, logEngineEvent, factory);
+    engine = await untilCrash(runtime, created);
+    return await untilCrash(runtime, fn(engine));
   } catch (error) {
-    throw toMigrateError(error);
+    throw runtime?.crash ?? toMigrateError(error);
   } finally {
-    if (engine !== undefined && crash === undefined) engine.free();
+    if (engine !== undefined && runtime?.crash === undefined) engine.free();
     await pool.end().catch(() => undefined);
   }
 }
@@ -315,7 +318,6 @@ function redactUrls(text: string): string {
 }
 
 function toMigrateError(error: unknown): Error {
-  if (crash !== undefined && error === crash) return crash;
   return new Error(redactUrls(summarizeEngineText(errorMessage(error))) || 'schema engine failed', {
     cause: error,
   });
@@ -343,9 +345,14 @@ function errorMessage(error: unknown): string {
 
 type EngineModule = typeof import('@prisma/schema-engine-wasm/schema_engine_bg');
 
-let engineModule: Promise<EngineModule> | undefined;
-let crash: Error | undefined;
-const crashListeners = new Set<(error: Error) => void>();
+interface EngineRuntime {
+  glue: EngineModule;
+  /** Set once the engine panicked; the instance is unusable from then on. */
+  crash: Error | undefined;
+  crashListeners: Set<(error: Error) => void>;
+}
+
+let engineRuntime: Promise<EngineRuntime> | undefined;
 
 /**
  * The package's entry imports its .wasm as an ES module, which Node 20 allows only behind
@@ -353,23 +360,42 @@ const crashListeners = new Set<(error: Error) => void>();
  * plain module, so the bytes are instantiated here with the glue as the import object; that
  * works the same under tsx, vitest and plain node.
  */
-function loadEngineModule(): Promise<EngineModule> {
-  if (crash !== undefined) return Promise.reject(crash);
-  engineModule ??= (async () => {
-    const glue = await import('@prisma/schema-engine-wasm/schema_engine_bg');
-    const gluePath = createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg');
-    const bytes = await readFile(path.join(path.dirname(gluePath), 'schema_engine_bg.wasm'));
-    let memory: WebAssembly.Memory | undefined;
-    const imports = adaptImports(glue as unknown as WebAssembly.ModuleImports, (ptr, len) =>
-      memory === undefined ? '' : new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len)),
-    );
-    const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': imports });
-    memory = instance.exports.memory as WebAssembly.Memory;
-    glue.__wbg_set_wasm(instance.exports);
-    (instance.exports.__wbindgen_start as () => void)();
-    return glue;
-  })();
-  return engineModule;
+async function loadEngineRuntime(): Promise<EngineRuntime> {
+  engineRuntime ??= import('@prisma/schema-engine-wasm/schema_engine_bg').then((glue) => {
+    // The glue holds one instance's memory; a second instance would corrupt it. The glue
+    // outlives this module when a test runner re-evaluates sources but not dependencies.
+    const key = Symbol.for('omega.schema-engine-wasm');
+    const runtimes = ((globalThis as Record<symbol, unknown>)[key] ??= new WeakMap()) as WeakMap<
+      EngineModule,
+      Promise<EngineRuntime>
+    >;
+    let runtime = runtimes.get(glue);
+    if (runtime === undefined) {
+      runtime = instantiate(glue);
+      runtimes.set(glue, runtime);
+    }
+    return runtime;
+  });
+  const runtime = await engineRuntime;
+  if (runtime.crash !== undefined) throw runtime.crash;
+  return runtime;
+}
+
+async function instantiate(glue: EngineModule): Promise<EngineRuntime> {
+  const runtime: EngineRuntime = { glue, crash: undefined, crashListeners: new Set() };
+  const gluePath = createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg');
+  const bytes = await readFile(path.join(path.dirname(gluePath), 'schema_engine_bg.wasm'));
+  let memory: WebAssembly.Memory | undefined;
+  const readString = (ptr: number, len: number) =>
+    memory === undefined ? '' : new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len));
+  const imports = adaptImports(glue as unknown as WebAssembly.ModuleImports, readString, (message) =>
+    reportCrash(runtime, message),
+  );
+  const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': imports });
+  memory = instance.exports.memory as WebAssembly.Memory;
+  glue.__wbg_set_wasm(instance.exports);
+  (instance.exports.__wbindgen_start as () => void)();
+  return runtime;
 }
 
 type ImportFunction = (...args: unknown[]) => unknown;
@@ -387,15 +413,16 @@ type ImportFunction = (...args: unknown[]) => unknown;
 function adaptImports(
   glue: WebAssembly.ModuleImports,
   readString: (ptr: number, len: number) => string,
+  onCrash: (message: string) => void,
 ): WebAssembly.ModuleImports {
   const imports: WebAssembly.ModuleImports = {};
   for (const [name, value] of Object.entries(glue)) {
     if (typeof value !== 'function') {
       imports[name] = value;
     } else if (name.startsWith('__wbg_set_message_')) {
-      imports[name] = (ptr: number, len: number) => reportCrash(readString(ptr, len));
+      imports[name] = (ptr: number, len: number) => onCrash(readString(ptr, len));
     } else if (name.startsWith('__wbindgen_cast_')) {
-      imports[name] = (...args: unknown[]) => guardCallback((value as ImportFunction)(...args));
+      imports[name] = (...args: unknown[]) => guardCallback((value as ImportFunction)(...args), onCrash);
     } else if (name.startsWith('__wbg_setTimeout_')) {
       imports[name] = (...args: unknown[]) => unrefTimer((value as ImportFunction)(...args));
     } else {
@@ -405,7 +432,7 @@ function adaptImports(
   return imports;
 }
 
-function guardCallback(value: unknown): unknown {
+function guardCallback(value: unknown, onCrash: (message: string) => void): unknown {
   if (typeof value !== 'function') return value;
   const callback = value as ImportFunction & { _wbg_cb_unref?: unknown };
   const guarded = Object.assign(
@@ -414,7 +441,7 @@ function guardCallback(value: unknown): unknown {
         return callback(...args);
       } catch (error) {
         if (!(error instanceof WebAssembly.RuntimeError)) throw error;
-        reportCrash(error.message);
+        onCrash(error.message);
         return undefined;
       }
     },
@@ -428,17 +455,18 @@ function unrefTimer(timer: unknown): unknown {
   return timer;
 }
 
-function reportCrash(message: string): void {
-  crash ??= new Error(`schema engine crashed, restart the process: ${message}`);
-  for (const listener of crashListeners) listener(crash);
+function reportCrash(runtime: EngineRuntime, message: string): void {
+  runtime.crash ??= new Error(`schema engine crashed, restart the process: ${message}`);
+  for (const listener of runtime.crashListeners) listener(runtime.crash);
 }
 
-function untilCrash<T>(operation: Promise<T>): Promise<T> {
-  if (crash !== undefined) return Promise.reject(crash);
+/** A crashed engine never settles its promises, so each call also waits for a crash. */
+function untilCrash<T>(runtime: EngineRuntime, operation: Promise<T>): Promise<T> {
+  if (runtime.crash !== undefined) return Promise.reject(runtime.crash);
   let listener: (error: Error) => void = () => undefined;
   const crashed = new Promise<never>((_, reject) => {
     listener = reject;
-    crashListeners.add(listener);
+    runtime.crashListeners.add(listener);
   });
-  return Promise.race([operation, crashed]).finally(() => crashListeners.delete(listener));
+  return Promise.race([operation, crashed]).finally(() => runtime.crashListeners.delete(listener));
 }

@@ -1,29 +1,55 @@
+import { randomBytes } from 'node:crypto';
 import { print, type ExecutionResult } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config.js';
+import { createDatabase, type Database } from '../../src/infra/db.js';
 import { createLogger } from '../../src/infra/logger.js';
+import type { Role } from '../../src/modules/identity/permissions.js';
+import { TokenService } from '../../src/modules/identity/tokens.js';
 import { createServer, type RunningServer } from '../../src/server.js';
 import { createScratchDatabase } from './services.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
-export interface TestServer extends RunningServer {
-  kind: DatabaseKind;
-  /** The unredacted URL of the server's database, for direct assertions. */
-  rawDatabaseUrl: string;
-  request<R, V>(document: TypedDocumentNode<R, V>, variables?: V, headers?: Record<string, string>): Promise<ExecutionResult<R>>;
+export const TEST_JWT_SECRET = 'test-secret-for-signing-access-tokens-0123456789';
+
+/** Sends operations as one caller: over HTTP, or over graphql-ws with the same credentials. */
+export interface GraphQLClient {
+  headers: Record<string, string>;
+  request<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<ExecutionResult<R>>;
   /** Runs one operation over graphql-ws and returns its first result. */
   requestOverWebSocket<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<ExecutionResult<R>>;
+}
+
+export interface SignedInUser extends GraphQLClient {
+  tenantId: string;
+  userId: string;
+  role: Role;
+  token: string;
+}
+
+export interface TestServer extends RunningServer, GraphQLClient {
+  kind: DatabaseKind;
+  config: Config;
+  /** The unredacted URL of the server's database, for direct assertions. */
+  rawDatabaseUrl: string;
+  /** The owner's connection to the server's database, for arranging data and asserting on it. */
+  db: Database;
   get(path: string): Promise<Response>;
+  /** A client that sends these headers. */
+  withHeaders(headers: Record<string, string>): GraphQLClient;
+  /** A new tenant (unless given) with a user of this role, signed in with an access token. */
+  signIn(options?: { role?: Role; tenantId?: string }): Promise<SignedInUser>;
 }
 
 /** Starts the real server on a free port, on a fresh database of the given kind. */
 export async function startTestServer(kind: DatabaseKind, overrides: Partial<Config> = {}): Promise<TestServer> {
   const scratch = kind === 'postgres' ? await createScratchDatabase() : undefined;
+  const base = loadConfig({});
   const config: Config = {
-    ...loadConfig({}),
+    ...base,
     port: 0,
     databaseUrl: scratch?.url,
     dataDir: ':memory:',
@@ -31,16 +57,17 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
     seedOnStart: false,
     graphiql: false,
     ...overrides,
+    auth: { ...base.auth, jwtSecret: TEST_JWT_SECRET, ...overrides.auth },
   };
   const server = await createServer(config, createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error'));
-  const base = new URL(server.url);
+  // The embedded database has no password, so its URL is never redacted.
+  const rawDatabaseUrl = scratch?.url ?? server.databaseUrl;
+  const db = createDatabase(rawDatabaseUrl, 3);
+  const tokens = await TokenService.create(config.auth);
 
-  return {
-    ...server,
-    kind,
-    // The embedded database has no password, so its URL is never redacted.
-    rawDatabaseUrl: scratch?.url ?? server.databaseUrl,
-    async request(document, variables, headers = {}) {
+  const clientWith = (headers: Record<string, string>): GraphQLClient => ({
+    headers,
+    async request(document, variables) {
       const response = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
@@ -49,7 +76,11 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
       return (await response.json()) as ExecutionResult<never>;
     },
     async requestOverWebSocket(document, variables) {
-      const client = createClient({ url: server.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+      const connectionParams = {
+        ...(headers.authorization ? { authorization: headers.authorization } : {}),
+        ...(headers['x-api-key'] ? { apiKey: headers['x-api-key'] } : {}),
+      };
+      const client = createClient({ url: server.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams });
       try {
         const iterator = client.iterate({ query: print(document), variables: variables as Record<string, unknown> });
         const first = await iterator.next();
@@ -59,8 +90,28 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
         await client.dispose();
       }
     },
-    get: (path) => fetch(new URL(path, base)),
+  });
+
+  return {
+    ...server,
+    ...clientWith({}),
+    kind,
+    config,
+    rawDatabaseUrl,
+    db,
+    get: (path) => fetch(new URL(path, server.url)),
+    withHeaders: clientWith,
+    async signIn({ role = 'admin', tenantId } = {}) {
+      const suffix = randomBytes(4).toString('hex');
+      const tenant = tenantId ?? (await db.system.tenant.create({ data: { name: `Tenant ${suffix}`, slug: `tenant-${suffix}` } })).id;
+      const user = await db.system.user.create({
+        data: { tenantId: tenant, username: `${role}-${suffix}`, email: `${role}-${suffix}@example.test`, role },
+      });
+      const { token } = await tokens.issueAccessToken({ userId: user.id, tenantId: tenant, role, sessionFamilyId: null });
+      return { ...clientWith({ authorization: `Bearer ${token}` }), tenantId: tenant, userId: user.id, role, token };
+    },
     async close() {
+      await db.close();
       await server.close();
       await scratch?.drop();
     },

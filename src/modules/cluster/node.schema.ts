@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { tenantOf } from '../../context.js';
 import { ConflictError, ValidationError } from '../shared/errors.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
 
@@ -64,11 +65,12 @@ builder.queryFields((t) => ({
     type: 'Node',
     cursor: 'id',
     description: "The tenant's nodes, newest first",
+    authScopes: { permission: 'cluster:read' },
     args: { filter: t.arg({ type: NodeFilter, required: false }) },
     resolve: (query, _root, args, ctx) =>
       ctx.prisma.node.findMany({
         ...query,
-        where: { tenantId: ctx.tenantId, ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}) },
+        where: { tenantId: tenantOf(ctx), ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}) },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
   }),
@@ -76,8 +78,9 @@ builder.queryFields((t) => ({
     type: 'Node',
     nullable: true,
     description: 'One node by its ID, or null when the tenant has no such node',
+    authScopes: { permission: 'cluster:read' },
     args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }) },
-    resolve: (query, _root, args, ctx) => ctx.prisma.node.findFirst({ ...query, where: { id: args.id.id, tenantId: ctx.tenantId } }),
+    resolve: (query, _root, args, ctx) => ctx.prisma.node.findFirst({ ...query, where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
   }),
 }));
 
@@ -124,6 +127,7 @@ builder.mutationFields((t) => ({
   registerNode: t.field({
     type: ClusterNodeRef,
     description: 'Registers a node and its resources',
+    authScopes: { permission: 'cluster:write' },
     errors: {
       types: [ValidationError, ConflictError],
       union: { name: 'RegisterNodeResult' },
@@ -132,7 +136,7 @@ builder.mutationFields((t) => ({
     },
     args: { input: t.arg({ type: RegisterNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.nodes.registerNode(ctx.tenantId, {
+      ctx.services.nodes.registerNode(tenantOf(ctx), {
         ...withoutNulls(args.input),
         resources: args.input.resources?.map(withoutNulls),
       }),
