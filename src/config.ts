@@ -18,6 +18,8 @@ export interface Config {
   graphiql: boolean;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
+  /** Run background jobs (schedulers, sweepers, workers) in this instance. */
+  jobsEnabled: boolean;
   auth: AuthConfig;
 }
 
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     graphiql: boolean(env, 'GRAPHIQL', env.NODE_ENV !== 'production'),
     logLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    jobsEnabled: boolean(env, 'JOBS_ENABLED', true),
     auth: loadAuthConfig(env),
   };
 }

@@ -19,7 +19,8 @@ import { InvalidCredentialError, TokenService } from './modules/identity/tokens.
 import { runInTenant } from './infra/tenant-scope.js';
 import { buildSchema } from './schema.js';
 import { seedDemoData } from './seed.js';
-import { createServices, type Services } from './services.js';
+import { createJobs, createServices, type Services } from './services.js';
+import type { BackgroundJob } from './infra/jobs.js';
 
 export interface RunningServer {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql */
@@ -121,7 +122,8 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       const seeded = await seedDemoData(db.system, { onlyIfEmpty: true });
       if (seeded) log.info('demo data seeded', { tenant: DEFAULT_TENANT.slug });
     }
-    return await listen(config, log, { db, pubsub, services, databaseUrl, stopEmbedded });
+    const jobs = config.jobsEnabled ? createJobs({ config, db, pubsub, log, tokens }, services) : [];
+    return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded });
   } catch (error) {
     await pubsub?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
@@ -134,6 +136,7 @@ interface Running {
   db: Database;
   pubsub: PubSub;
   services: Services;
+  jobs: BackgroundJob[];
   databaseUrl: string;
   stopEmbedded?: () => Promise<void>;
 }
@@ -250,11 +253,13 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}${yoga.graphqlEndpoint}`;
+  for (const job of running.jobs) job.start();
   log.info('server listening', { url, database: redactUrl(running.databaseUrl), pubsub: pubsub.backend });
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      await Promise.all(running.jobs.map((job) => job.stop()));
       await wsCleanup.dispose();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownTimeoutMs);

@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import type { Database } from './infra/db.js';
+import type { BackgroundJob } from './infra/jobs.js';
 import type { Logger } from './infra/logger.js';
 import type { PubSub } from './infra/pubsub.js';
 import { NodeService } from './modules/cluster/node.service.js';
@@ -28,4 +29,9 @@ export function createServices(deps: ServiceDeps): Services {
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log),
     tenants: new TenantService(deps.db.system),
   };
+}
+
+/** The background jobs each API instance runs; each guards its own single-instance needs. */
+export function createJobs(_deps: ServiceDeps, _services: Services): BackgroundJob[] {
+  return [];
 }
