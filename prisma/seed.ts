@@ -12,7 +12,7 @@ async function run(): Promise<void> {
   const db = createDatabase(url, 4);
   try {
     if (embedded) await applyMigrations(url);
-    await seedDemoData(db.prisma);
+    await seedDemoData(db.system, { password: config.demoPassword });
     process.stdout.write('demo data is in place (tenant "demo")\n');
   } finally {
     await db.close();

@@ -18,6 +18,8 @@ export interface Config {
   graphiql: boolean;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
+  /** Password of the demo users the seed creates; a documented fallback when unset. */
+  demoPassword: string | undefined;
   /** Run background jobs (schedulers, sweepers, workers) in this instance. */
   jobsEnabled: boolean;
   auth: AuthConfig;
@@ -128,6 +130,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     jobsEnabled: boolean(env, 'JOBS_ENABLED', true),
+    demoPassword: present(env, 'DEMO_PASSWORD'),
     auth: loadAuthConfig(env),
   };
 }

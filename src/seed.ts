@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { PrismaClient } from './generated/prisma/client.js';
-import { DEFAULT_TENANT } from './modules/identity/tenant.service.js';
+import { hashPassword } from './modules/identity/password.js';
+
+/** The demo tenant is the platform tenant of a fresh install: its admin may create other tenants. */
+export const DEFAULT_TENANT = { slug: 'demo', name: 'Demo' } as const;
+/** Demo users sign in with this password unless DEMO_PASSWORD says otherwise; never for production. */
+export const DEMO_PASSWORD_FALLBACK = 'omega-demo-password';
 
 /** Stable UUIDs for demo rows, so seeding twice updates nothing and creates nothing new. */
 function demoId(name: string): string {
@@ -58,13 +63,14 @@ function demoNodes() {
 }
 
 /**
- * Fills the database with a demo tenant, its environments, users of each role, three regions,
+ * Fills the database with a demo tenant, its environments, users of each role (demo-admin,
+ * demo-operator, demo-user, demo-readonly), three regions,
  * twenty nodes with resources and a few models. Idempotent. Returns false when skipped.
  */
-export async function seedDemoData(prisma: PrismaClient, options: { onlyIfEmpty?: boolean } = {}): Promise<boolean> {
+export async function seedDemoData(prisma: PrismaClient, options: { onlyIfEmpty?: boolean; password?: string } = {}): Promise<boolean> {
   const tenant = await prisma.tenant.upsert({
     where: { slug: DEFAULT_TENANT.slug },
-    create: { slug: DEFAULT_TENANT.slug, name: DEFAULT_TENANT.name, billingEmail: 'billing@demo.example' },
+    create: { slug: DEFAULT_TENANT.slug, name: DEFAULT_TENANT.name, billingEmail: 'billing@demo.example', isPlatform: true },
     update: {},
   });
   if (options.onlyIfEmpty && (await prisma.node.count({ where: { tenantId: tenant.id } })) > 0) return false;
@@ -81,12 +87,14 @@ export async function seedDemoData(prisma: PrismaClient, options: { onlyIfEmpty?
       update: {},
     });
   }
+  const passwordHash = await hashPassword(options.password ?? DEMO_PASSWORD_FALLBACK);
   for (const role of ROLES) {
-    await prisma.user.upsert({
+    const user = await prisma.user.upsert({
       where: { username: `demo-${role}` },
       create: { tenantId: tenant.id, username: `demo-${role}`, email: `${role}@demo.example`, fullName: `Demo ${role}`, role },
       update: {},
     });
+    await prisma.credential.upsert({ where: { userId: user.id }, create: { tenantId: tenant.id, userId: user.id, passwordHash }, update: {} });
   }
   for (const model of MODELS) {
     const { priceIn, priceOut, ...columns } = model;

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { randomUUID } from 'node:crypto';
 import { createYoga, useErrorHandler, useReadinessCheck, type Plugin, type YogaLogger } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { redactUrl, type Config } from './config.js';
@@ -14,11 +14,11 @@ import { applyMigrations } from './infra/migrator.js';
 import { createPubSubFor, type PubSub } from './infra/pubsub.js';
 import type { Credentials } from './modules/identity/authentication.js';
 import type { Principal } from './modules/identity/principal.js';
-import { DEFAULT_TENANT } from './modules/identity/tenant.service.js';
 import { InvalidCredentialError, TokenService } from './modules/identity/tokens.js';
+import { RateLimitedError } from './modules/identity/rate-limit.js';
 import { runInTenant } from './infra/tenant-scope.js';
 import { buildSchema } from './schema.js';
-import { seedDemoData } from './seed.js';
+import { DEFAULT_TENANT, seedDemoData } from './seed.js';
 import { createJobs, createServices, type Services } from './services.js';
 import type { BackgroundJob } from './infra/jobs.js';
 
@@ -84,8 +84,11 @@ async function openDatabase(config: Config, log: Logger): Promise<{ db: Database
 }
 
 interface SocketExtra {
+  socket: WebSocket;
   request: IncomingMessage;
   principal?: Principal | null;
+  /** Stops tracking the socket for token expiry (4403) and revocation (4401). */
+  release?: () => void;
 }
 
 /** Runs each operation inside its principal's tenant scope, which the tenant database client reads. */
@@ -112,14 +115,14 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       });
       if (applied.length > 0) log.info('migrations applied', { applied });
     }
-    pubsub = createPubSubFor(config.redisUrl);
+    pubsub = createPubSubFor(config.redisUrl, { log });
     if (config.auth.jwtAlgorithm === 'HS256' && !config.auth.jwtSecret) {
       log.warn('JWT_SECRET is not set: a random secret signs tokens, so they end with this process and other instances reject them');
     }
     const tokens = await TokenService.create(config.auth);
     const services = createServices({ config, db, pubsub, log, tokens });
     if (config.seedOnStart) {
-      const seeded = await seedDemoData(db.system, { onlyIfEmpty: true });
+      const seeded = await seedDemoData(db.system, { onlyIfEmpty: true, password: config.demoPassword });
       if (seeded) log.info('demo data seeded', { tenant: DEFAULT_TENANT.slug });
     }
     const jobs = config.jobsEnabled ? createJobs({ config, db, pubsub, log, tokens }, services) : [];
@@ -153,6 +156,21 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
       throw new GraphQLError('Invalid or expired credentials', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
     }
   };
+  const admit = async (principal: Principal | null): Promise<void> => {
+    if (!principal) return;
+    try {
+      await services.rateLimiter.consume(principal);
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      throw new GraphQLError('Rate limit exceeded', {
+        extensions: {
+          code: 'RATE_LIMITED',
+          retryAfterSeconds: error.retryAfterSeconds,
+          http: { status: 429, headers: { 'retry-after': String(error.retryAfterSeconds) } },
+        },
+      });
+    }
+  };
   const contextFor = (principal: Principal | null, requestId: string | null | undefined, client: Context['client']): Context => ({
     requestId: requestId && REQUEST_ID.test(requestId) ? requestId : randomUUID(),
     principal,
@@ -172,6 +190,7 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
     context: async ({ request, req, wsContext }) => {
       if (wsContext) return wsContext;
       const principal = await authenticate({ authorization: request.headers.get('authorization'), apiKey: request.headers.get('x-api-key') });
+      await admit(principal);
       return contextFor(principal, request.headers.get('x-request-id'), {
         ip: req?.socket.remoteAddress ?? 'unknown',
         userAgent: request.headers.get('user-agent'),
@@ -213,14 +232,23 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
         const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
         try {
           const principal = await authenticate({ authorization: text(params.authorization) ?? text(params.Authorization), apiKey: text(params.apiKey) });
-          (ctx.extra as SocketExtra).principal = principal;
+          const extra = ctx.extra as SocketExtra;
+          extra.principal = principal;
+          if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
           return true;
         } catch {
           return false;
         }
       },
+      onClose: (ctx) => (ctx.extra as SocketExtra).release?.(),
       onSubscribe: async (ctx, _id, params) => {
         const extra = ctx.extra as SocketExtra;
+        try {
+          await admit(extra.principal ?? null);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const wsContext = contextFor(extra.principal ?? null, undefined, {
           ip: extra.request.socket.remoteAddress ?? 'unknown',
           userAgent: extra.request.headers['user-agent'] ?? null,
@@ -240,7 +268,7 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
       },
     },
     wsServer,
-    15_000,
+    services.realtime.settings.keepAliveMs,
   );
 
   await new Promise<void>((resolve, reject) => {
@@ -270,6 +298,8 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
         httpServer.closeIdleConnections();
       });
       await pubsub.close().catch(() => undefined);
+      await services.realtime.close().catch(() => undefined);
+      await services.rateLimiter.close();
       await db.close().catch(() => undefined);
       await running.stopEmbedded?.();
       log.info('server stopped');

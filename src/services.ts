@@ -3,10 +3,41 @@ import type { Database } from './infra/db.js';
 import type { BackgroundJob } from './infra/jobs.js';
 import type { Logger } from './infra/logger.js';
 import type { PubSub } from './infra/pubsub.js';
+import { ClusterViewsService } from './modules/cluster/cluster-views.service.js';
+import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
+import { loadClusterSettings, type ClusterSettings } from './modules/cluster/settings.js';
+import { StorageService } from './modules/cluster/storage.service.js';
+import { DeploymentService } from './modules/workloads/deployment.service.js';
+import { SchedulerService } from './modules/workloads/scheduler.service.js';
+import { SessionService as ComputeSessionService } from './modules/workloads/session.service.js';
+import { createWorkloadJobs } from './modules/workloads/workloads.jobs.js';
+import { IdentityAdminService } from './modules/identity/admin.service.js';
+import { ApiKeyService } from './modules/identity/api-key.service.js';
 import { Authenticator } from './modules/identity/authentication.js';
-import { TenantService } from './modules/identity/tenant.service.js';
+import { RateLimiter } from './modules/identity/rate-limit.js';
+import { SecurityLog } from './modules/identity/security-log.js';
+import { SessionService } from './modules/identity/session.service.js';
 import type { TokenService } from './modules/identity/tokens.js';
+import { createBillingJobs } from './modules/billing/billing.jobs.js';
+import { BillingService } from './modules/billing/billing.service.js';
+import { UsageService } from './modules/billing/usage.service.js';
+import { NotificationConfigService } from './modules/notifications/notification-config.service.js';
+import { createNotificationJobs } from './modules/notifications/notification.jobs.js';
+import { NotificationService } from './modules/notifications/notification.service.js';
+import { loadNotificationSettings, type NotificationSettings } from './modules/notifications/notification.settings.js';
+import { createAiJobs } from './modules/ai/ai.jobs.js';
+import { ConversationService } from './modules/ai/conversation.service.js';
+import { DocumentService } from './modules/ai/document.service.js';
+import { ModelCatalogService } from './modules/ai/model.service.js';
+import { ResponseCacheService } from './modules/ai/response-cache.service.js';
+import { SystemEventService } from './modules/telemetry/event.service.js';
+import { LlmMetricsService } from './modules/telemetry/llm-metrics.service.js';
+import { TelemetryMaintenanceService } from './modules/telemetry/maintenance.service.js';
+import { MetricsService } from './modules/telemetry/metrics.service.js';
+import { createTelemetryJobs } from './modules/telemetry/telemetry.jobs.js';
+import { ToolAnalyticsService } from './modules/tools/tool.service.js';
+import { RealtimeService } from './modules/realtime/realtime.service.js';
 
 /** What services are built from. `db.prisma` is tenant-scoped; `db.system` is for cross-tenant work. */
 export interface ServiceDeps {
@@ -19,19 +50,89 @@ export interface ServiceDeps {
 
 export interface Services {
   authenticator: Authenticator;
+  rateLimiter: RateLimiter;
+  sessions: SessionService;
+  apiKeys: ApiKeyService;
+  identityAdmin: IdentityAdminService;
   nodes: NodeService;
-  tenants: TenantService;
+  clusterSettings: ClusterSettings;
+  network: NetworkService;
+  storage: StorageService;
+  clusterViews: ClusterViewsService;
+  scheduler: SchedulerService;
+  computeSessions: ComputeSessionService;
+  deployments: DeploymentService;
+  usage: UsageService;
+  billing: BillingService;
+  notificationSettings: NotificationSettings;
+  notificationConfigs: NotificationConfigService;
+  notifications: NotificationService;
+  metrics: MetricsService;
+  llmMetrics: LlmMetricsService;
+  systemEvents: SystemEventService;
+  telemetryMaintenance: TelemetryMaintenanceService;
+  models: ModelCatalogService;
+  conversations: ConversationService;
+  documents: DocumentService;
+  responseCache: ResponseCacheService;
+  toolAnalytics: ToolAnalyticsService;
+  realtime: RealtimeService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
+  const authenticator = new Authenticator(deps.db.system, deps.tokens);
+  const securityLog = new SecurityLog(deps.db.system);
+  const notificationSettings = loadNotificationSettings();
+  const clusterSettings = loadClusterSettings();
+  const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings);
+  const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
   return {
-    authenticator: new Authenticator(deps.db.system, deps.tokens),
-    nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log),
-    tenants: new TenantService(deps.db.system),
+    authenticator,
+    rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
+    sessions: new SessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
+    apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
+    identityAdmin: new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation),
+    nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
+    clusterSettings,
+    network: new NetworkService(deps.db.prisma),
+    storage: new StorageService(deps.db.prisma),
+    clusterViews: new ClusterViewsService(deps.db.prisma, deps.db.system),
+    scheduler,
+    computeSessions: new ComputeSessionService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings, scheduler),
+    deployments: new DeploymentService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings),
+    usage: new UsageService(deps.db.prisma),
+    billing: new BillingService(deps.db.prisma, deps.db.system, deps.log),
+    notificationSettings,
+    notificationConfigs: new NotificationConfigService(deps.db.prisma, { allowPrivateTargets: notificationSettings.allowPrivateTargets }),
+    notifications: new NotificationService(deps.db.prisma),
+    metrics: new MetricsService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log),
+    // onLlmRequestRecorded is where each recorded LLM request can become a usage record.
+    llmMetrics: new LlmMetricsService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log }),
+    systemEvents: new SystemEventService(deps.db.prisma, deps.pubsub, deps.log),
+    telemetryMaintenance: new TelemetryMaintenanceService(deps.db.system, deps.log),
+    models: new ModelCatalogService(deps.db.prisma),
+    conversations: new ConversationService(deps.db.prisma),
+    documents: new DocumentService(deps.db.prisma, deps.db.system),
+    responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
+    toolAnalytics: new ToolAnalyticsService(deps.db.prisma),
+    realtime,
   };
 }
 
 /** The background jobs each API instance runs; each guards its own single-instance needs. */
-export function createJobs(_deps: ServiceDeps, _services: Services): BackgroundJob[] {
-  return [];
+export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob[] {
+  return [
+    ...createBillingJobs(services.billing, deps.log),
+    ...createNotificationJobs({
+      system: deps.db.system,
+      pubsub: deps.pubsub,
+      log: deps.log,
+      notifications: services.notifications,
+      settings: services.notificationSettings,
+    }),
+    ...createTelemetryJobs(services.telemetryMaintenance, deps.log),
+    ...createAiJobs(services.responseCache, deps.log),
+    ...createWorkloadJobs(services, services.clusterSettings, deps.log),
+    ...services.realtime.jobs(),
+  ];
 }

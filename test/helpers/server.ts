@@ -44,9 +44,16 @@ export interface TestServer extends RunningServer, GraphQLClient {
   signIn(options?: { role?: Role; tenantId?: string }): Promise<SignedInUser>;
 }
 
-/** Starts the real server on a free port, on a fresh database of the given kind. */
-export async function startTestServer(kind: DatabaseKind, overrides: Partial<Config> = {}): Promise<TestServer> {
-  const scratch = kind === 'postgres' ? await createScratchDatabase() : undefined;
+/**
+ * Starts the real server on a free port, on a fresh database of the given kind; with
+ * `overrides.databaseUrl` it joins that existing database instead (a second API instance).
+ */
+export async function startTestServer(
+  kind: DatabaseKind,
+  overrides: Partial<Config> = {},
+  options: { logLines?: string[] } = {},
+): Promise<TestServer> {
+  const scratch = kind === 'postgres' && !overrides.databaseUrl ? await createScratchDatabase() : undefined;
   const base = loadConfig({});
   const config: Config = {
     ...base,
@@ -59,9 +66,12 @@ export async function startTestServer(kind: DatabaseKind, overrides: Partial<Con
     ...overrides,
     auth: { ...base.auth, jwtSecret: TEST_JWT_SECRET, ...overrides.auth },
   };
-  const server = await createServer(config, createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error'));
+  const logger = options.logLines
+    ? createLogger('debug', (line) => options.logLines!.push(line))
+    : createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error');
+  const server = await createServer(config, logger);
   // The embedded database has no password, so its URL is never redacted.
-  const rawDatabaseUrl = scratch?.url ?? server.databaseUrl;
+  const rawDatabaseUrl = overrides.databaseUrl ?? scratch?.url ?? server.databaseUrl;
   const db = createDatabase(rawDatabaseUrl, 3);
   const tokens = await TokenService.create(config.auth);
 

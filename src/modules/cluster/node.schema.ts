@@ -1,14 +1,17 @@
+import { encodeGlobalID, resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { ConflictError, ValidationError } from '../shared/errors.js';
+import type { Node } from '../../generated/prisma/client.js';
+import { ConflictError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
+import { enumValues, withoutNulls } from './graphql-enums.js';
+import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
-
-const enumValues = <T extends string>(values: readonly T[]) =>
-  Object.fromEntries(values.map((value) => [value.toUpperCase(), { value }])) as Record<Uppercase<T>, { value: T }>;
+import { RegionRef } from './region.schema.js';
 
 export const NodeTypeEnum = builder.enumType('NodeType', { values: enumValues(NODE_TYPES) });
 export const NodeStatusEnum = builder.enumType('NodeStatus', { values: enumValues(NODE_STATUSES) });
 export const ResourceTypeEnum = builder.enumType('ResourceType', { values: enumValues(RESOURCE_TYPES) });
+export const SortDirectionEnum = builder.enumType('SortDirection', { values: { ASC: { value: 'asc' }, DESC: { value: 'desc' } } as const });
 
 const decimal = (value: { toNumber(): number } | null) => (value === null ? null : value.toNumber());
 
@@ -39,24 +42,75 @@ export const ClusterNodeRef = builder.prismaNode('Node', {
     totalMemoryGb: t.float({ resolve: (n) => n.totalMemoryGb.toNumber() }),
     totalStorageGb: t.float({ resolve: (n) => n.totalStorageGb.toNumber() }),
     gpuCount: t.exposeInt('gpuCount'),
-    gpuMemoryGb: t.float({ resolve: (n) => n.gpuMemoryGb.toNumber() }),
+    gpuMemoryGb: t.float({ description: 'Total over all GPUs', resolve: (n) => n.gpuMemoryGb.toNumber() }),
     gpuType: t.exposeString('gpuType', { nullable: true }),
     networkBandwidthMbps: t.exposeInt('networkBandwidthMbps'),
     architecture: t.exposeString('architecture'),
     osVersion: t.exposeString('osVersion', { nullable: true }),
     kernelVersion: t.exposeString('kernelVersion', { nullable: true }),
+    dockerVersion: t.exposeString('dockerVersion', { nullable: true }),
     labels: t.expose('labels', { type: 'JSON' }),
+    annotations: t.expose('annotations', { type: 'JSON' }),
     capabilities: t.expose('capabilities', { type: 'JSON' }),
+    region: t.relation('region', { nullable: true }),
+    provider: t.exposeString('provider', { nullable: true }),
+    instanceType: t.exposeString('instanceType', { nullable: true }),
+    spotInstance: t.exposeBoolean('spotInstance'),
+    pricePerHour: t.float({ nullable: true, description: 'USD per hour for the whole node', resolve: (n) => decimal(n.pricePerHour) }),
+    clusterName: t.exposeString('clusterName', { nullable: true, description: 'Set while the node serves a deployment replica' }),
+    modelName: t.exposeString('modelName', { nullable: true }),
     lastHeartbeat: t.expose('lastHeartbeat', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     resources: t.relation('resources', { query: { orderBy: { resourceType: 'asc' } } }),
+    networkInterfaces: t.relation('networkInterfaces', { query: { orderBy: { interfaceName: 'asc' } } }),
   }),
 });
 
 const NodeFilter = builder.inputType('NodeFilter', {
   fields: (t) => ({
     status: t.field({ type: [NodeStatusEnum], required: false, description: 'Nodes in any of these states' }),
+    nodeType: t.field({ type: [NodeTypeEnum], required: false }),
+    regionId: t.globalID({ required: false, for: RegionRef }),
+    gpuType: t.stringList({ required: false, description: 'Nodes with any of these GPU types' }),
+    labels: t.field({ type: 'JSON', required: false, description: 'Nodes whose labels contain this JSON object (@>)' }),
+    heartbeatAfter: t.field({ type: 'DateTime', required: false, description: 'Nodes whose last heartbeat is newer than this' }),
+  }),
+});
+
+const NodeOrderFieldEnum = builder.enumType('NodeOrderField', {
+  values: { CREATED_AT: { value: 'createdAt' }, HOSTNAME: { value: 'hostname' }, LAST_HEARTBEAT: { value: 'lastHeartbeat' } } as const,
+});
+
+const NodeOrder = builder.inputType('NodeOrder', {
+  fields: (t) => ({
+    field: t.field({ type: NodeOrderFieldEnum, required: true }),
+    direction: t.field({ type: SortDirectionEnum, required: false, description: 'DESC unless given' }),
+  }),
+});
+
+const nodeFilterArgs = (filter: typeof NodeFilter.$inferInput | null | undefined) => ({
+  ...withoutNulls(filter ?? {}),
+  // An id of another type than Region matches no node.
+  regionId: filter?.regionId ? (filter.regionId.typename === 'Region' ? filter.regionId.id : '00000000-0000-0000-0000-000000000000') : undefined,
+});
+
+export interface AvailableNode {
+  node: Node;
+  freeCpu: number;
+  freeMemoryGb: number;
+  freeGpus: number;
+  freeStorageGb: number;
+}
+
+const AvailableNodeRef = builder.objectRef<AvailableNode>('AvailableNode').implement({
+  description: 'A node that can take the requested work now, with its free capacity',
+  fields: (t) => ({
+    node: t.field({ type: ClusterNodeRef, resolve: (entry) => entry.node }),
+    freeCpu: t.exposeFloat('freeCpu'),
+    freeMemoryGb: t.exposeFloat('freeMemoryGb'),
+    freeGpus: t.exposeFloat('freeGpus'),
+    freeStorageGb: t.exposeFloat('freeStorageGb'),
   }),
 });
 
@@ -64,15 +118,25 @@ builder.queryFields((t) => ({
   nodes: t.prismaConnection({
     type: 'Node',
     cursor: 'id',
-    description: "The tenant's nodes, newest first",
+    description: "The tenant's nodes, newest first unless ordered otherwise",
     authScopes: { permission: 'cluster:read' },
-    args: { filter: t.arg({ type: NodeFilter, required: false }) },
-    resolve: (query, _root, args, ctx) =>
-      ctx.prisma.node.findMany({
+    args: {
+      filter: t.arg({ type: NodeFilter, required: false }),
+      orderBy: t.arg({ type: NodeOrder, required: false }),
+    },
+    totalCount: async (_root, args, ctx) => ctx.prisma.node.count({ where: await ctx.services.nodes.nodeWhere(tenantOf(ctx), nodeFilterArgs(args.filter)) }),
+    resolve: async (query, _root, args, ctx) => {
+      const field = args.orderBy?.field ?? 'createdAt';
+      const direction = args.orderBy?.direction ?? 'desc';
+      return ctx.prisma.node.findMany({
         ...query,
-        where: { tenantId: tenantOf(ctx), ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+        where: await ctx.services.nodes.nodeWhere(tenantOf(ctx), nodeFilterArgs(args.filter)),
+        orderBy: [
+          field === 'lastHeartbeat' ? { lastHeartbeat: { sort: direction, nulls: 'last' } } : { [field]: direction },
+          { id: direction },
+        ],
+      });
+    },
   }),
   node: t.prismaField({
     type: 'Node',
@@ -82,13 +146,31 @@ builder.queryFields((t) => ({
     args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }) },
     resolve: (query, _root, args, ctx) => ctx.prisma.node.findFirst({ ...query, where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
   }),
+  availableNodes: t.connection({
+    type: AvailableNodeRef,
+    description: 'Active nodes with a recent heartbeat and enough free capacity for the request, best fit first',
+    authScopes: { permission: 'cluster:read' },
+    args: {
+      cpu: t.arg.float({ required: false, description: 'Cores (default 0)' }),
+      memoryGb: t.arg.float({ required: false }),
+      gpuCount: t.arg.int({ required: false }),
+      gpuType: t.arg.string({ required: false }),
+      storageGb: t.arg.float({ required: false }),
+      labels: t.arg({ type: 'JSON', required: false, description: 'Labels the node must contain' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const { first, last, before, after, ...request } = args;
+      const nodes = await ctx.services.nodes.availableNodes(tenantOf(ctx), withoutNulls(request));
+      return resolveArrayConnection({ args: { first, last, before, after }, defaultSize: 20, maxSize: 100 }, nodes);
+    },
+  }),
 }));
 
 const NodeResourceInput = builder.inputType('NodeResourceInput', {
   fields: (t) => ({
     resourceType: t.field({ type: ResourceTypeEnum, required: true }),
     totalCapacity: t.float({ required: true }),
-    reservationCapacity: t.float({ required: false }),
+    reservationCapacity: t.float({ required: false, description: 'Held back from scheduling' }),
     unit: t.string({ required: true }),
     constraints: t.field({ type: 'JSON', required: false }),
   }),
@@ -104,29 +186,53 @@ const RegisterNodeInput = builder.inputType('RegisterNodeInput', {
     totalMemoryGb: t.float({ required: true }),
     totalStorageGb: t.float({ required: true }),
     gpuCount: t.int({ required: false }),
-    gpuMemoryGb: t.float({ required: false }),
+    gpuMemoryGb: t.float({ required: false, description: 'Total over all GPUs' }),
     gpuType: t.string({ required: false }),
     networkBandwidthMbps: t.int({ required: false }),
     architecture: t.string({ required: false }),
     osVersion: t.string({ required: false }),
     kernelVersion: t.string({ required: false }),
+    dockerVersion: t.string({ required: false }),
     labels: t.field({ type: 'JSON', required: false }),
+    annotations: t.field({ type: 'JSON', required: false }),
     capabilities: t.field({ type: 'JSON', required: false }),
+    regionId: t.globalID({ required: false, for: RegionRef }),
+    provider: t.string({ required: false }),
+    instanceType: t.string({ required: false }),
+    spotInstance: t.boolean({ required: false }),
+    pricePerHour: t.float({ required: false, description: 'USD per hour for the whole node' }),
     resources: t.field({
       type: [NodeResourceInput],
       required: false,
       description: 'Schedulable resources; derived from the totals when omitted',
     }),
+    interfaces: t.field({ type: [NetworkInterfaceInput], required: false }),
   }),
 });
 
-const withoutNulls = <T extends object>(input: T) =>
-  Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null && value !== undefined));
+const UpdateNodeInput = builder.inputType('UpdateNodeInput', {
+  description: 'Fields to change; a field given as null is cleared where it may be',
+  fields: (t) => ({
+    hostname: t.string({ required: false }),
+    ipAddress: t.string({ required: false }),
+    osVersion: t.string({ required: false }),
+    kernelVersion: t.string({ required: false }),
+    dockerVersion: t.string({ required: false }),
+    gpuType: t.string({ required: false }),
+    labels: t.field({ type: 'JSON', required: false, description: 'Replaces all labels' }),
+    annotations: t.field({ type: 'JSON', required: false }),
+    capabilities: t.field({ type: 'JSON', required: false }),
+    regionId: t.globalID({ required: false, for: RegionRef }),
+    provider: t.string({ required: false }),
+    instanceType: t.string({ required: false }),
+    pricePerHour: t.float({ required: false }),
+  }),
+});
 
 builder.mutationFields((t) => ({
   registerNode: t.field({
     type: ClusterNodeRef,
-    description: 'Registers a node and its resources',
+    description: 'Registers a node with its resources and network interfaces',
     authScopes: { permission: 'cluster:write' },
     errors: {
       types: [ValidationError, ConflictError],
@@ -138,7 +244,52 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       ctx.services.nodes.registerNode(tenantOf(ctx), {
         ...withoutNulls(args.input),
+        regionId: args.input.regionId?.id,
         resources: args.input.resources?.map(withoutNulls),
+        interfaces: args.input.interfaces?.map(networkInterfaceArgs),
       }),
+  }),
+  updateNode: t.field({
+    type: ClusterNodeRef,
+    description: "Changes a node's descriptive fields; status has its own mutation",
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [ValidationError, NotFoundError],
+      union: { name: 'UpdateNodeResult' },
+      result: { name: 'UpdateNodeSuccess' },
+      dataField: { name: 'node' },
+    },
+    args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }), input: t.arg({ type: UpdateNodeInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.nodes.updateNode(tenantOf(ctx), args.id.id, {
+        ...args.input,
+        regionId: args.input.regionId === undefined ? undefined : (args.input.regionId?.id ?? null),
+      }),
+  }),
+  setNodeStatus: t.field({
+    type: ClusterNodeRef,
+    description: 'Sets a node ACTIVE, INACTIVE, DRAINING (no new sessions; running ones stay) or MAINTENANCE',
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [ValidationError, NotFoundError],
+      union: { name: 'SetNodeStatusResult' },
+      result: { name: 'SetNodeStatusSuccess' },
+      dataField: { name: 'node' },
+    },
+    args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }), status: t.arg({ type: NodeStatusEnum, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.nodes.setNodeStatus(tenantOf(ctx), args.id.id, args.status),
+  }),
+  deregisterNode: t.field({
+    type: 'ID',
+    description: 'Removes a node; refused while sessions run on it or it serves a deployment',
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [NotFoundError, ResourceInUseError],
+      union: { name: 'DeregisterNodeResult' },
+      result: { name: 'DeregisterNodeSuccess' },
+      dataField: { name: 'deregisteredId' },
+    },
+    args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }) },
+    resolve: async (_root, args, ctx) => encodeGlobalID('ClusterNode', await ctx.services.nodes.deregisterNode(tenantOf(ctx), args.id.id)),
   }),
 }));

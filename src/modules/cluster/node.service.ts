@@ -1,8 +1,23 @@
-import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
-import { parseRegisterNode, type NodeResourceInput, type RegisterNodeInput } from './node.validation.js';
+import { NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
+import { loadPlaceableNodes } from './capacity.js';
+import { EventPublisher, recordSystemEvent, type Transaction } from './cluster-events.js';
+import type { NetworkInterfaceInput } from './network.validation.js';
+import {
+  parseCapacityRequest,
+  parseNodeFilter,
+  parseRegisterNode,
+  parseSettableNodeStatus,
+  parseUpdateNode,
+  type NodeFilter,
+  type NodeResourceInput,
+  type RegisterNodeInput,
+} from './node.validation.js';
+import { rankNodes } from './placement.js';
+import type { ClusterSettings } from './settings.js';
 
 /** When an agent lists no resources, its totals become the node's schedulable resources. */
 function resourcesFromTotals(input: RegisterNodeInput): NodeResourceInput[] {
@@ -17,52 +32,234 @@ function resourcesFromTotals(input: RegisterNodeInput): NodeResourceInput[] {
   return resources;
 }
 
+export type NodeOrderField = 'createdAt' | 'hostname' | 'lastHeartbeat';
+
+/** Inserts interfaces through SQL: mac_address is macaddr, which Prisma cannot write. */
+export async function insertNetworkInterfaces(tx: Transaction, tenantId: string, nodeId: string, interfaces: NetworkInterfaceInput[]): Promise<void> {
+  const topologyIds = [...new Set(interfaces.flatMap((i) => (i.topologyId ? [i.topologyId] : [])))];
+  if (topologyIds.length > 0) {
+    // Foreign keys are checked as the owner, past row-level security: check the tenant here.
+    const known = await tx.networkTopology.findMany({ where: { tenantId, id: { in: topologyIds } }, select: { id: true } });
+    const knownIds = new Set(known.map((t) => t.id));
+    const issues = interfaces.flatMap((i, index) =>
+      i.topologyId && !knownIds.has(i.topologyId) ? [{ path: `interfaces.${index}.topologyId`, message: 'no such network topology' }] : [],
+    );
+    if (issues.length > 0) throw new ValidationError(issues);
+  }
+  for (const i of interfaces) {
+    await tx.$executeRaw`
+      INSERT INTO node_network_interfaces
+        (tenant_id, node_id, topology_id, interface_name, mac_address, ip_address, interface_type, speed_mbps,
+         duplex, status, driver, firmware_version, pci_slot, numa_node)
+      VALUES (${tenantId}::uuid, ${nodeId}::uuid, ${i.topologyId ?? null}::uuid, ${i.interfaceName}, ${i.macAddress}::macaddr,
+              ${i.ipAddress ?? null}::inet, ${i.interfaceType}, ${i.speedMbps}::int, ${i.duplex}, ${i.status}, ${i.driver ?? null},
+              ${i.firmwareVersion ?? null}, ${i.pciSlot ?? null}, ${i.numaNode ?? null}::int)`;
+  }
+}
+
+async function assertRegionExists(tx: Transaction, regionId: string | null | undefined): Promise<void> {
+  if (!regionId) return;
+  const region = await tx.region.findUnique({ where: { id: regionId }, select: { id: true } });
+  if (!region) throw new ValidationError([{ path: 'regionId', message: 'no such region' }]);
+}
+
 export class NodeService {
+  private readonly events: EventPublisher;
+
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly pubsub: PubSub,
-    private readonly log: Logger,
-  ) {}
+    pubsub: PubSub,
+    log: Logger,
+    private readonly settings: ClusterSettings,
+  ) {
+    this.events = new EventPublisher(pubsub, log);
+  }
 
-  /** Registers a node with its resources in one transaction and announces it. */
+  /** Registers a node with its resources and interfaces in one transaction and announces it. */
   async registerNode(tenantId: string, rawInput: unknown) {
     const input = parseRegisterNode(rawInput);
     const resources = input.resources ?? resourcesFromTotals(input);
-    const node = await this.prisma.node.create({
-      data: {
-        tenantId,
-        hostname: input.hostname,
-        ipAddress: input.ipAddress,
-        nodeType: input.nodeType,
-        status: input.status,
-        totalCpuCores: input.totalCpuCores,
-        totalMemoryGb: input.totalMemoryGb,
-        totalStorageGb: input.totalStorageGb,
-        gpuCount: input.gpuCount,
-        gpuMemoryGb: input.gpuMemoryGb,
-        gpuType: input.gpuType,
-        networkBandwidthMbps: input.networkBandwidthMbps,
-        architecture: input.architecture,
-        osVersion: input.osVersion,
-        kernelVersion: input.kernelVersion,
-        labels: input.labels as object,
-        capabilities: input.capabilities as object,
-        resources: {
-          create: resources.map((resource) => ({
-            tenantId,
-            resourceType: resource.resourceType,
-            totalCapacity: resource.totalCapacity,
-            reservationCapacity: resource.reservationCapacity,
-            unit: resource.unit,
-            constraints: resource.constraints as object,
-          })),
+    const node = await this.prisma.$transaction(async (tx) => {
+      await assertRegionExists(tx, input.regionId);
+      const created = await tx.node.create({
+        data: {
+          tenantId,
+          hostname: input.hostname,
+          ipAddress: input.ipAddress,
+          nodeType: input.nodeType,
+          status: input.status,
+          totalCpuCores: input.totalCpuCores,
+          totalMemoryGb: input.totalMemoryGb,
+          totalStorageGb: input.totalStorageGb,
+          gpuCount: input.gpuCount,
+          gpuMemoryGb: input.gpuMemoryGb,
+          gpuType: input.gpuType,
+          networkBandwidthMbps: input.networkBandwidthMbps,
+          architecture: input.architecture,
+          osVersion: input.osVersion,
+          kernelVersion: input.kernelVersion,
+          dockerVersion: input.dockerVersion,
+          labels: input.labels as Prisma.InputJsonObject,
+          annotations: input.annotations as Prisma.InputJsonObject,
+          capabilities: input.capabilities as Prisma.InputJsonObject,
+          regionId: input.regionId,
+          provider: input.provider,
+          instanceType: input.instanceType,
+          spotInstance: input.spotInstance,
+          pricePerHour: input.pricePerHour,
+          // An agent that registers as active is alive now; otherwise the first heartbeat says so.
+          lastHeartbeat: input.status === 'active' ? new Date() : null,
+          resources: {
+            create: resources.map((resource) => ({
+              tenantId,
+              resourceType: resource.resourceType,
+              totalCapacity: resource.totalCapacity,
+              reservationCapacity: resource.reservationCapacity,
+              unit: resource.unit,
+              constraints: resource.constraints as Prisma.InputJsonObject,
+            })),
+          },
         },
-      },
+      });
+      await insertNetworkInterfaces(tx, tenantId, created.id, input.interfaces);
+      await recordSystemEvent(tx, {
+        tenantId,
+        eventType: 'node.registered',
+        severity: 'info',
+        sourceComponent: 'cluster',
+        sourceNodeId: created.id,
+        message: `node ${created.hostname} registered as ${created.status}`,
+        details: { nodeId: created.id, hostname: created.hostname, status: created.status },
+      });
+      return created;
     });
-    // The node is committed; a pub/sub outage must not turn its registration into an error.
-    await this.pubsub
-      .publish(Topic.NodeRegistered, { tenantId, nodeId: node.id })
-      .catch((error: unknown) => this.log.warn('node.registered not published', { nodeId: node.id, reason: String(error) }));
+    await this.events.publish(Topic.NodeRegistered, { tenantId, nodeId: node.id });
     return node;
+  }
+
+  async updateNode(tenantId: string, nodeId: string, rawInput: unknown) {
+    const input = parseUpdateNode(rawInput);
+    return this.prisma.$transaction(async (tx) => {
+      const existing = await tx.node.findFirst({ where: { id: nodeId, tenantId }, select: { id: true } });
+      if (!existing) throw new NotFoundError('Node', nodeId);
+      await assertRegionExists(tx, input.regionId);
+      const { labels, annotations, capabilities, ...columns } = input;
+      return tx.node.update({
+        where: { id: nodeId },
+        data: {
+          ...columns,
+          ...(labels ? { labels: labels as Prisma.InputJsonObject } : {}),
+          ...(annotations ? { annotations: annotations as Prisma.InputJsonObject } : {}),
+          ...(capabilities ? { capabilities: capabilities as Prisma.InputJsonObject } : {}),
+        },
+      });
+    });
+  }
+
+  /**
+   * Moves a node to active, inactive, draining or maintenance. Sessions already on a draining node
+   * keep running; the scheduler's row lock on the node makes the change and a placement serialise.
+   */
+  async setNodeStatus(tenantId: string, nodeId: string, rawStatus: unknown) {
+    const status = parseSettableNodeStatus(rawStatus);
+    const { node, previousStatus } = await this.prisma.$transaction(async (tx) => {
+      const [locked] = await tx.$queryRaw<{ status: string }[]>`
+        SELECT status FROM nodes WHERE node_id = ${nodeId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
+      if (!locked) throw new NotFoundError('Node', nodeId);
+      if (locked.status === status) return { node: await tx.node.findUniqueOrThrow({ where: { id: nodeId } }), previousStatus: status };
+      const updated = await tx.node.update({ where: { id: nodeId }, data: { status } });
+      await recordSystemEvent(tx, {
+        tenantId,
+        eventType: 'node.status_changed',
+        severity: status === 'active' ? 'info' : 'warning',
+        sourceComponent: 'cluster',
+        sourceNodeId: nodeId,
+        message: `node ${updated.hostname} is ${status} (was ${locked.status})`,
+        details: { nodeId, previousStatus: locked.status, status },
+      });
+      return { node: updated, previousStatus: locked.status };
+    });
+    if (previousStatus !== status) {
+      await this.events.publish(Topic.NodeStatusChanged, { tenantId, nodeId, previousStatus, status, at: node.updatedAt.toISOString() });
+    }
+    return node;
+  }
+
+  /** Removes a node, refused while sessions hold resources on it or it serves a deployment. */
+  async deregisterNode(tenantId: string, nodeId: string): Promise<string> {
+    const hostname = await this.prisma.$transaction(async (tx) => {
+      const [node] = await tx.$queryRaw<{ hostname: string; deployment_id: string | null }[]>`
+        SELECT hostname, deployment_id::text FROM nodes WHERE node_id = ${nodeId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
+      if (!node) throw new NotFoundError('Node', nodeId);
+      const sessions = await tx.session.count({
+        where: {
+          tenantId,
+          OR: [{ scheduledNodeId: nodeId }, { allocations: { some: { nodeId, status: 'active' } } }],
+          status: { in: ['scheduled', 'running', 'paused'] },
+        },
+      });
+      if (sessions > 0) throw new ResourceInUseError('Node', nodeId, 'sessions', sessions);
+      if (node.deployment_id) throw new ResourceInUseError('Node', nodeId, 'deployment replicas', 1);
+      await recordSystemEvent(tx, {
+        tenantId,
+        eventType: 'node.deregistered',
+        severity: 'info',
+        sourceComponent: 'cluster',
+        message: `node ${node.hostname} deregistered`,
+        details: { nodeId, hostname: node.hostname },
+      });
+      // Released allocations only record history; they would otherwise pin the node (ON DELETE RESTRICT).
+      await tx.sessionAllocation.deleteMany({ where: { tenantId, nodeId, status: { not: 'active' } } });
+      await tx.node.delete({ where: { id: nodeId } });
+      return node.hostname;
+    });
+    await this.events.publish(Topic.NodeDeregistered, { tenantId, nodeId, hostname, at: new Date().toISOString() });
+    return nodeId;
+  }
+
+  /** The Prisma filter for a node listing; label containment goes through the GIN index in SQL. */
+  async nodeWhere(tenantId: string, rawFilter: unknown): Promise<Prisma.NodeWhereInput> {
+    const filter: NodeFilter = parseNodeFilter(rawFilter);
+    const where: Prisma.NodeWhereInput = { tenantId };
+    if (filter.status?.length) where.status = { in: filter.status };
+    if (filter.nodeType?.length) where.nodeType = { in: filter.nodeType };
+    if (filter.regionId) where.regionId = filter.regionId;
+    if (filter.gpuType?.length) where.gpuType = { in: filter.gpuType };
+    if (filter.heartbeatAfter) where.lastHeartbeat = { gt: filter.heartbeatAfter };
+    if (filter.labels && Object.keys(filter.labels).length > 0) {
+      const rows = await this.prisma.$queryRaw<{ node_id: string }[]>`
+        SELECT node_id::text FROM nodes WHERE tenant_id = ${tenantId}::uuid AND labels @> ${JSON.stringify(filter.labels)}::jsonb`;
+      where.id = { in: rows.map((row) => row.node_id) };
+    }
+    return where;
+  }
+
+  /**
+   * The seed's get_available_nodes: active nodes with a heartbeat within the timeout and enough
+   * free capacity, best fit first (the binpack order the scheduler uses).
+   */
+  async availableNodes(tenantId: string, rawRequest: unknown) {
+    const request = parseCapacityRequest(rawRequest);
+    const nodes = await loadPlaceableNodes(this.prisma, tenantId, this.settings.heartbeatTimeoutSeconds);
+    const { candidates } = rankNodes(nodes, {
+      cpu: request.cpu,
+      memoryGb: request.memoryGb,
+      gpuCount: request.gpuCount,
+      gpuType: request.gpuType ?? null,
+      storageGb: request.storageGb,
+      nodeSelector: request.labels,
+      preferredLabels: {},
+      regions: [],
+      excludeNodeIds: [],
+      strategy: 'binpack',
+    });
+    const rows = await this.prisma.node.findMany({ where: { tenantId, id: { in: candidates.map((c) => c.node.nodeId) } } });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return candidates.flatMap((candidate) => {
+      const node = byId.get(candidate.node.nodeId);
+      if (!node) return [];
+      const free = (type: 'cpu' | 'memory' | 'gpu' | 'storage') => candidate.node.resources[type]?.free ?? 0;
+      return [{ node, freeCpu: free('cpu'), freeMemoryGb: free('memory'), freeGpus: free('gpu'), freeStorageGb: free('storage') }];
+    });
   }
 }

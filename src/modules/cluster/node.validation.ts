@@ -1,10 +1,14 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseInput } from '../shared/validation.js';
+import { networkInterfaceInput } from './network.validation.js';
 
 export const NODE_TYPES = ['control', 'compute', 'storage', 'gpu', 'hybrid'] as const;
 export const NODE_STATUSES = ['active', 'inactive', 'draining', 'failed', 'maintenance'] as const;
 export const RESOURCE_TYPES = ['cpu', 'memory', 'storage', 'gpu', 'network'] as const;
+
+/** What an operator may set by hand; `failed` is the heartbeat monitor's verdict. */
+export const SETTABLE_NODE_STATUSES = ['active', 'inactive', 'draining', 'maintenance'] as const;
 
 export type NodeType = (typeof NODE_TYPES)[number];
 export type NodeStatus = (typeof NODE_STATUSES)[number];
@@ -13,6 +17,12 @@ export type ResourceType = (typeof RESOURCE_TYPES)[number];
 const capacity = z.number().finite().positive().max(1e10);
 const name = (max: number) => z.string().trim().min(1).max(max);
 const jsonObject = z.record(z.string(), z.unknown()).default({});
+const hostname = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'must be a DNS hostname');
 
 const resourceInput = z.object({
   resourceType: z.enum(RESOURCE_TYPES),
@@ -24,12 +34,7 @@ const resourceInput = z.object({
 
 const registerNodeInput = z
   .object({
-    hostname: z
-      .string()
-      .trim()
-      .min(1)
-      .max(255)
-      .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'must be a DNS hostname'),
+    hostname,
     ipAddress: z.string().trim().refine((value) => isIP(value) !== 0, 'must be an IPv4 or IPv6 address'),
     nodeType: z.enum(NODE_TYPES),
     status: z.enum(NODE_STATUSES).default('inactive'),
@@ -43,9 +48,17 @@ const registerNodeInput = z
     architecture: name(20).default('x86_64'),
     osVersion: name(100).optional(),
     kernelVersion: name(100).optional(),
+    dockerVersion: name(50).optional(),
     labels: jsonObject,
+    annotations: jsonObject,
     capabilities: jsonObject,
+    regionId: z.uuid().optional(),
+    provider: name(50).optional(),
+    instanceType: name(100).optional(),
+    spotInstance: z.boolean().default(false),
+    pricePerHour: z.number().finite().min(0).max(1e6).optional(),
     resources: z.array(resourceInput).max(RESOURCE_TYPES.length).optional(),
+    interfaces: z.array(networkInterfaceInput).max(64).default([]),
   })
   .superRefine((input, ctx) => {
     const seen = new Set<string>();
@@ -58,9 +71,71 @@ const registerNodeInput = z
     if (input.gpuCount === 0 && input.gpuMemoryGb > 0) {
       ctx.addIssue({ code: 'custom', path: ['gpuMemoryGb'], message: 'must be 0 when gpuCount is 0' });
     }
+    const names = new Set<string>();
+    input.interfaces.forEach((networkInterface, index) => {
+      if (names.has(networkInterface.interfaceName)) {
+        ctx.addIssue({ code: 'custom', path: ['interfaces', index, 'interfaceName'], message: `${networkInterface.interfaceName} is listed twice` });
+      }
+      names.add(networkInterface.interfaceName);
+    });
   });
 
 export type RegisterNodeInput = z.output<typeof registerNodeInput>;
 export type NodeResourceInput = z.output<typeof resourceInput>;
 
 export const parseRegisterNode = (input: unknown): RegisterNodeInput => parseInput(registerNodeInput, input);
+
+const optionalJsonObject = z.record(z.string(), z.unknown()).optional();
+
+const updateNodeInput = z
+  .object({
+    hostname: hostname.optional(),
+    ipAddress: z.string().trim().refine((value) => isIP(value) !== 0, 'must be an IPv4 or IPv6 address').optional(),
+    osVersion: name(100).nullable().optional(),
+    kernelVersion: name(100).nullable().optional(),
+    dockerVersion: name(50).nullable().optional(),
+    gpuType: name(50).nullable().optional(),
+    labels: optionalJsonObject,
+    annotations: optionalJsonObject,
+    capabilities: optionalJsonObject,
+    regionId: z.uuid().nullable().optional(),
+    provider: name(50).nullable().optional(),
+    instanceType: name(100).nullable().optional(),
+    pricePerHour: z.number().finite().min(0).max(1e6).nullable().optional(),
+  })
+  .refine((input) => Object.values(input).some((value) => value !== undefined), { message: 'names no field to change' });
+
+export type UpdateNodeInput = z.output<typeof updateNodeInput>;
+
+export const parseUpdateNode = (input: unknown): UpdateNodeInput => parseInput(updateNodeInput, input);
+
+export const parseSettableNodeStatus = (status: unknown) =>
+  parseInput(z.object({ status: z.enum(SETTABLE_NODE_STATUSES, { message: `must be one of ${SETTABLE_NODE_STATUSES.join(', ')}` }) }), { status }).status;
+
+const nodeFilter = z.object({
+  status: z.array(z.enum(NODE_STATUSES)).optional(),
+  nodeType: z.array(z.enum(NODE_TYPES)).optional(),
+  regionId: z.uuid().optional(),
+  gpuType: z.array(name(50)).optional(),
+  labels: z.record(z.string(), z.unknown()).optional(),
+  heartbeatAfter: z.date().optional(),
+});
+
+export type NodeFilter = z.output<typeof nodeFilter>;
+
+export const parseNodeFilter = (input: unknown): NodeFilter => parseInput(nodeFilter, input ?? {});
+
+const amount = z.number().finite().min(0).max(1e10);
+
+const capacityRequest = z.object({
+  cpu: amount.default(0),
+  memoryGb: amount.default(0),
+  gpuCount: z.number().int().min(0).max(1024).default(0),
+  gpuType: name(50).optional(),
+  storageGb: amount.default(0),
+  labels: jsonObject,
+});
+
+export type CapacityRequest = z.output<typeof capacityRequest>;
+
+export const parseCapacityRequest = (input: unknown): CapacityRequest => parseInput(capacityRequest, input);

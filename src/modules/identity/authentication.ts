@@ -14,7 +14,7 @@ const USER_CHECK_CACHE_MS = 5_000;
 
 /** Turns the credentials of a request or socket into a principal, or refuses them. */
 export class Authenticator {
-  private readonly recentUsers = new Map<string, { active: boolean; checkedAt: number }>();
+  private readonly recentUsers = new Map<string, { live: { role: Role } | null; checkedAt: number }>();
 
   constructor(
     private readonly system: PrismaClient,
@@ -39,24 +39,25 @@ export class Authenticator {
 
   private async byAccessToken(token: string): Promise<Principal> {
     const claims = await this.tokens.verifyAccessToken(token);
-    if (!(await this.userSessionIsLive(claims.userId, claims.sessionFamilyId))) {
-      throw new InvalidCredentialError('user inactive or signed out');
-    }
-    return userPrincipal({ ...claims });
+    const live = await this.liveUser(claims.userId, claims.tenantId, claims.sessionFamilyId);
+    if (!live) throw new InvalidCredentialError('user inactive, moved or signed out');
+    // The role is the user's current one, so a demotion takes effect before the token expires.
+    return userPrincipal({ ...claims, role: live.role });
   }
 
-  private async userSessionIsLive(userId: string, familyId: string | null): Promise<boolean> {
+  /** The user's current role while the user is active, in the token's tenant, and still signed in. */
+  private async liveUser(userId: string, tenantId: string, familyId: string | null): Promise<{ role: Role } | null> {
     const cacheKey = `${userId}:${familyId ?? ''}`;
     const cached = this.recentUsers.get(cacheKey);
-    if (cached && Date.now() - cached.checkedAt < USER_CHECK_CACHE_MS) return cached.active;
-    const user = await this.system.user.findUnique({ where: { id: userId }, select: { status: true } });
-    let active = user?.status === 'active';
-    if (active && familyId) {
-      const live = await this.system.userSession.count({ where: { familyId, revokedAt: null, expiresAt: { gt: new Date() } } });
-      active = live > 0;
+    if (cached && Date.now() - cached.checkedAt < USER_CHECK_CACHE_MS) return cached.live;
+    const user = await this.system.user.findUnique({ where: { id: userId }, select: { status: true, role: true, tenantId: true } });
+    let live: { role: Role } | null = user?.status === 'active' && user.tenantId === tenantId ? { role: user.role as Role } : null;
+    if (live && familyId) {
+      const sessions = await this.system.userSession.count({ where: { familyId, revokedAt: null, expiresAt: { gt: new Date() } } });
+      if (sessions === 0) live = null;
     }
-    this.recentUsers.set(cacheKey, { active, checkedAt: Date.now() });
-    return active;
+    this.recentUsers.set(cacheKey, { live, checkedAt: Date.now() });
+    return live;
   }
 
   private async byApiKey(key: string): Promise<Principal> {
@@ -80,6 +81,7 @@ export class Authenticator {
       creatorId: row.createdById,
       creatorRole: (row.createdBy?.role ?? 'readonly') as Role,
       scopes: row.scopes,
+      rateLimitPerMinute: row.rateLimitPerMinute,
     });
   }
 }

@@ -15,6 +15,8 @@ export interface Principal {
   expiresAt: Date | null;
   /** The refresh-token family of a user's sign-in, to close its sockets on logout. */
   sessionFamilyId: string | null;
+  /** Requests per minute an API key allows; users get the configured limit. */
+  apiKeyRateLimit: number | null;
 }
 
 export function userPrincipal(input: {
@@ -34,6 +36,7 @@ export function userPrincipal(input: {
     permissions: ROLE_PERMISSIONS[input.role],
     expiresAt: input.expiresAt,
     sessionFamilyId: input.sessionFamilyId ?? null,
+    apiKeyRateLimit: null,
   };
 }
 
@@ -44,6 +47,7 @@ export function apiKeyPrincipal(input: {
   creatorId: string | null;
   creatorRole: Role;
   scopes: readonly string[];
+  rateLimitPerMinute: number;
 }): Principal {
   const allowed = ROLE_PERMISSIONS[input.creatorRole];
   return {
@@ -56,6 +60,7 @@ export function apiKeyPrincipal(input: {
     permissions: new Set([...allowed].filter((permission) => input.scopes.includes(permission))),
     expiresAt: null,
     sessionFamilyId: null,
+    apiKeyRateLimit: input.rateLimitPerMinute,
   };
 }
 

@@ -31,3 +31,73 @@ export class ConflictError extends Error {
     this.name = 'ConflictError';
   }
 }
+
+/** The caller may not do this: a rule of the domain, not a missing permission. */
+export class ForbiddenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** A state machine refused a move; names the state the thing is in now. */
+export class IllegalTransitionError extends Error {
+  constructor(
+    readonly resource: string,
+    readonly id: string,
+    readonly currentStatus: string,
+    readonly requestedStatus: string,
+  ) {
+    super(`${resource} ${id} is ${currentStatus} and cannot become ${requestedStatus}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+/** A request would take a user past one of their quotas. */
+export class QuotaExceededError extends Error {
+  constructor(
+    readonly quota: string,
+    readonly limit: number,
+    readonly used: number,
+    readonly requested: number,
+  ) {
+    super(`${quota}: ${used} in use + ${requested} requested exceeds the quota of ${limit}`);
+    this.name = 'QuotaExceededError';
+  }
+}
+
+/** No capacity satisfies the request now; `reasons` say what each candidate lacked. */
+export class InsufficientCapacityError extends Error {
+  constructor(
+    message: string,
+    readonly reasons: string[],
+  ) {
+    super(message);
+    this.name = 'InsufficientCapacityError';
+  }
+}
+
+/** The thing cannot be removed or changed while others depend on it. */
+export class ResourceInUseError extends Error {
+  constructor(
+    readonly resource: string,
+    readonly id: string,
+    readonly usedBy: string,
+    readonly count: number,
+  ) {
+    super(`${resource} ${id} is in use by ${count} ${usedBy}`);
+    this.name = 'ResourceInUseError';
+  }
+}
+
+/** A vector's length differs from the dimension the store holds (e.g. an embedding for another model). */
+export class DimensionMismatchError extends Error {
+  constructor(
+    readonly path: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`${path}: expected ${expected} dimensions, got ${actual}`);
+    this.name = 'DimensionMismatchError';
+  }
+}

@@ -1,0 +1,150 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.js';
+import { tenantOf } from '../../context.js';
+import { withoutNulls } from '../cluster/graphql-enums.js';
+import { withQueryInputErrors } from '../shared/error-types.js';
+import { DimensionMismatchError, NotFoundError, ValidationError } from '../shared/errors.js';
+import type { DocumentSearchHit } from './document.service.js';
+
+export const DocumentRef = builder.prismaNode('Document', {
+  description: 'A document for retrieval-augmented generation, split into embedded chunks',
+  id: { field: 'id' },
+  fields: (t) => ({
+    title: t.exposeString('title', { nullable: true }),
+    source: t.exposeString('source', { nullable: true }),
+    content: t.exposeString('content'),
+    metadata: t.expose('metadata', { type: 'JSON' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    chunkCount: t.relationCount('chunks'),
+    chunks: t.relatedConnection('chunks', { cursor: 'id', query: () => ({ orderBy: [{ chunkIndex: 'asc' }, { id: 'asc' }] }) }),
+  }),
+});
+
+export const DocumentChunkRef = builder.prismaNode('DocumentChunk', {
+  description: 'One embedded piece of a document; its embedding is not served back',
+  id: { field: 'id' },
+  fields: (t) => ({
+    chunkIndex: t.exposeInt('chunkIndex'),
+    content: t.exposeString('content'),
+    metadata: t.expose('metadata', { type: 'JSON' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    document: t.relation('document'),
+  }),
+});
+
+const DocumentSearchHitRef = builder.objectRef<DocumentSearchHit>('DocumentSearchHit').implement({
+  description: 'A chunk near the query embedding',
+  fields: (t) => ({
+    chunk: t.field({ type: DocumentChunkRef, resolve: (hit) => hit.chunk }),
+    document: t.field({ type: DocumentRef, resolve: (hit) => hit.document }),
+    distance: t.exposeFloat('distance', { description: 'Cosine distance: 0 is the same direction, 2 the opposite' }),
+    score: t.exposeFloat('score', { description: 'Cosine similarity, 1 - distance' }),
+  }),
+});
+
+const DocumentChunkInput = builder.inputType('DocumentChunkInput', {
+  fields: (t) => ({
+    chunkIndex: t.int({ required: false, description: 'Defaults to the position in the list' }),
+    content: t.string({ required: true }),
+    embedding: t.floatList({ required: true, description: 'As many numbers as the store holds (1536)' }),
+    metadata: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+const IngestDocumentInput = builder.inputType('IngestDocumentInput', {
+  fields: (t) => ({
+    title: t.string({ required: false }),
+    source: t.string({ required: false }),
+    content: t.string({ required: true }),
+    metadata: t.field({ type: 'JSON', required: false }),
+    chunks: t.field({ type: [DocumentChunkInput], required: true, description: 'At most 256 chunks' }),
+  }),
+});
+
+const DocumentFilter = builder.inputType('DocumentFilter', {
+  fields: (t) => ({
+    source: t.string({ required: false }),
+    search: t.string({ required: false, description: 'Part of the title, any case' }),
+  }),
+});
+
+const DocumentSearchFilter = builder.inputType('DocumentSearchFilter', {
+  fields: (t) => ({
+    documentIds: t.globalIDList({ required: false, for: DocumentRef }),
+    source: t.string({ required: false }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  documents: t.prismaConnection({
+    type: 'Document',
+    cursor: 'id',
+    description: "The tenant's documents, newest first",
+    authScopes: { permission: 'documents:read' },
+    args: { filter: t.arg({ type: DocumentFilter, required: false }) },
+    resolve: (query, _root, args, ctx) =>
+      withQueryInputErrors(async () =>
+        ctx.prisma.document.findMany({
+          ...query,
+          where: ctx.services.documents.where(tenantOf(ctx), args.filter ? withoutNulls(args.filter) : {}),
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        }),
+      ),
+  }),
+  document: t.prismaField({
+    type: 'Document',
+    nullable: true,
+    authScopes: { permission: 'documents:read' },
+    args: { id: t.arg.globalID({ required: true, for: DocumentRef }) },
+    resolve: (query, _root, args, ctx) => ctx.prisma.document.findFirst({ ...query, where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
+  }),
+  searchDocuments: t.field({
+    type: [DocumentSearchHitRef],
+    description: "The k chunks of the tenant's documents nearest to an embedding by cosine distance, nearest first",
+    authScopes: { permission: 'documents:read' },
+    errors: {
+      types: [ValidationError, DimensionMismatchError],
+      union: { name: 'SearchDocumentsResult' },
+      result: { name: 'SearchDocumentsSuccess' },
+      dataField: { name: 'hits' },
+    },
+    args: {
+      embedding: t.arg.floatList({ required: true }),
+      k: t.arg.int({ required: false, description: 'How many chunks, 1 to 100; defaults to 5' }),
+      filter: t.arg({ type: DocumentSearchFilter, required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.documents.searchDocuments(tenantOf(ctx), {
+        embedding: args.embedding,
+        k: args.k ?? undefined,
+        documentIds: args.filter?.documentIds?.map((id) => id.id),
+        source: args.filter?.source ?? undefined,
+      }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  ingestDocument: t.field({
+    type: DocumentRef,
+    description: 'Stores a document with its chunks and their embeddings (computed by the client)',
+    authScopes: { permission: 'documents:write' },
+    errors: {
+      types: [ValidationError, DimensionMismatchError],
+      union: { name: 'IngestDocumentResult' },
+      result: { name: 'IngestDocumentSuccess' },
+      dataField: { name: 'document' },
+    },
+    args: { input: t.arg({ type: IngestDocumentInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.documents.ingestDocument(tenantOf(ctx), { ...withoutNulls(args.input), chunks: args.input.chunks.map((chunk) => withoutNulls(chunk)) }),
+  }),
+  deleteDocument: t.field({
+    type: 'ID',
+    description: 'Removes a document and its chunks',
+    authScopes: { permission: 'documents:write' },
+    errors: { types: [NotFoundError], union: { name: 'DeleteDocumentResult' }, result: { name: 'DeleteDocumentSuccess' }, dataField: { name: 'deletedId' } },
+    args: { id: t.arg.globalID({ required: true, for: DocumentRef }) },
+    resolve: async (_root, args, ctx) => encodeGlobalID('Document', await ctx.services.documents.deleteDocument(tenantOf(ctx), args.id.id)),
+  }),
+}));

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { parseInput } from '../shared/validation.js';
+
+export const MAX_CHUNKS_PER_DOCUMENT = 256;
+export const MAX_SEARCH_RESULTS = 100;
+
+const embedding = z
+  .array(z.number().finite())
+  .min(1)
+  .max(16_000)
+  .refine((vector) => vector.some((x) => x !== 0), 'must not be all zeros: cosine distance needs a direction');
+
+const chunk = z.object({
+  chunkIndex: z.number().int().min(0).max(1_000_000).optional(),
+  content: z.string().min(1).max(100_000),
+  embedding,
+  metadata: z.record(z.string(), z.unknown()).default({}),
+});
+
+const ingestDocument = z
+  .object({
+    title: z.string().trim().min(1).max(255).optional(),
+    source: z.string().trim().min(1).max(500).optional(),
+    content: z.string().min(1).max(5_000_000),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+    chunks: z.array(chunk).min(1).max(MAX_CHUNKS_PER_DOCUMENT),
+  })
+  .transform((input) => ({
+    ...input,
+    chunks: input.chunks.map((c, position) => ({ ...c, chunkIndex: c.chunkIndex ?? position })),
+  }))
+  .superRefine((input, ctx) => {
+    const seen = new Set<number>();
+    input.chunks.forEach((c, index) => {
+      if (seen.has(c.chunkIndex)) ctx.addIssue({ code: 'custom', path: ['chunks', index, 'chunkIndex'], message: `chunk index ${c.chunkIndex} is used twice` });
+      seen.add(c.chunkIndex);
+    });
+  });
+export type IngestDocumentInput = z.output<typeof ingestDocument>;
+export const parseIngestDocument = (input: unknown): IngestDocumentInput => parseInput(ingestDocument, input);
+
+const searchDocuments = z.object({
+  embedding,
+  k: z.number().int().min(1).max(MAX_SEARCH_RESULTS).default(5),
+  documentIds: z.array(z.guid('must be a UUID')).max(1_000).optional(),
+  // A filter: any text is data, compared with =.
+  source: z.string().max(500).optional(),
+});
+export type SearchDocumentsInput = z.output<typeof searchDocuments>;
+export const parseSearchDocuments = (input: unknown): SearchDocumentsInput => parseInput(searchDocuments, input);
+
+const documentFilter = z.object({ source: z.string().max(500).optional(), search: z.string().max(255).optional() });
+export type DocumentFilter = z.output<typeof documentFilter>;
+export const parseDocumentFilter = (input: unknown): DocumentFilter => parseInput(documentFilter, input ?? {});

@@ -1,0 +1,139 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.js';
+import { withoutNulls } from '../cluster/graphql-enums.js';
+import { withQueryInputErrors } from '../shared/error-types.js';
+import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+
+const money = (value: { toFixed(places: number): string }) => value.toFixed(6);
+
+export const ModelRef = builder.prismaNode('Model', {
+  name: 'Model',
+  description: 'A model of the catalog: one CrossLogic serves, or a local model file Solo runs',
+  id: { field: 'id' },
+  fields: (t) => ({
+    modelId: t.exposeString('modelId', { description: 'The catalog key, e.g. meta-llama/Llama-3.1-8B-Instruct' }),
+    name: t.exposeString('name'),
+    provider: t.exposeString('provider', { nullable: true }),
+    family: t.exposeString('family', { nullable: true }),
+    format: t.exposeString('format', { nullable: true, description: 'MISTRAL, LLAMA3, PHI, GGUF, safetensors, ...' }),
+    parameterSize: t.exposeString('parameterSize', { nullable: true, description: '7B, 13B, ...' }),
+    quantization: t.exposeString('quantization', { nullable: true, description: 'Q4_0, Q5_K_M, ...' }),
+    contextLength: t.exposeInt('contextLength'),
+    filePath: t.exposeString('filePath', { nullable: true }),
+    fileSizeMb: t.exposeFloat('fileSizeMb', { nullable: true }),
+    gpuMemoryRequiredGb: t.float({ nullable: true, resolve: (model) => model.gpuMemoryRequiredGb?.toNumber() ?? null }),
+    priceInputPerMillion: t.string({ description: 'USD per million prompt tokens, exact', resolve: (model) => money(model.priceInputPerMillion) }),
+    priceOutputPerMillion: t.string({ description: 'USD per million generated tokens, exact', resolve: (model) => money(model.priceOutputPerMillion) }),
+    isActive: t.exposeBoolean('isActive'),
+    firstAdded: t.expose('firstAdded', { type: 'DateTime' }),
+    lastUsed: t.expose('lastUsed', { type: 'DateTime', nullable: true }),
+    metadata: t.expose('metadata', { type: 'JSON' }),
+  }),
+});
+
+const ModelFilter = builder.inputType('ModelFilter', {
+  fields: (t) => ({
+    modelId: t.string({ required: false }),
+    provider: t.string({ required: false }),
+    family: t.string({ required: false }),
+    format: t.string({ required: false }),
+    parameterSize: t.string({ required: false }),
+    quantization: t.string({ required: false }),
+    isActive: t.boolean({ required: false }),
+    search: t.string({ required: false, description: 'Part of the name or model id, any case' }),
+  }),
+});
+
+const CreateModelInput = builder.inputType('CreateModelInput', {
+  fields: (t) => ({
+    modelId: t.string({ required: true }),
+    name: t.string({ required: true }),
+    provider: t.string({ required: false }),
+    family: t.string({ required: false }),
+    format: t.string({ required: false }),
+    parameterSize: t.string({ required: false }),
+    quantization: t.string({ required: false }),
+    contextLength: t.int({ required: true }),
+    filePath: t.string({ required: false }),
+    fileSizeMb: t.float({ required: false }),
+    gpuMemoryRequiredGb: t.float({ required: false }),
+    priceInputPerMillion: t.string({ required: false, description: 'USD, e.g. "0.15"; defaults to "0"' }),
+    priceOutputPerMillion: t.string({ required: false }),
+    isActive: t.boolean({ required: false }),
+    metadata: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+const UpdateModelInput = builder.inputType('UpdateModelInput', {
+  description: 'Only the fields given change; null clears an optional one',
+  fields: (t) => ({
+    name: t.string({ required: false }),
+    provider: t.string({ required: false }),
+    family: t.string({ required: false }),
+    format: t.string({ required: false }),
+    parameterSize: t.string({ required: false }),
+    quantization: t.string({ required: false }),
+    contextLength: t.int({ required: false }),
+    filePath: t.string({ required: false }),
+    fileSizeMb: t.float({ required: false }),
+    gpuMemoryRequiredGb: t.float({ required: false }),
+    priceInputPerMillion: t.string({ required: false }),
+    priceOutputPerMillion: t.string({ required: false }),
+    isActive: t.boolean({ required: false }),
+    metadata: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  models: t.prismaConnection({
+    type: 'Model',
+    cursor: 'id',
+    description: 'The model catalog, by model id',
+    authScopes: { permission: 'models:read' },
+    args: { filter: t.arg({ type: ModelFilter, required: false }) },
+    resolve: (query, _root, args, ctx) =>
+      withQueryInputErrors(async () =>
+        ctx.prisma.model.findMany({
+          ...query,
+          where: ctx.services.models.where(args.filter ? withoutNulls(args.filter) : {}),
+          orderBy: [{ modelId: 'asc' }, { id: 'asc' }],
+        }),
+      ),
+  }),
+  model: t.prismaField({
+    type: 'Model',
+    nullable: true,
+    description: 'One catalog model by its ID',
+    authScopes: { permission: 'models:read' },
+    args: { id: t.arg.globalID({ required: true, for: ModelRef }) },
+    resolve: (query, _root, args, ctx) => ctx.prisma.model.findUnique({ ...query, where: { id: args.id.id } }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createModel: t.field({
+    type: ModelRef,
+    description: 'Adds a model to the catalog',
+    authScopes: { permission: 'models:write' },
+    errors: { types: [ValidationError, ConflictError], union: { name: 'CreateModelResult' }, result: { name: 'CreateModelSuccess' }, dataField: { name: 'model' } },
+    args: { input: t.arg({ type: CreateModelInput, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.models.createModel(withoutNulls(args.input)),
+  }),
+  updateModel: t.field({
+    type: ModelRef,
+    description: 'Changes a catalog model',
+    authScopes: { permission: 'models:write' },
+    errors: { types: [ValidationError, NotFoundError], union: { name: 'UpdateModelResult' }, result: { name: 'UpdateModelSuccess' }, dataField: { name: 'model' } },
+    args: { id: t.arg.globalID({ required: true, for: ModelRef }), input: t.arg({ type: UpdateModelInput, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.models.updateModel(args.id.id, args.input),
+  }),
+  deleteModel: t.field({
+    type: 'ID',
+    description: 'Removes a model nothing refers to; deactivate one that deployments or usage records name',
+    authScopes: { permission: 'models:write' },
+    errors: { types: [NotFoundError, ConflictError], union: { name: 'DeleteModelResult' }, result: { name: 'DeleteModelSuccess' }, dataField: { name: 'deletedId' } },
+    args: { id: t.arg.globalID({ required: true, for: ModelRef }) },
+    resolve: async (_root, args, ctx) => encodeGlobalID('Model', await ctx.services.models.deleteModel(args.id.id)),
+  }),
+}));
+

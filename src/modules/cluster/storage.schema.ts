@@ -1,0 +1,235 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.js';
+import { tenantOf } from '../../context.js';
+import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
+import { enumValues, withoutNulls } from './graphql-enums.js';
+import { ACCESS_MODES, PERFORMANCE_TIERS, POOL_TYPES } from './storage.validation.js';
+
+export const PoolTypeEnum = builder.enumType('StoragePoolType', { values: enumValues(POOL_TYPES) });
+export const PerformanceTierEnum = builder.enumType('StoragePerformanceTier', { values: enumValues(PERFORMANCE_TIERS) });
+// Access modes keep Kubernetes' spelling in the database; GraphQL gets conventional enum names.
+export const AccessModeEnum = builder.enumType('VolumeAccessMode', {
+  values: { READ_WRITE_ONCE: { value: ACCESS_MODES[0] }, READ_ONLY_MANY: { value: ACCESS_MODES[1] }, READ_WRITE_MANY: { value: ACCESS_MODES[2] } },
+});
+
+export const StoragePoolRef = builder.prismaNode('StoragePool', {
+  description: 'Storage capacity that volumes are carved from; used never exceeds total',
+  id: { field: 'id' },
+  fields: (t) => ({
+    poolName: t.exposeString('poolName'),
+    poolType: t.field({ type: PoolTypeEnum, resolve: (pool) => pool.poolType as never }),
+    totalCapacityGb: t.float({ resolve: (pool) => pool.totalCapacityGb.toNumber() }),
+    usedCapacityGb: t.float({ resolve: (pool) => pool.usedCapacityGb.toNumber() }),
+    availableCapacityGb: t.float({ resolve: (pool) => pool.totalCapacityGb.minus(pool.usedCapacityGb).toNumber() }),
+    replicationFactor: t.exposeInt('replicationFactor'),
+    compressionEnabled: t.exposeBoolean('compressionEnabled'),
+    encryptionEnabled: t.exposeBoolean('encryptionEnabled'),
+    performanceTier: t.field({ type: PerformanceTierEnum, resolve: (pool) => pool.performanceTier as never }),
+    nodeIds: t.idList({ description: 'ClusterNode ids of the nodes serving the pool', resolve: (pool) => pool.nodeIds.map((id) => encodeGlobalID('ClusterNode', id)) }),
+    policies: t.expose('policies', { type: 'JSON' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    volumes: t.relatedConnection('volumes', {
+      cursor: 'id',
+      description: 'Live volumes of the pool',
+      query: { where: { deletedAt: null }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+    }),
+  }),
+});
+
+export const StorageVolumeRef = builder.prismaNode('StorageVolume', {
+  description: 'A volume in a storage pool, optionally mounted by a session',
+  id: { field: 'id' },
+  fields: (t) => ({
+    volumeName: t.exposeString('volumeName'),
+    sizeGb: t.float({ resolve: (volume) => volume.sizeGb.toNumber() }),
+    mountPath: t.exposeString('mountPath', { nullable: true }),
+    accessMode: t.field({ type: AccessModeEnum, resolve: (volume) => volume.accessMode as never }),
+    storageClass: t.exposeString('storageClass', { nullable: true }),
+    snapshotPolicy: t.exposeString('snapshotPolicy', { nullable: true }),
+    backupEnabled: t.exposeBoolean('backupEnabled'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
+    pool: t.relation('pool'),
+  }),
+});
+
+const StoragePoolFilter = builder.inputType('StoragePoolFilter', {
+  fields: (t) => ({
+    poolType: t.field({ type: [PoolTypeEnum], required: false }),
+    performanceTier: t.field({ type: [PerformanceTierEnum], required: false }),
+    minAvailableGb: t.float({ required: false }),
+  }),
+});
+
+const StorageVolumeFilter = builder.inputType('StorageVolumeFilter', {
+  fields: (t) => ({
+    poolId: t.globalID({ required: false, for: StoragePoolRef }),
+    sessionId: t.globalID({ required: false, description: 'A Session id' }),
+    includeDeleted: t.boolean({ required: false, description: 'Also list deleted volumes (default false)' }),
+  }),
+});
+
+const CreateStoragePoolInput = builder.inputType('CreateStoragePoolInput', {
+  fields: (t) => ({
+    poolName: t.string({ required: true }),
+    poolType: t.field({ type: PoolTypeEnum, required: true }),
+    totalCapacityGb: t.float({ required: true }),
+    replicationFactor: t.int({ required: false }),
+    compressionEnabled: t.boolean({ required: false }),
+    encryptionEnabled: t.boolean({ required: false }),
+    performanceTier: t.field({ type: PerformanceTierEnum, required: false }),
+    nodeIds: t.globalIDList({ required: false, description: 'ClusterNode ids' }),
+    policies: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+const UpdateStoragePoolInput = builder.inputType('UpdateStoragePoolInput', {
+  fields: (t) => ({
+    poolName: t.string({ required: false }),
+    totalCapacityGb: t.float({ required: false, description: 'May not go below the capacity its volumes use' }),
+    compressionEnabled: t.boolean({ required: false }),
+    encryptionEnabled: t.boolean({ required: false }),
+    performanceTier: t.field({ type: PerformanceTierEnum, required: false }),
+    nodeIds: t.globalIDList({ required: false }),
+    policies: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+const CreateStorageVolumeInput = builder.inputType('CreateStorageVolumeInput', {
+  fields: (t) => ({
+    poolId: t.globalID({ required: true, for: StoragePoolRef }),
+    volumeName: t.string({ required: true }),
+    sizeGb: t.float({ required: true, description: "At most the pool's available capacity" }),
+    sessionId: t.globalID({ required: false, description: 'A Session id' }),
+    mountPath: t.string({ required: false }),
+    accessMode: t.field({ type: AccessModeEnum, required: false }),
+    storageClass: t.string({ required: false }),
+    snapshotPolicy: t.string({ required: false }),
+    backupEnabled: t.boolean({ required: false }),
+  }),
+});
+
+/** Ids of another type than expected are passed on as invalid, so validation names the field. */
+const idOf = (value: { typename: string; id: string } | null | undefined, typename: string) =>
+  value ? (value.typename === typename ? value.id : `not-a-${typename}-id`) : undefined;
+
+builder.queryFields((t) => ({
+  storagePools: t.prismaConnection({
+    type: 'StoragePool',
+    cursor: 'id',
+    description: "The tenant's storage pools, by name",
+    authScopes: { permission: 'cluster:read' },
+    args: { filter: t.arg({ type: StoragePoolFilter, required: false }) },
+    totalCount: (_root, args, ctx) => ctx.prisma.storagePool.count({ where: ctx.services.storage.poolWhere(tenantOf(ctx), withoutNulls(args.filter ?? {})) }),
+    resolve: (query, _root, args, ctx) =>
+      ctx.prisma.storagePool.findMany({
+        ...query,
+        where: ctx.services.storage.poolWhere(tenantOf(ctx), withoutNulls(args.filter ?? {})),
+        orderBy: [{ poolName: 'asc' }, { id: 'asc' }],
+      }),
+  }),
+  storagePool: t.prismaField({
+    type: 'StoragePool',
+    nullable: true,
+    authScopes: { permission: 'cluster:read' },
+    args: { id: t.arg.globalID({ required: true, for: StoragePoolRef }) },
+    resolve: (query, _root, args, ctx) => ctx.prisma.storagePool.findFirst({ ...query, where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
+  }),
+  storageVolumes: t.prismaConnection({
+    type: 'StorageVolume',
+    cursor: 'id',
+    description: "The tenant's storage volumes, newest first",
+    authScopes: { permission: 'cluster:read' },
+    args: { filter: t.arg({ type: StorageVolumeFilter, required: false }) },
+    resolve: (query, _root, args, ctx) =>
+      ctx.prisma.storageVolume.findMany({
+        ...query,
+        where: ctx.services.storage.volumeWhere(tenantOf(ctx), {
+          poolId: args.filter?.poolId?.id,
+          sessionId: idOf(args.filter?.sessionId, 'Session'),
+          includeDeleted: args.filter?.includeDeleted ?? false,
+        }),
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createStoragePool: t.field({
+    type: StoragePoolRef,
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [ValidationError, ConflictError],
+      union: { name: 'CreateStoragePoolResult' },
+      result: { name: 'CreateStoragePoolSuccess' },
+      dataField: { name: 'pool' },
+    },
+    args: { input: t.arg({ type: CreateStoragePoolInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.storage.createPool(tenantOf(ctx), {
+        ...withoutNulls(args.input),
+        nodeIds: args.input.nodeIds?.map((id) => idOf(id, 'ClusterNode')),
+      }),
+  }),
+  updateStoragePool: t.field({
+    type: StoragePoolRef,
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [ValidationError, NotFoundError, ConflictError],
+      union: { name: 'UpdateStoragePoolResult' },
+      result: { name: 'UpdateStoragePoolSuccess' },
+      dataField: { name: 'pool' },
+    },
+    args: { id: t.arg.globalID({ required: true, for: StoragePoolRef }), input: t.arg({ type: UpdateStoragePoolInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.storage.updatePool(tenantOf(ctx), args.id.id, {
+        ...withoutNulls(args.input),
+        nodeIds: args.input.nodeIds?.map((id) => idOf(id, 'ClusterNode')),
+      }),
+  }),
+  deleteStoragePool: t.field({
+    type: 'ID',
+    description: 'Deletes a pool with no live volumes',
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [NotFoundError, ResourceInUseError],
+      union: { name: 'DeleteStoragePoolResult' },
+      result: { name: 'DeleteStoragePoolSuccess' },
+      dataField: { name: 'deletedId' },
+    },
+    args: { id: t.arg.globalID({ required: true, for: StoragePoolRef }) },
+    resolve: async (_root, args, ctx) => encodeGlobalID('StoragePool', await ctx.services.storage.deletePool(tenantOf(ctx), args.id.id)),
+  }),
+  createStorageVolume: t.field({
+    type: StorageVolumeRef,
+    description: "Creates a volume; refused when it exceeds its pool's available capacity",
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [ValidationError, NotFoundError, ConflictError, InsufficientCapacityError],
+      union: { name: 'CreateStorageVolumeResult' },
+      result: { name: 'CreateStorageVolumeSuccess' },
+      dataField: { name: 'volume' },
+    },
+    args: { input: t.arg({ type: CreateStorageVolumeInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.storage.createVolume(tenantOf(ctx), {
+        ...withoutNulls(args.input),
+        poolId: args.input.poolId.id,
+        sessionId: idOf(args.input.sessionId, 'Session'),
+      }),
+  }),
+  deleteStorageVolume: t.field({
+    type: StorageVolumeRef,
+    description: 'Marks a volume deleted and returns its size to the pool',
+    authScopes: { permission: 'cluster:write' },
+    errors: {
+      types: [NotFoundError],
+      union: { name: 'DeleteStorageVolumeResult' },
+      result: { name: 'DeleteStorageVolumeSuccess' },
+      dataField: { name: 'volume' },
+    },
+    args: { id: t.arg.globalID({ required: true, for: StorageVolumeRef }) },
+    resolve: (_root, args, ctx) => ctx.services.storage.deleteVolume(tenantOf(ctx), args.id.id),
+  }),
+}));

@@ -1,0 +1,91 @@
+import { Prisma, type NotificationConfig, type PrismaClient } from '../../generated/prisma/client.js';
+import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import {
+  parseConfigFilter,
+  parseCreateConfig,
+  parseUpdateConfig,
+  SIGNED_CHANNELS,
+  type ChannelType,
+} from './notification.validation.js';
+import { resolveTarget, TargetRefusedError, type HostLookup } from './webhook-target.js';
+
+export interface TargetPolicy {
+  allowPrivateTargets: boolean;
+  lookup?: HostLookup;
+}
+
+const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+
+/** Per-tenant notification channels: where events go, which events, and how they are signed. */
+export class NotificationConfigService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly policy: TargetPolicy,
+  ) {}
+
+  /** Refuses a URL that is not http(s) or that reaches a non-public address (unless allowed by configuration). */
+  private async checkTarget(targetUrl: string): Promise<void> {
+    try {
+      await resolveTarget(targetUrl, this.policy);
+    } catch (error) {
+      if (error instanceof TargetRefusedError) throw new ValidationError([{ path: 'targetUrl', message: error.message }]);
+      throw error;
+    }
+  }
+
+  async create(tenantId: string, rawInput: unknown): Promise<NotificationConfig> {
+    const input = parseCreateConfig(rawInput);
+    await this.checkTarget(input.targetUrl);
+    try {
+      return await this.prisma.notificationConfig.create({
+        data: {
+          tenantId,
+          name: input.name,
+          channelType: input.channelType,
+          targetUrl: input.targetUrl,
+          secret: input.secret ?? null,
+          eventTypes: input.eventTypes,
+          enabled: input.enabled,
+          maxAttempts: input.maxAttempts,
+        },
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`a notification channel named "${input.name}" already exists`, 'name');
+      throw error;
+    }
+  }
+
+  async update(tenantId: string, id: string, rawInput: unknown): Promise<NotificationConfig> {
+    const input = parseUpdateConfig(rawInput);
+    const existing = await this.prisma.notificationConfig.findFirst({ where: { id, tenantId }, select: { channelType: true } });
+    if (!existing) throw new NotFoundError('NotificationConfig', id);
+    if (input.secret === null && SIGNED_CHANNELS.includes(existing.channelType as ChannelType)) {
+      throw new ValidationError([{ path: 'secret', message: `is required for ${existing.channelType} channels, which sign each delivery with it` }]);
+    }
+    if (input.targetUrl !== undefined) await this.checkTarget(input.targetUrl);
+    try {
+      const { count } = await this.prisma.notificationConfig.updateMany({ where: { id, tenantId }, data: input });
+      if (count === 0) throw new NotFoundError('NotificationConfig', id);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`a notification channel named "${input.name}" already exists`, 'name');
+      throw error;
+    }
+    return this.prisma.notificationConfig.findFirstOrThrow({ where: { id, tenantId } });
+  }
+
+  /** Deletes the channel and, with it, its deliveries. */
+  async delete(tenantId: string, id: string): Promise<string> {
+    const { count } = await this.prisma.notificationConfig.deleteMany({ where: { id, tenantId } });
+    if (count === 0) throw new NotFoundError('NotificationConfig', id);
+    return id;
+  }
+
+  where(tenantId: string, rawFilter: unknown): Prisma.NotificationConfigWhereInput {
+    const filter = parseConfigFilter(rawFilter);
+    return {
+      tenantId,
+      ...(filter.channelType?.length ? { channelType: { in: filter.channelType } } : {}),
+      ...(typeof filter.enabled === 'boolean' ? { enabled: filter.enabled } : {}),
+    };
+  }
+}

@@ -1,0 +1,230 @@
+import { builder } from '../../builder.js';
+import { tenantOf } from '../../context.js';
+import { withoutNulls } from '../cluster/graphql-enums.js';
+import { ClusterNodeRef } from '../cluster/node.schema.js';
+import { SessionRef } from '../workloads/session.schema.js';
+import { withQueryInputErrors } from '../shared/error-types.js';
+import { ValidationError } from '../shared/errors.js';
+import type { ClusterMetric, MetricBucket, MetricSeries } from './metrics.service.js';
+
+/** Bucket widths a series can be cut into; each value is its width in seconds. */
+export const MetricBucketEnum = builder.enumType('MetricBucket', {
+  values: {
+    TEN_SECONDS: { value: 10 },
+    ONE_MINUTE: { value: 60 },
+    FIVE_MINUTES: { value: 300 },
+    FIFTEEN_MINUTES: { value: 900 },
+    ONE_HOUR: { value: 3_600 },
+    SIX_HOURS: { value: 21_600 },
+    ONE_DAY: { value: 86_400 },
+    ONE_WEEK: { value: 604_800 },
+  } as const,
+});
+
+
+const NodeMetricPointInput = builder.inputType('NodeMetricPointInput', {
+  fields: (t) => ({
+    nodeId: t.globalID({ required: true, for: ClusterNodeRef }),
+    metricType: t.string({ required: true, description: 'e.g. cpu_usage, gpu.0.util; letters, digits and _ . : / -' }),
+    value: t.float({ required: true }),
+    time: t.field({ type: 'DateTime', required: true }),
+    unit: t.string({ required: false }),
+    labels: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+const SessionMetricPointInput = builder.inputType('SessionMetricPointInput', {
+  fields: (t) => ({
+    sessionId: t.globalID({ required: true, for: SessionRef }),
+    metricType: t.string({ required: true }),
+    value: t.float({ required: true }),
+    time: t.field({ type: 'DateTime', required: true }),
+    unit: t.string({ required: false }),
+    labels: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
+const IngestNodeMetricsInput = builder.inputType('IngestNodeMetricsInput', {
+  fields: (t) => ({ points: t.field({ type: [NodeMetricPointInput], required: true, description: 'At most 10,000 points' }) }),
+});
+const IngestSessionMetricsInput = builder.inputType('IngestSessionMetricsInput', {
+  fields: (t) => ({ points: t.field({ type: [SessionMetricPointInput], required: true, description: 'At most 10,000 points' }) }),
+});
+
+const SystemMetricsInput = builder.inputType('SystemMetricsInput', {
+  description: "One wide snapshot of a host's vitals; every measurement is optional",
+  fields: (t) => ({
+    nodeId: t.globalID({ required: false, for: ClusterNodeRef }),
+    timestamp: t.field({ type: 'DateTime', required: false, description: 'Defaults to now' }),
+    cpuPercent: t.float({ required: false }),
+    cpuTemperature: t.float({ required: false }),
+    memoryPercent: t.float({ required: false }),
+    memoryUsedMb: t.float({ required: false }),
+    memoryTemperature: t.float({ required: false }),
+    gpuPercent: t.float({ required: false }),
+    gpuTemperature: t.float({ required: false }),
+    gpuFansRpm: t.float({ required: false }),
+    gpuWatt: t.float({ required: false }),
+    vramPercent: t.float({ required: false }),
+    vramUsedMb: t.float({ required: false }),
+    networkReceived: t.float({ required: false }),
+    networkSent: t.float({ required: false }),
+    diskWritesSC: t.float({ required: false }),
+    diskReadsSC: t.float({ required: false }),
+    diskWritesSD: t.float({ required: false }),
+    diskReadsSD: t.float({ required: false }),
+    systemUptimeSeconds: t.float({ required: false }),
+    appUptimeSeconds: t.float({ required: false }),
+  }),
+});
+
+export const SystemMetricSnapshotRef = builder.prismaObject('SystemMetric', {
+  name: 'SystemMetricSnapshot',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    timestamp: t.expose('timestamp', { type: 'DateTime' }),
+    node: t.relation('node', { nullable: true }),
+    cpuPercent: t.exposeFloat('cpuPercent', { nullable: true }),
+    cpuTemperature: t.exposeFloat('cpuTemperature', { nullable: true }),
+    memoryPercent: t.exposeFloat('memoryPercent', { nullable: true }),
+    memoryUsedMb: t.exposeFloat('memoryUsedMb', { nullable: true }),
+    memoryTemperature: t.exposeFloat('memoryTemperature', { nullable: true }),
+    gpuPercent: t.exposeFloat('gpuPercent', { nullable: true }),
+    gpuTemperature: t.exposeFloat('gpuTemperature', { nullable: true }),
+    gpuFansRpm: t.exposeFloat('gpuFansRpm', { nullable: true }),
+    gpuWatt: t.exposeFloat('gpuWatt', { nullable: true }),
+    vramPercent: t.exposeFloat('vramPercent', { nullable: true }),
+    vramUsedMb: t.exposeFloat('vramUsedMb', { nullable: true }),
+    networkReceived: t.exposeFloat('networkReceived', { nullable: true }),
+    networkSent: t.exposeFloat('networkSent', { nullable: true }),
+    diskWritesSC: t.exposeFloat('diskWritesSC', { nullable: true }),
+    diskReadsSC: t.exposeFloat('diskReadsSC', { nullable: true }),
+    diskWritesSD: t.exposeFloat('diskWritesSD', { nullable: true }),
+    diskReadsSD: t.exposeFloat('diskReadsSD', { nullable: true }),
+    systemUptimeSeconds: t.exposeFloat('systemUptimeSeconds', { nullable: true }),
+    appUptimeSeconds: t.exposeFloat('appUptimeSeconds', { nullable: true }),
+  }),
+});
+
+const MetricBucketRef = builder.objectRef<MetricBucket>('MetricBucketStats').implement({
+  description: 'The points of one bucket of a series',
+  fields: (t) => ({
+    bucket: t.expose('bucket', { type: 'DateTime', description: 'Start of the bucket' }),
+    avg: t.exposeFloat('avg'),
+    min: t.exposeFloat('min'),
+    max: t.exposeFloat('max'),
+    count: t.exposeInt('count'),
+  }),
+});
+
+const MetricSeriesRef = builder.objectRef<MetricSeries>('MetricSeries').implement({
+  description: 'One metric of one node or session, cut into buckets; buckets without points are absent',
+  fields: (t) => ({
+    metricType: t.exposeString('metricType'),
+    bucketSeconds: t.exposeInt('bucketSeconds'),
+    from: t.expose('from', { type: 'DateTime' }),
+    to: t.expose('to', { type: 'DateTime' }),
+    usedHourlyRollup: t.exposeBoolean('usedHourlyRollup', {
+      description: 'Whole hours were read from the hourly rollup (long ranges); points arriving late for an hour already rolled up show after its next refresh',
+    }),
+    buckets: t.field({ type: [MetricBucketRef], resolve: (series) => series.buckets }),
+  }),
+});
+
+const ClusterMetricRef = builder.objectRef<ClusterMetric>('ClusterMetric').implement({
+  description: "One metric type across the tenant's nodes over a window",
+  fields: (t) => ({
+    metricType: t.exposeString('metricType'),
+    avgValue: t.exposeFloat('avgValue'),
+    maxValue: t.exposeFloat('maxValue'),
+    minValue: t.exposeFloat('minValue'),
+    sampleCount: t.exposeInt('sampleCount'),
+    nodeCount: t.exposeInt('nodeCount'),
+  }),
+});
+
+builder.queryFields((t) => ({
+  metricSeries: t.field({
+    type: MetricSeriesRef,
+    description: "avg, min, max and count per bucket of a node's or a compute session's metric over [from, to)",
+    authScopes: { permission: 'metrics:read' },
+    args: {
+      nodeId: t.arg.globalID({ required: false, for: ClusterNodeRef }),
+      sessionId: t.arg.globalID({ required: false, for: SessionRef }),
+      metricType: t.arg.string({ required: true }),
+      from: t.arg({ type: 'DateTime', required: true }),
+      to: t.arg({ type: 'DateTime', required: true }),
+      bucket: t.arg({ type: MetricBucketEnum, required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      withQueryInputErrors(() =>
+        ctx.services.metrics.metricSeries(tenantOf(ctx), {
+          nodeId: args.nodeId?.id,
+          sessionId: args.sessionId?.id,
+          metricType: args.metricType,
+          from: args.from,
+          to: args.to,
+          bucketSeconds: args.bucket,
+        }),
+      ),
+  }),
+  clusterMetrics: t.field({
+    type: [ClusterMetricRef],
+    description: "Each metric type across the tenant's nodes since a time, or over the last lastSeconds (default 3600)",
+    authScopes: { permission: 'metrics:read' },
+    args: {
+      since: t.arg({ type: 'DateTime', required: false }),
+      lastSeconds: t.arg.int({ required: false }),
+    },
+    resolve: (_root, args, ctx) => withQueryInputErrors(() => ctx.services.metrics.clusterMetrics(tenantOf(ctx), withoutNulls(args))),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  ingestNodeMetrics: t.field({
+    type: 'Int',
+    description: 'Stores up to 10,000 points of nodes of the tenant in one statement; all or none are accepted',
+    authScopes: { permission: 'metrics:write' },
+    errors: {
+      types: [ValidationError],
+      union: { name: 'IngestNodeMetricsResult' },
+      result: { name: 'IngestNodeMetricsSuccess' },
+      dataField: { name: 'accepted' },
+    },
+    args: { input: t.arg({ type: IngestNodeMetricsInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.metrics.ingestNodeMetrics(tenantOf(ctx), {
+        points: args.input.points.map((point) => ({ ...withoutNulls(point), nodeId: point.nodeId.id })),
+      }),
+  }),
+  ingestSessionMetrics: t.field({
+    type: 'Int',
+    description: 'Stores up to 10,000 points of compute sessions of the tenant in one statement; all or none are accepted',
+    authScopes: { permission: 'metrics:write' },
+    errors: {
+      types: [ValidationError],
+      union: { name: 'IngestSessionMetricsResult' },
+      result: { name: 'IngestSessionMetricsSuccess' },
+      dataField: { name: 'accepted' },
+    },
+    args: { input: t.arg({ type: IngestSessionMetricsInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.metrics.ingestSessionMetrics(tenantOf(ctx), {
+        points: args.input.points.map((point) => ({ ...withoutNulls(point), sessionId: point.sessionId.id })),
+      }),
+  }),
+  recordSystemMetrics: t.field({
+    type: SystemMetricSnapshotRef,
+    description: "Stores one snapshot of a host's vitals",
+    authScopes: { permission: 'metrics:write' },
+    errors: {
+      types: [ValidationError],
+      union: { name: 'RecordSystemMetricsResult' },
+      result: { name: 'RecordSystemMetricsSuccess' },
+      dataField: { name: 'snapshot' },
+    },
+    args: { input: t.arg({ type: SystemMetricsInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.metrics.recordSystemMetrics(tenantOf(ctx), { ...withoutNulls(args.input), nodeId: args.input.nodeId?.id }),
+  }),
+}));

@@ -1,0 +1,150 @@
+import { Prisma, type PrismaClient, type ToolOperation, type ToolSession } from '../../generated/prisma/client.js';
+import { ConflictError, NotFoundError } from '../shared/errors.js';
+import {
+  parseRecordToolOperation,
+  parseSavingsQuery,
+  parseStartToolSession,
+  parseToolSessionFilter,
+  pricePerMillion,
+  type SavingsGrouping,
+} from './tool.validation.js';
+
+export interface ToolSavings {
+  /** The tool name, operation mode or tool id of the group; null for the totals. */
+  key: string | null;
+  operations: number;
+  tokensOriginal: number;
+  tokensActual: number;
+  tokensPrevented: number;
+  /** tokensPrevented at the price, exact, e.g. "0.7425". */
+  costSavedUsd: string;
+}
+
+export interface ToolSavingsReport {
+  from: Date | null;
+  to: Date | null;
+  groupBy: SavingsGrouping;
+  pricePerMillionTokens: string;
+  totals: ToolSavings;
+  groups: ToolSavings[];
+}
+
+/** The price a token saved is worth, per million: TOOL_TOKEN_PRICE_PER_MILLION, default $15 (seed 003's rate). */
+export function toolTokenPrice(env: Record<string, string | undefined> = process.env): string {
+  const raw = env.TOOL_TOKEN_PRICE_PER_MILLION?.trim() || '15';
+  const parsed = pricePerMillion.safeParse(raw);
+  if (!parsed.success) throw new Error(`TOOL_TOKEN_PRICE_PER_MILLION must be a decimal amount such as "15", got "${raw}"`);
+  return parsed.data;
+}
+
+const GROUP_COLUMN = { tool_name: 'toolName', operation_mode: 'operationMode', tool_id: 'toolId' } as const;
+const TOKENS_PER_PRICE_UNIT = 1_000_000;
+
+const costOf = (tokensPrevented: number, price: string): string => new Prisma.Decimal(tokensPrevented).mul(price).div(TOKENS_PER_PRICE_UNIT).toFixed();
+
+/** OmniMemory tool analytics: sessions of a tool, their operations and the tokens they kept from the API. */
+export class ToolAnalyticsService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly defaultPricePerMillion: string = toolTokenPrice(),
+  ) {}
+
+  async startToolSession(tenantId: string, rawInput: unknown): Promise<ToolSession> {
+    const input = parseStartToolSession(rawInput);
+    return this.prisma.toolSession.create({ data: { tenantId, toolId: input.toolId, toolVersion: input.toolVersion } });
+  }
+
+  /** Records an operation of an open session; tokens prevented are tokens original minus tokens actual. */
+  async recordToolOperation(tenantId: string, rawInput: unknown): Promise<ToolOperation> {
+    const input = parseRecordToolOperation(rawInput);
+    const tokensPrevented = input.tokensOriginal - input.tokensActual;
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.toolSession.updateMany({
+        where: { id: input.sessionId, tenantId, endedAt: null },
+        data: { lastActivity: new Date(), tokensSaved: { increment: tokensPrevented } },
+      });
+      const session = await tx.toolSession.findFirst({ where: { id: input.sessionId, tenantId }, select: { toolId: true } });
+      if (!session) throw new NotFoundError('ToolSession', input.sessionId);
+      if (count === 0) throw new ConflictError(`tool session ${input.sessionId} has ended`, 'sessionId');
+      return tx.toolOperation.create({
+        data: {
+          tenantId,
+          sessionId: input.sessionId,
+          toolId: session.toolId,
+          toolName: input.toolName,
+          operationMode: input.operationMode,
+          parameters: input.parameters as Prisma.InputJsonObject,
+          filePath: input.filePath,
+          tokensOriginal: input.tokensOriginal,
+          tokensActual: input.tokensActual,
+          tokensPrevented,
+          responseTimeMs: input.responseTimeMs,
+        },
+      });
+    });
+  }
+
+  async endToolSession(tenantId: string, id: string): Promise<ToolSession> {
+    const { count } = await this.prisma.toolSession.updateMany({ where: { id, tenantId, endedAt: null }, data: { endedAt: new Date() } });
+    const session = await this.prisma.toolSession.findFirst({ where: { id, tenantId } });
+    if (!session) throw new NotFoundError('ToolSession', id);
+    if (count === 0) throw new ConflictError(`tool session ${id} has already ended`, 'id');
+    return session;
+  }
+
+  /** Tokens original, actual and prevented over [from, to), per group, and what the prevented tokens would have cost. */
+  async toolSavings(tenantId: string, rawQuery: unknown): Promise<ToolSavingsReport> {
+    const query = parseSavingsQuery(rawQuery);
+    const price = query.pricePerMillionTokens ?? this.defaultPricePerMillion;
+    const column = GROUP_COLUMN[query.groupBy];
+    const rows = await this.prisma.toolOperation.groupBy({
+      by: [column],
+      where: {
+        tenantId,
+        ...(query.toolId !== undefined ? { toolId: query.toolId } : {}),
+        ...(query.from || query.to ? { createdAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lt: query.to } : {}) } } : {}),
+      },
+      _count: { _all: true },
+      _sum: { tokensOriginal: true, tokensActual: true, tokensPrevented: true },
+    });
+    const groups: ToolSavings[] = rows.map((row) => {
+      const tokensPrevented = row._sum.tokensPrevented ?? 0;
+      return {
+        key: row[column],
+        operations: row._count._all,
+        tokensOriginal: row._sum.tokensOriginal ?? 0,
+        tokensActual: row._sum.tokensActual ?? 0,
+        tokensPrevented,
+        costSavedUsd: costOf(tokensPrevented, price),
+      };
+    });
+    groups.sort((a, b) => (a.key! < b.key! ? -1 : a.key! > b.key! ? 1 : 0));
+    const sum = (pick: (g: ToolSavings) => number) => groups.reduce((total, group) => total + pick(group), 0);
+    const tokensPrevented = sum((g) => g.tokensPrevented);
+    return {
+      from: query.from ?? null,
+      to: query.to ?? null,
+      groupBy: query.groupBy,
+      pricePerMillionTokens: price,
+      groups,
+      totals: {
+        key: null,
+        operations: sum((g) => g.operations),
+        tokensOriginal: sum((g) => g.tokensOriginal),
+        tokensActual: sum((g) => g.tokensActual),
+        tokensPrevented,
+        costSavedUsd: costOf(tokensPrevented, price),
+      },
+    };
+  }
+
+  /** The Prisma filter for a toolSessions query. */
+  sessionWhere(tenantId: string, rawFilter: unknown): Prisma.ToolSessionWhereInput {
+    const filter = parseToolSessionFilter(rawFilter);
+    return {
+      tenantId,
+      ...(filter.toolId !== undefined ? { toolId: filter.toolId } : {}),
+      ...(filter.active !== undefined ? { endedAt: filter.active ? null : { not: null } } : {}),
+    };
+  }
+}

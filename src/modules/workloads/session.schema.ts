@@ -1,0 +1,283 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.js';
+import { tenantOf, type Context } from '../../context.js';
+import { enumValues, withoutNulls } from '../cluster/graphql-enums.js';
+import { ClusterNodeRef, ResourceTypeEnum, SortDirectionEnum } from '../cluster/node.schema.js';
+import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
+import { can } from '../identity/principal.js';
+import {
+  ForbiddenError,
+  IllegalTransitionError,
+  InsufficientCapacityError,
+  NotFoundError,
+  QuotaExceededError,
+  ValidationError,
+} from '../shared/errors.js';
+import type { SchedulingNotes } from './scheduler.service.js';
+import { SESSION_STATUSES } from './session-states.js';
+import type { SessionActor } from './session.service.js';
+import { SESSION_TYPES } from './session.validation.js';
+
+export const SessionStatusEnum = builder.enumType('SessionStatus', { values: enumValues(SESSION_STATUSES) });
+export const SessionTypeEnum = builder.enumType('SessionType', { values: enumValues(SESSION_TYPES) });
+export const PlacementStrategyEnum = builder.enumType('PlacementStrategy', {
+  description: 'BINPACK fills the fullest node that fits first; SPREAD puts work on the emptiest',
+  values: enumValues(PLACEMENT_STRATEGIES),
+});
+const AllocationStatusEnum = builder.enumType('AllocationStatus', { values: enumValues(['active', 'released', 'failed'] as const) });
+
+export const actorOf = (ctx: Context): SessionActor => ({
+  tenantId: tenantOf(ctx),
+  userId: ctx.principal?.userId ?? null,
+  canManage: can(ctx.principal, 'sessions:manage'),
+});
+
+export const SessionAllocationRef = builder.prismaObject('SessionAllocation', {
+  description: 'Capacity of one resource a session holds (or held) on a node',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    resourceType: t.field({ type: ResourceTypeEnum, resolve: (row) => row.resourceType as never }),
+    allocatedAmount: t.float({ resolve: (row) => row.allocatedAmount.toNumber() }),
+    unit: t.exposeString('unit'),
+    status: t.field({ type: AllocationStatusEnum, resolve: (row) => row.status as never }),
+    allocationTime: t.expose('allocationTime', { type: 'DateTime' }),
+    deallocationTime: t.expose('deallocationTime', { type: 'DateTime', nullable: true }),
+    node: t.relation('node'),
+  }),
+});
+
+type Rejection = SchedulingNotes['rejections'][number];
+type Excluded = SchedulingNotes['excluded'][number];
+
+const NodeRejectionRef = builder.objectRef<Rejection>('NodeRejection').implement({
+  description: 'Why one node could not take a session',
+  fields: (t) => ({
+    nodeId: t.id({ description: 'The ClusterNode id', resolve: (row) => encodeGlobalID('ClusterNode', row.nodeId) }),
+    hostname: t.exposeString('hostname'),
+    reasons: t.exposeStringList('reasons'),
+  }),
+});
+
+const ExcludedNodesRef = builder.objectRef<Excluded>('ExcludedNodes').implement({
+  description: 'Nodes that take no new work at all, counted by reason',
+  fields: (t) => ({ reason: t.exposeString('reason'), count: t.exposeInt('count') }),
+});
+
+const SchedulingNotesRef = builder.objectRef<SchedulingNotes>('SchedulingNotes').implement({
+  description: "The scheduler's last attempt to place a pending session",
+  fields: (t) => ({
+    attemptedAt: t.field({ type: 'DateTime', resolve: (notes) => new Date(notes.attemptedAt) }),
+    attempts: t.exposeInt('attempts'),
+    strategy: t.field({ type: PlacementStrategyEnum, resolve: (notes) => notes.strategy as never }),
+    rejections: t.field({ type: [NodeRejectionRef], resolve: (notes) => notes.rejections }),
+    excluded: t.field({ type: [ExcludedNodesRef], resolve: (notes) => notes.excluded }),
+  }),
+});
+
+export const SessionRef = builder.prismaNode('Session', {
+  description: 'A compute session: what it asks for, where it runs, and where it is in its life',
+  id: { field: 'id' },
+  fields: (t) => ({
+    sessionName: t.exposeString('sessionName'),
+    sessionType: t.field({ type: SessionTypeEnum, resolve: (s) => s.sessionType as never }),
+    status: t.field({ type: SessionStatusEnum, resolve: (s) => s.status as never }),
+    userId: t.exposeString('userId', { description: 'The user the session runs for (users.user_id)' }),
+    user: t.relation('user'),
+    application: t.exposeString('application', { nullable: true }),
+    containerImage: t.exposeString('containerImage', { nullable: true }),
+    priority: t.exposeInt('priority'),
+    maxRuntimeMinutes: t.exposeInt('maxRuntimeMinutes', { nullable: true }),
+    cpuRequest: t.float({ resolve: (s) => s.cpuRequest.toNumber() }),
+    cpuLimit: t.float({ nullable: true, resolve: (s) => s.cpuLimit?.toNumber() ?? null }),
+    memoryRequestGb: t.float({ resolve: (s) => s.memoryRequestGb.toNumber() }),
+    memoryLimitGb: t.float({ nullable: true, resolve: (s) => s.memoryLimitGb?.toNumber() ?? null }),
+    gpuRequest: t.exposeInt('gpuRequest'),
+    gpuType: t.exposeString('gpuType', { nullable: true }),
+    storageRequestGb: t.float({ resolve: (s) => s.storageRequestGb.toNumber() }),
+    networkPolicy: t.exposeString('networkPolicy'),
+    environmentVariables: t.expose('environmentVariables', { type: 'JSON' }),
+    resourceConstraints: t.expose('resourceConstraints', { type: 'JSON' }),
+    placementPreferences: t.expose('placementPreferences', { type: 'JSON' }),
+    schedulingNotes: t.field({
+      type: SchedulingNotesRef,
+      nullable: true,
+      description: 'Why a pending session has not been placed yet; null once it is',
+      resolve: (s) => (s.schedulingNotes as SchedulingNotes | null) ?? null,
+    }),
+    scheduledNode: t.relation('scheduledNode', { nullable: true }),
+    startTime: t.expose('startTime', { type: 'DateTime', nullable: true }),
+    endTime: t.expose('endTime', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    allocations: t.relation('allocations', { query: { orderBy: [{ allocationTime: 'asc' }, { resourceType: 'asc' }] } }),
+    storageVolumes: t.relation('storageVolumes', { query: { where: { deletedAt: null }, orderBy: { createdAt: 'asc' } } }),
+  }),
+});
+
+builder.prismaObjectField(ClusterNodeRef, 'sessions', (t) =>
+  t.relatedConnection('scheduledSessions', {
+    cursor: 'id',
+    description: 'Sessions placed on this node, newest first',
+    args: { status: t.arg({ type: [SessionStatusEnum], required: false }) },
+    query: (args) => ({
+      where: args.status?.length ? { status: { in: args.status } } : {},
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    }),
+  }),
+);
+
+builder.prismaObjectField('StorageVolume', 'session', (t) => t.relation('session', { nullable: true }));
+
+const SessionFilter = builder.inputType('SessionFilter', {
+  fields: (t) => ({
+    status: t.field({ type: [SessionStatusEnum], required: false }),
+    sessionType: t.field({ type: [SessionTypeEnum], required: false }),
+    userId: t.string({ required: false, description: 'users.user_id' }),
+    nodeId: t.globalID({ required: false, for: ClusterNodeRef }),
+    createdAfter: t.field({ type: 'DateTime', required: false, description: 'Inclusive' }),
+    createdBefore: t.field({ type: 'DateTime', required: false, description: 'Exclusive' }),
+  }),
+});
+
+const SessionOrderFieldEnum = builder.enumType('SessionOrderField', {
+  values: { CREATED_AT: { value: 'createdAt' }, PRIORITY: { value: 'priority' } } as const,
+});
+
+const SessionOrder = builder.inputType('SessionOrder', {
+  fields: (t) => ({
+    field: t.field({ type: SessionOrderFieldEnum, required: true }),
+    direction: t.field({ type: SortDirectionEnum, required: false, description: 'DESC unless given' }),
+  }),
+});
+
+const PlacementPreferencesInput = builder.inputType('PlacementPreferencesInput', {
+  fields: (t) => ({
+    strategy: t.field({ type: PlacementStrategyEnum, required: false, description: 'BINPACK unless given' }),
+    nodeSelector: t.field({ type: 'JSON', required: false, description: 'Labels the node must contain' }),
+    preferredLabels: t.field({ type: 'JSON', required: false, description: 'Labels that rank a node higher, one point per key' }),
+    regions: t.stringList({ required: false, description: 'Region codes the node must be in' }),
+    excludeNodeIds: t.globalIDList({ required: false, for: ClusterNodeRef }),
+  }),
+});
+
+const CreateSessionInput = builder.inputType('CreateSessionInput', {
+  fields: (t) => ({
+    sessionName: t.string({ required: true }),
+    sessionType: t.field({ type: SessionTypeEnum, required: true }),
+    application: t.string({ required: false }),
+    containerImage: t.string({ required: false }),
+    priority: t.int({ required: false, description: '1 (default) to 10; higher is scheduled first' }),
+    maxRuntimeMinutes: t.int({ required: false, description: 'Also what quotas charge; a default applies when omitted' }),
+    cpuRequest: t.float({ required: true }),
+    cpuLimit: t.float({ required: false }),
+    memoryRequestGb: t.float({ required: true }),
+    memoryLimitGb: t.float({ required: false }),
+    gpuRequest: t.int({ required: false }),
+    gpuType: t.string({ required: false, description: 'Only nodes with this GPU type; needs gpuRequest' }),
+    storageRequestGb: t.float({ required: false }),
+    networkPolicy: t.string({ required: false }),
+    environmentVariables: t.field({ type: 'JSON', required: false }),
+    resourceConstraints: t.field({ type: 'JSON', required: false }),
+    placementPreferences: t.field({ type: PlacementPreferencesInput, required: false }),
+    userId: t.string({ required: false, description: 'Run it for another user of the tenant (needs sessions:manage)' }),
+  }),
+});
+
+const SchedulingPassRef = builder.objectRef<{ considered: number; scheduled: number }>('SchedulingPass').implement({
+  description: 'What one scheduling pass over pending sessions did',
+  fields: (t) => ({ considered: t.exposeInt('considered'), scheduled: t.exposeInt('scheduled') }),
+});
+
+builder.queryFields((t) => ({
+  sessions: t.prismaConnection({
+    type: 'Session',
+    cursor: 'id',
+    description: "The tenant's sessions, newest first unless ordered otherwise",
+    authScopes: { permission: 'sessions:read' },
+    args: { filter: t.arg({ type: SessionFilter, required: false }), orderBy: t.arg({ type: SessionOrder, required: false }) },
+    totalCount: (_root, args, ctx) =>
+      ctx.prisma.session.count({ where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...withoutNulls(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }) }),
+    resolve: (query, _root, args, ctx) => {
+      const direction = args.orderBy?.direction ?? 'desc';
+      return ctx.prisma.session.findMany({
+        ...query,
+        where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...withoutNulls(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }),
+        orderBy: [{ [args.orderBy?.field ?? 'createdAt']: direction }, ...(args.orderBy?.field === 'priority' ? [{ createdAt: 'asc' as const }] : []), { id: direction }],
+      });
+    },
+  }),
+  session: t.prismaField({
+    type: 'Session',
+    nullable: true,
+    description: 'One session by its ID, or null when the tenant has no such session',
+    authScopes: { permission: 'sessions:read' },
+    args: { id: t.arg.globalID({ required: true, for: SessionRef }) },
+    resolve: (query, _root, args, ctx) => ctx.prisma.session.findFirst({ ...query, where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createSession: t.field({
+    type: SessionRef,
+    description: "Creates a pending session within the user's quotas",
+    authScopes: { permission: 'sessions:write' },
+    errors: {
+      types: [ValidationError, QuotaExceededError, ForbiddenError, NotFoundError],
+      union: { name: 'CreateSessionResult' },
+      result: { name: 'CreateSessionSuccess' },
+      dataField: { name: 'session' },
+    },
+    args: { input: t.arg({ type: CreateSessionInput, required: true }) },
+    resolve: (_root, args, ctx) => {
+      const { placementPreferences, ...input } = args.input;
+      return ctx.services.computeSessions.createSession(actorOf(ctx), {
+        ...withoutNulls(input),
+        ...(placementPreferences
+          ? {
+              placementPreferences: {
+                ...withoutNulls(placementPreferences),
+                excludeNodeIds: placementPreferences.excludeNodeIds?.map((id) => id.id),
+              },
+            }
+          : {}),
+      });
+    },
+  }),
+  scheduleSession: t.field({
+    type: SessionRef,
+    description: 'Places a pending session on a node now; when nothing fits it stays pending, with the reasons recorded',
+    authScopes: { permission: 'sessions:write' },
+    errors: {
+      types: [NotFoundError, IllegalTransitionError, InsufficientCapacityError, ForbiddenError],
+      union: { name: 'ScheduleSessionResult' },
+      result: { name: 'ScheduleSessionSuccess' },
+      dataField: { name: 'session' },
+    },
+    args: { id: t.arg.globalID({ required: true, for: SessionRef }) },
+    resolve: (_root, args, ctx) => ctx.services.scheduler.scheduleSession(actorOf(ctx), args.id.id),
+  }),
+  transitionSession: t.field({
+    type: SessionRef,
+    description: 'Moves a session to another state; SCHEDULED places it as scheduleSession does. Terminal states release its resources.',
+    authScopes: { permission: 'sessions:write' },
+    errors: {
+      types: [ValidationError, NotFoundError, IllegalTransitionError, InsufficientCapacityError, ForbiddenError],
+      union: { name: 'TransitionSessionResult' },
+      result: { name: 'TransitionSessionSuccess' },
+      dataField: { name: 'session' },
+    },
+    args: {
+      id: t.arg.globalID({ required: true, for: SessionRef }),
+      status: t.arg({ type: SessionStatusEnum, required: true }),
+      reason: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.computeSessions.transition(actorOf(ctx), args.id.id, { status: args.status, ...(args.reason ? { reason: args.reason } : {}) }),
+  }),
+  schedulePendingSessions: t.field({
+    type: SchedulingPassRef,
+    description: "Runs a scheduling pass over the tenant's pending sessions now (it also runs on a schedule)",
+    authScopes: { permission: 'sessions:manage' },
+    resolve: (_root, _args, ctx) => ctx.services.scheduler.runPass(tenantOf(ctx)),
+  }),
+}));

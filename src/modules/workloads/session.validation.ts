@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
+import { parseInput } from '../shared/validation.js';
+import { SESSION_STATUSES } from './session-states.js';
+
+export const SESSION_TYPES = ['interactive', 'batch', 'streaming', 'ai_training', 'rendering'] as const;
+export type SessionType = (typeof SESSION_TYPES)[number];
+
+const name = (max: number) => z.string().trim().min(1).max(max);
+const labels = z.record(z.string(), z.unknown()).default({});
+
+export const placementPreferences = z
+  .object({
+    strategy: z.enum(PLACEMENT_STRATEGIES).default('binpack'),
+    nodeSelector: labels,
+    preferredLabels: labels,
+    regions: z.array(name(50)).max(50).default([]),
+    excludeNodeIds: z.array(z.uuid()).max(1000).default([]),
+  })
+  .default({ strategy: 'binpack', nodeSelector: {}, preferredLabels: {}, regions: [], excludeNodeIds: [] });
+
+export type PlacementPreferences = z.output<typeof placementPreferences>;
+
+const createSessionInput = z
+  .object({
+    sessionName: name(255),
+    sessionType: z.enum(SESSION_TYPES),
+    application: name(100).optional(),
+    containerImage: name(500).optional(),
+    priority: z.number().int().min(1).max(10).default(1),
+    maxRuntimeMinutes: z.number().int().min(1).max(525_600).optional(),
+    cpuRequest: z.number().finite().positive().max(999_999),
+    cpuLimit: z.number().finite().positive().max(999_999).optional(),
+    memoryRequestGb: z.number().finite().positive().max(99_999_999),
+    memoryLimitGb: z.number().finite().positive().max(99_999_999).optional(),
+    gpuRequest: z.number().int().min(0).max(1024).default(0),
+    gpuType: name(50).optional(),
+    storageRequestGb: z.number().finite().min(0).max(1e10).default(0),
+    networkPolicy: name(50).default('default'),
+    environmentVariables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string().max(32_768)).default({}),
+    resourceConstraints: z.record(z.string(), z.unknown()).default({}),
+    placementPreferences,
+    /** Another user of the tenant to run the session for; needs sessions:manage. */
+    userId: z.uuid().optional(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.cpuLimit !== undefined && input.cpuLimit < input.cpuRequest) ctx.addIssue({ code: 'custom', path: ['cpuLimit'], message: 'must be at least cpuRequest' });
+    if (input.memoryLimitGb !== undefined && input.memoryLimitGb < input.memoryRequestGb) {
+      ctx.addIssue({ code: 'custom', path: ['memoryLimitGb'], message: 'must be at least memoryRequestGb' });
+    }
+    if (input.gpuType !== undefined && input.gpuRequest === 0) ctx.addIssue({ code: 'custom', path: ['gpuType'], message: 'needs a gpuRequest of at least 1' });
+  });
+
+export type CreateSessionInput = z.output<typeof createSessionInput>;
+
+const sessionFilter = z.object({
+  status: z.array(z.enum(SESSION_STATUSES)).optional(),
+  sessionType: z.array(z.enum(SESSION_TYPES)).optional(),
+  userId: z.uuid().optional(),
+  nodeId: z.uuid().optional(),
+  createdAfter: z.date().optional(),
+  createdBefore: z.date().optional(),
+});
+
+export type SessionFilter = z.output<typeof sessionFilter>;
+
+const transitionInput = z.object({
+  status: z.enum(SESSION_STATUSES),
+  reason: z.string().trim().max(500).optional(),
+});
+
+export const parseCreateSession = (input: unknown): CreateSessionInput => parseInput(createSessionInput, input);
+export const parseSessionFilter = (input: unknown): SessionFilter => parseInput(sessionFilter, input ?? {});
+export const parseTransition = (input: unknown) => parseInput(transitionInput, input);
+/** Stored preferences, read back leniently: a row written before a field existed gets its default. */
+export const readPlacementPreferences = (stored: unknown): PlacementPreferences => {
+  const result = placementPreferences.safeParse(stored ?? {});
+  return result.success ? result.data : placementPreferences.parse({});
+};

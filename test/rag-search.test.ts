@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeleteDocumentDocument, DocumentsDocument, IngestDocumentDocument, SearchDocumentsDocument, type IngestDocumentInput } from './generated/graphql.js';
+import { rawId } from './helpers/builders.js';
+import { runPostgresTests } from './helpers/services.js';
+import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+
+const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
+const DIMENSIONS = 1536;
+
+/** A sparse embedding: weights on a few axes, zero elsewhere. */
+function embedding(weights: Record<number, number>, dimensions = DIMENSIONS): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  for (const [axis, weight] of Object.entries(weights)) vector[Number(axis)] = weight;
+  return vector;
+}
+function cosine(a: number[], b: number[]): number {
+  const dot = a.reduce((sum, x, i) => sum + x * b[i]!, 0);
+  const norm = (v: number[]) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
+  return dot / (norm(a) * norm(b));
+}
+
+const GPU_GUIDE = [
+  { content: 'H100 nodes have 80 GB each', embedding: embedding({ 0: 1 }) },
+  { content: 'MIG splits a GPU', embedding: embedding({ 0: 1, 1: 0.5 }) },
+  { content: 'NVLink joins GPUs', embedding: embedding({ 1: 1 }) },
+];
+const BILLING = [
+  { content: 'Invoices are monthly', embedding: embedding({ 2: 1 }) },
+  { content: 'GPU hours are billed per second', embedding: embedding({ 0: 1, 2: 1 }) },
+];
+const QUERY = embedding({ 0: 1, 1: 0.1 });
+
+/** Each database kind's answer to the same search, compared once both ran. */
+const answers = new Map<DatabaseKind, { content: string; score: number }[]>();
+
+describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) => {
+  let server: TestServer;
+  let writer: SignedInUser;
+  let guideId: string;
+
+  const ingest = async (input: IngestDocumentInput, as: SignedInUser = writer) => (await as.request(IngestDocumentDocument, { input })).data!.ingestDocument;
+  const search = async (variables: { embedding: number[]; k?: number; filter?: Record<string, unknown> }, as: SignedInUser = writer) => {
+    const result = (await as.request(SearchDocumentsDocument, variables)).data!.searchDocuments;
+    if (result.__typename !== 'SearchDocumentsSuccess') throw new Error(`unexpected ${result.__typename}`);
+    return result.hits;
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    writer = await server.signIn({ role: 'user' });
+    const guide = await ingest({ title: 'GPU guide', source: 'wiki', content: 'All about GPUs', chunks: GPU_GUIDE });
+    if (guide.__typename !== 'IngestDocumentSuccess') throw new Error(JSON.stringify(guide));
+    expect(guide.document).toMatchObject({ title: 'GPU guide', source: 'wiki', chunkCount: 3 });
+    guideId = guide.document.id;
+    const billing = await ingest({ title: 'Billing', source: 'handbook', content: 'How billing works', chunks: BILLING });
+    expect(billing.__typename).toBe('IngestDocumentSuccess');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('stores embeddings in the store this database has', async () => {
+    const [column] = await server.db.system.$queryRaw<{ type: string }[]>`
+      SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = 'public.document_chunks'::regclass AND attname = 'embedding'`;
+    expect(column?.type).toBe(kind === 'pglite' ? 'vector(1536)' : 'real[]');
+  });
+
+  it('returns the k nearest chunks by cosine distance, with their documents and scores', async () => {
+    const hits = await search({ embedding: QUERY, k: 3 });
+    expect(hits.map((hit) => [hit.document.title, hit.chunk.content])).toEqual([
+      ['GPU guide', 'H100 nodes have 80 GB each'],
+      ['GPU guide', 'MIG splits a GPU'],
+      ['Billing', 'GPU hours are billed per second'],
+    ]);
+    const expected = [GPU_GUIDE[0]!, GPU_GUIDE[1]!, BILLING[1]!].map((chunk) => cosine(QUERY, chunk.embedding));
+    hits.forEach((hit, i) => {
+      expect(hit.score).toBeCloseTo(expected[i]!, 5);
+      expect(hit.distance).toBeCloseTo(1 - expected[i]!, 5);
+    });
+    answers.set(kind, hits.map((hit) => ({ content: hit.chunk.content, score: hit.score })));
+  });
+
+  it('filters by document and by source, treating the filter as data', async () => {
+    const inGuide = await search({ embedding: QUERY, k: 5, filter: { documentIds: [guideId] } });
+    expect(inGuide.map((hit) => hit.chunk.chunkIndex)).toEqual([0, 1, 2]);
+    const inHandbook = await search({ embedding: QUERY, k: 5, filter: { source: 'handbook' } });
+    expect(inHandbook.map((hit) => hit.chunk.content)).toEqual(['GPU hours are billed per second', 'Invoices are monthly']);
+    expect(await search({ embedding: QUERY, k: 5, filter: { source: "wiki' OR '1'='1" } })).toEqual([]);
+  });
+
+  it('refuses embeddings of the wrong dimension with a typed error', async () => {
+    const wrong = await ingest({
+      title: 'Other model',
+      content: 'x',
+      chunks: [{ content: 'fine', embedding: embedding({ 0: 1 }) }, { content: 'short', embedding: embedding({ 0: 1 }, 768) }],
+    });
+    expect(wrong).toEqual({ __typename: 'DimensionMismatchError', message: 'chunks.1.embedding: expected 1536 dimensions, got 768', path: 'chunks.1.embedding', expected: 1536, actual: 768 });
+    expect((await server.db.system.document.count({ where: { title: 'Other model' } }))).toBe(0);
+
+    const query = (await writer.request(SearchDocumentsDocument, { embedding: [1, 0, 0] })).data!.searchDocuments;
+    expect(query).toEqual({ __typename: 'DimensionMismatchError', path: 'embedding', expected: 1536, actual: 3 });
+    const zero = (await writer.request(SearchDocumentsDocument, { embedding: embedding({}) })).data!.searchDocuments;
+    expect(zero).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'embedding' }] });
+    const tooMany = (await writer.request(SearchDocumentsDocument, { embedding: QUERY, k: 101 })).data!.searchDocuments;
+    expect(tooMany).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'k' }] });
+  });
+
+  it('keeps other tenants out of documents and search results', async () => {
+    const stranger = await server.signIn({ role: 'user' });
+    expect(await search({ embedding: QUERY, k: 5 }, stranger)).toEqual([]);
+    expect(await search({ embedding: QUERY, k: 5, filter: { documentIds: [guideId] } }, stranger)).toEqual([]);
+    expect((await stranger.request(DocumentsDocument, { first: 10 })).data?.documents.edges).toEqual([]);
+    expect((await stranger.request(DeleteDocumentDocument, { id: guideId })).data?.deleteDocument.__typename).toBe('NotFoundError');
+    const listed = await writer.request(DocumentsDocument, { first: 10, filter: { source: 'wiki' } });
+    expect(listed.data?.documents.edges.map((e) => [e.node.title, e.node.chunkCount, e.node.chunks.edges.map((c) => c.node.chunkIndex)])).toEqual([['GPU guide', 3, [0, 1, 2]]]);
+    expect((await writer.request(DocumentsDocument, { first: 10, filter: { source: "wiki' OR '1'='1" } })).data?.documents.edges).toEqual([]);
+    expect((await writer.request(DocumentsDocument, { first: 10, filter: { search: 'gpu GUIDE' } })).data?.documents.edges.map((e) => e.node.title)).toEqual(['GPU guide']);
+  });
+
+  it.runIf(kind === 'pglite')('orders by an expression the HNSW index serves', async () => {
+    // The search binds its probe as real[] and casts it; the index must still apply to that ordering.
+    const literal = `{${QUERY.join(',')}}`;
+    const [, plan] = await server.db.system.$transaction([
+      server.db.system.$executeRaw`SET LOCAL enable_seqscan = off`,
+      server.db.system.$queryRaw<{ 'QUERY PLAN': string }[]>`
+        EXPLAIN SELECT c.id FROM document_chunks c ORDER BY c.embedding <=> ${literal}::real[]::vector LIMIT 3`,
+    ]);
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain('idx_document_chunks_embedding');
+  });
+
+  it('deletes a document with its chunks', async () => {
+    const doc = await ingest({ title: 'Temporary', content: 't', chunks: [{ content: 'gone soon', embedding: embedding({ 5: 1 }) }] });
+    if (doc.__typename !== 'IngestDocumentSuccess') throw new Error(doc.__typename);
+    expect((await writer.request(DeleteDocumentDocument, { id: doc.document.id })).data?.deleteDocument).toEqual({ __typename: 'DeleteDocumentSuccess', deletedId: doc.document.id });
+    expect(await server.db.system.documentChunk.count({ where: { documentId: rawId(doc.document.id) } })).toBe(0);
+  });
+});
+
+describe.runIf(kinds.length === 2)('pgvector (PGlite) and the exact scan (PostgreSQL)', () => {
+  it('give the same top k with the same scores', () => {
+    const pglite = answers.get('pglite')!;
+    const postgres = answers.get('postgres')!;
+    expect(postgres.map((hit) => hit.content)).toEqual(pglite.map((hit) => hit.content));
+    postgres.forEach((hit, i) => expect(hit.score).toBeCloseTo(pglite[i]!.score, 5));
+  });
+});

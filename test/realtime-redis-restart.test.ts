@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisPubSub, type PubSub } from '../src/infra/pubsub.js';
+import { Topic } from '../src/infra/topics.js';
+import { NodesDocument, OnNodeHeartbeatDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
+import { aComputeNode } from './helpers/builders.js';
+import { bearer, eventually, runRedisTests, startOwnRedis, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
+import { runPostgresTests } from './helpers/services.js';
+import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
+
+// Heartbeats reach PostgreSQL a tenth of a second after they arrive here, so the test need not wait long.
+process.env.HEARTBEAT_FLUSH_INTERVAL_MS = '100';
+
+const kind: DatabaseKind = runPostgresTests ? 'postgres' : 'pglite';
+const nodeUuid = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+
+describe.skipIf(!runRedisTests)('a Redis restart under two API instances', () => {
+  let redis: OwnRedis;
+  let a: TestServer;
+  let b: TestServer;
+
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    a = await startTestServer(kind, { redisUrl: redis.url });
+    b = await startTestServer(kind, { redisUrl: redis.url, databaseUrl: a.rawDatabaseUrl });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await redis?.stop();
+  });
+
+  it('keeps the API and the sockets up while Redis is down, and delivery resumes when it is back', async () => {
+    const user = await a.signIn({ role: 'operator' });
+    const registered = await user.request(RealtimeRegisterNodeDocument, { input: aComputeNode() });
+    const nodeId = registered.data?.registerNode.__typename === 'RegisterNodeSuccess' ? registered.data.registerNode.node.id : '';
+    const onA = wsClient(a.url, bearer(user.token));
+    const onB = wsClient(b.url, bearer(user.token));
+    const feedOnA = subscribe(onA, OnNodeHeartbeatDocument, { nodeId });
+    const feedOnB = subscribe(onB, OnNodeHeartbeatDocument, { nodeId });
+    await untilSubscribedInRedis(redis.url, Topic.NodeHeartbeatsRecorded, user.tenantId, 2);
+    const beat = (load: number) => user.request(RecordHeartbeatDocument, { input: { nodeId, status: 'HEALTHY', load } });
+
+    await beat(0.1);
+    expect((await feedOnB.next()).nodeHeartbeat.load).toBe(0.1);
+    expect((await feedOnA.next()).nodeHeartbeat.load).toBe(0.1);
+
+    await redis.stop();
+    await eventually(async () => ((await a.get('/readyz')).status === 503 ? true : undefined), 'A to report Redis down');
+
+    // Mutations and queries keep working; the subscriber on the same instance still hears the heartbeat.
+    const during = await beat(0.2);
+    expect(during.data?.recordHeartbeat).toMatchObject({ __typename: 'RecordHeartbeatSuccess', heartbeat: { load: 0.2 } });
+    const heardAt = new Date((during.data!.recordHeartbeat as { heartbeat: { at: string } }).heartbeat.at);
+    expect((await feedOnA.next()).nodeHeartbeat.load).toBe(0.2);
+    const listed = await b.withHeaders(user.headers).request(NodesDocument, { first: 5 });
+    expect(listed.data?.nodes.edges.map((edge) => edge.node.id)).toEqual([nodeId]);
+    // The heartbeat still reaches PostgreSQL.
+    const stored = await eventually(async () => {
+      const node = await a.db.system.node.findUniqueOrThrow({ where: { id: nodeUuid(nodeId) } });
+      return node.lastHeartbeat && node.lastHeartbeat.getTime() === heardAt.getTime() ? node.lastHeartbeat : undefined;
+    }, 'last_heartbeat to be written');
+    expect(stored.toISOString()).toBe(heardAt.toISOString());
+
+    await redis.start();
+    await eventually(async () => ((await a.get('/readyz')).status === 200 && (await b.get('/readyz')).status === 200 ? true : undefined), 'both ready again');
+    await untilSubscribedInRedis(redis.url, Topic.NodeHeartbeatsRecorded, user.tenantId, 2);
+
+    await beat(0.3);
+    // The heartbeat held during the outage may arrive first, resent once Redis returned; nothing else may.
+    let received = (await feedOnB.next()).nodeHeartbeat.load;
+    if (received === 0.2) received = (await feedOnB.next()).nodeHeartbeat.load;
+    expect(received).toBe(0.3);
+    expect((await feedOnA.next()).nodeHeartbeat.load).toBe(0.3);
+    expect(feedOnB.buffered).toBe(0);
+
+    await onA.dispose();
+    await onB.dispose();
+  });
+});
+
+describe.skipIf(!runRedisTests)('events published while Redis is away', () => {
+  let redis: OwnRedis;
+  const buses: PubSub[] = [];
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(buses.map((bus) => bus.close()));
+    await redis?.stop();
+  });
+
+  it('are held and sent to the other instances when Redis is back', async () => {
+    // The resend waits two seconds after the publisher reconnects, longer than a subscriber's reconnect backoff (at most one).
+    const publisher = createRedisPubSub(redis.url, { resendDelayMs: 2_000 });
+    const listener = createRedisPubSub(redis.url);
+    buses.push(publisher, listener);
+    const tenantId = '00000000-0000-4000-8000-000000000001';
+    const heard: number[] = [];
+    listener.listen(Topic.NodeHeartbeatsRecorded, tenantId, (event) => heard.push(event.heartbeats[0]!.load));
+    await untilSubscribedInRedis(redis.url, Topic.NodeHeartbeatsRecorded, tenantId);
+    const publish = (load: number) =>
+      publisher.publish(Topic.NodeHeartbeatsRecorded, { tenantId, heartbeats: [{ nodeId: tenantId, status: 'healthy', load, at: new Date().toISOString() }] });
+
+    await publish(1);
+    await eventually(async () => (heard.length === 1 ? true : undefined), 'the first event');
+
+    await redis.stop();
+    await eventually(async () => (!publisher.isConnected() ? true : undefined), 'the publisher to notice');
+    await publish(2);
+    await publish(3);
+
+    await redis.start();
+    await eventually(async () => (heard.length === 3 ? true : undefined), 'the held events', 200, 50);
+    expect(heard).toEqual([1, 2, 3]);
+  });
+});
