@@ -1,12 +1,15 @@
 /**
  * Subscription fan-out: N graphql-ws subscribers (default 1,000, one socket each) of one tenant's
- * nodeHeartbeat on API instance A, on the embedded database with a real Redis (TEST_REDIS_URL,
- * default redis://127.0.0.1:6379). Each round records one heartbeat through the recordHeartbeat
- * mutation and times, per subscriber, from sending the mutation to receiving the event:
+ * nodeHeartbeat on API instance A, on the embedded database (or PostgreSQL with
+ * BENCH_DATABASE=postgres) with a real Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379).
+ * Each round sends one heartbeat and times, per subscriber, until it received the event:
  *
- *   - "same instance": the mutation goes to A, which delivers to its own subscribers at once;
- *   - "via Redis": the mutation goes to instance B (same database and Redis), so the event
- *     crosses Redis pub/sub before A fans it out.
+ *   - "mutation, same instance": the recordHeartbeat mutation goes to A, which delivers to its own
+ *     subscribers at once (and publishes to Redis for other instances);
+ *   - "Redis publish -> A": another process publishes the heartbeat event on Redis, as a second
+ *     instance does after its mutation; A receives it from Redis and fans it out;
+ *   - "mutation on B -> A" (PostgreSQL only): the mutation goes to a second instance B on the same
+ *     database and Redis. PGlite serves one process, so B cannot share the embedded database.
  *
  * Server memory per subscriber is A's heap and RSS after subscribing minus before, over N, both
  * measured after a full garbage collection. A and B run in child processes; the subscribers all
@@ -19,24 +22,37 @@
  * at most 10 minutes; everything listens on 127.0.0.1 only.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { randomBytes } from 'node:crypto';
+import { createRedisPubSub } from '../src/infra/pubsub.js';
+import { Topic } from '../src/infra/topics.js';
 import { OnNodeHeartbeatDocument, RecordHeartbeatDocument } from '../test/generated/graphql.js';
-import { aRegisteredNode } from '../test/helpers/builders.js';
-import { TEST_REDIS_URL } from '../test/helpers/services.js';
-import { startTestServer } from '../test/helpers/server.js';
+import { aRegisteredNode, rawId } from '../test/helpers/builders.js';
+import { runPostgresTests, TEST_REDIS_URL } from '../test/helpers/services.js';
+import { startTestServer, type DatabaseKind } from '../test/helpers/server.js';
 
+const DATABASE: DatabaseKind = process.env.BENCH_DATABASE === 'postgres' ? 'postgres' : 'pglite';
 const SUBSCRIBERS = Math.min(Number(process.env.BENCH_SUBSCRIBERS ?? 1_000), 5_000);
 const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 50), 1_000);
 const ROUND_TIMEOUT_MS = 10_000;
+/**
+ * Subscribers connect in waves, as dashboards do over time. On the embedded database one at a
+ * time: pglite-socket interleaves the protocol messages of concurrent connections outside a
+ * transaction, so a burst of sign-ins fails some of them there, which is not what this measures.
+ */
+const CONNECT_WAVE = DATABASE === 'pglite' ? 1 : 50;
 const RUN_TIMEOUT_MS = 10 * 60_000;
 const COMMAND = 'npm run bench:subscriptions';
+// The bench's channels are its own, whoever else uses this Redis.
+process.env.PUBSUB_NAMESPACE ??= `bench-${randomBytes(4).toString('hex')}`;
 
 type ToChild = { type: 'memory' } | { type: 'stop' };
 type FromChild =
-  | { type: 'ready'; url: string; rawDatabaseUrl: string; token?: string; nodeId?: string }
+  | { type: 'ready'; url: string; rawDatabaseUrl: string; token?: string; nodeId?: string; tenantId?: string }
   | { type: 'memory'; heapUsed: number; rss: number }
   | { type: 'failed'; error: string };
 
@@ -44,7 +60,7 @@ type FromChild =
 async function serve(role: 'first' | 'second', databaseUrl: string | undefined): Promise<void> {
   const send = (message: FromChild) => process.send!(message);
   try {
-    const server = await startTestServer('pglite', {
+    const server = await startTestServer(DATABASE, {
       redisUrl: TEST_REDIS_URL,
       ...(databaseUrl ? { databaseUrl } : {}),
       // The bench measures delivery, not the per-user request limit its thousand subscriptions would hit.
@@ -53,7 +69,7 @@ async function serve(role: 'first' | 'second', databaseUrl: string | undefined):
     let extra = {};
     if (role === 'first') {
       const user = await server.signIn({ role: 'operator' });
-      extra = { token: user.token, nodeId: await aRegisteredNode(user, { status: 'ACTIVE' }) };
+      extra = { token: user.token, tenantId: user.tenantId, nodeId: await aRegisteredNode(user, { status: 'ACTIVE' }) };
     }
     process.on('message', async (message: ToChild) => {
       if (message.type === 'memory') {
@@ -65,6 +81,8 @@ async function serve(role: 'first' | 'second', databaseUrl: string | undefined):
         process.exit(0);
       }
     });
+    // The bench's process went away (it failed, or was stopped): this instance goes too.
+    process.once('disconnect', () => void server.close().finally(() => process.exit(0)));
     send({ type: 'ready', url: server.url, rawDatabaseUrl: server.rawDatabaseUrl, ...extra });
   } catch (error) {
     send({ type: 'failed', error: (error as Error).message });
@@ -120,37 +138,52 @@ async function main(): Promise<void> {
   }, RUN_TIMEOUT_MS);
   watchdog.unref();
 
+  if (DATABASE === 'postgres' && !runPostgresTests) throw new Error('BENCH_DATABASE=postgres but PostgreSQL does not answer at TEST_DATABASE_URL');
   const a = await startInstance('first');
-  const b = await startInstance('second', a.ready.rawDatabaseUrl);
-  const { token, nodeId } = a.ready as { token: string; nodeId: string };
+  const b = DATABASE === 'postgres' ? await startInstance('second', a.ready.rawDatabaseUrl) : undefined;
+  const { token, nodeId, tenantId } = a.ready as { token: string; nodeId: string; tenantId: string };
+  const otherInstance = createRedisPubSub(TEST_REDIS_URL);
   const before = await a.memory();
 
   // Each subscriber notes when each round's heartbeat (tagged by its load) reached it.
   const receivedAt: Map<number, number>[] = Array.from({ length: SUBSCRIBERS }, () => new Map());
   let onReceipt: () => void = () => undefined;
   const clients: Client[] = [];
+  const failures = new Map<string, number>();
+  const failed = (error: unknown) => {
+    const code = (error as { code?: number }).code;
+    const reason = code !== undefined ? `closed ${code} ${(error as { reason?: string }).reason ?? ''}` : String((error as Error)?.message ?? error);
+    failures.set(reason, (failures.get(reason) ?? 0) + 1);
+  };
   const query = print(OnNodeHeartbeatDocument);
-  for (let i = 0; i < SUBSCRIBERS; i += 1) {
-    const client = createClient({
-      url: a.ready.url.replace(/^http/, 'ws'),
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams: { authorization: `Bearer ${token}` },
-    });
-    clients.push(client);
-    client.subscribe<{ nodeHeartbeat: { load: number } }>(
-      { query, variables: { nodeId } },
-      {
-        next: (result) => {
-          const load = result.data?.nodeHeartbeat.load;
-          if (load === undefined) return;
-          receivedAt[i]!.set(load, performance.now());
-          onReceipt();
+  for (let wave = 0; wave < SUBSCRIBERS; wave += CONNECT_WAVE) {
+    const connected: Promise<void>[] = [];
+    for (let i = wave; i < Math.min(wave + CONNECT_WAVE, SUBSCRIBERS); i += 1) {
+      const client = createClient({
+        url: a.ready.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        connectionParams: { authorization: `Bearer ${token}` },
+      });
+      clients.push(client);
+      connected.push(new Promise((resolve) => client.on('connected', () => resolve())));
+      // All the tenant's nodes (it has one): the subscription needs no lookup of the node.
+      client.subscribe<{ nodeHeartbeat: { load: number } }>(
+        { query, variables: {} },
+        {
+          next: (result) => {
+            const load = result.data?.nodeHeartbeat.load;
+            if (load === undefined) return failed(new Error(JSON.stringify(result.errors)));
+            receivedAt[i]!.set(load, performance.now());
+            onReceipt();
+          },
+          error: failed,
+          complete: () => undefined,
         },
-        error: (error) => console.error(`subscriber ${i} failed:`, error),
-        complete: () => undefined,
-      },
-    );
+      );
+    }
+    await Promise.race([Promise.all(connected), new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    if (failures.size > 0) throw new Error(`subscribers failed: ${JSON.stringify(Object.fromEntries(failures))}`);
   }
 
   const mutation = print(RecordHeartbeatDocument);
@@ -186,14 +219,16 @@ async function main(): Promise<void> {
   const subscribedIn = performance.now() - warmStart;
   const after = await a.memory();
 
-  const measure = async (label: string, url: string, base: number) => {
+  const publishOnRedis = async (load: number) =>
+    otherInstance.publish(Topic.NodeHeartbeatsRecorded, { tenantId, heartbeats: [{ nodeId: rawId(nodeId), status: 'healthy', load, at: new Date().toISOString() }] });
+  const measure = async (label: string, send: (load: number) => Promise<unknown>, base: number) => {
     const latencies: number[] = [];
     let missed = 0;
     for (let round = 1; round <= ROUNDS; round += 1) {
       const load = (base + round) / 10_000;
       const sentAt = performance.now();
       const receipt = untilAllReceived(load, ROUND_TIMEOUT_MS);
-      await record(url, load);
+      await send(load);
       if (!(await receipt)) missed += receivedAt.filter((seen) => !seen.has(load)).length;
       for (const seen of receivedAt) {
         const at = seen.get(load);
@@ -203,21 +238,28 @@ async function main(): Promise<void> {
     latencies.sort((x, y) => x - y);
     return { label, samples: latencies.length, missed, median: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! };
   };
-  const same = await measure('same instance (A -> A)', a.ready.url, 0);
-  const viaRedis = await measure('via Redis (B -> A)', b.ready.url, 5_000);
+  const results = [
+    await measure('mutation, same instance', (load) => record(a.ready.url, load), 0),
+    await measure('Redis publish -> A', publishOnRedis, 3_000),
+    ...(b ? [await measure('mutation on B -> A', (load) => record(b.ready.url, load), 6_000)] : []),
+  ];
 
   await Promise.all(clients.map((client) => client.dispose()));
-  await b.stop();
+  await otherInstance.close();
+  await b?.stop();
   await a.stop();
 
   const mb = (bytes: number) => (bytes / 1_048_576).toFixed(1);
+  // Latency here is CPU-bound on a shared machine: say how busy it was.
+  const load = loadavg().map((value) => value.toFixed(1)).join(' ');
   const kb = (bytes: number) => (bytes / 1024).toFixed(1);
   console.log(`\n$ ${COMMAND}   (BENCH_SUBSCRIBERS=${SUBSCRIBERS} BENCH_ROUNDS=${ROUNDS})`);
-  console.log(`${SUBSCRIBERS} graphql-ws subscribers of nodeHeartbeat on one API instance (embedded PGlite, Redis ${TEST_REDIS_URL}), all live after ${(subscribedIn / 1000).toFixed(1)} s`);
-  console.log(`${ROUNDS} heartbeats per path, each timed from sending the mutation to each subscriber's receipt:`);
-  for (const r of [same, viaRedis]) {
+  console.log(`${SUBSCRIBERS} graphql-ws subscribers of nodeHeartbeat on one API instance (${DATABASE === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}, Redis ${TEST_REDIS_URL}), all live after ${(subscribedIn / 1000).toFixed(1)} s`);
+  console.log(`machine: ${availableParallelism()} cores, load average ${load} (1, 5, 15 min) at the end`);
+  console.log(`${ROUNDS} heartbeats per path, each timed from sending it to each subscriber's receipt:`);
+  for (const r of results) {
     console.log(
-      `  ${r.label.padEnd(24)} median ${r.median.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms   max ${r.max.toFixed(1)} ms   (${r.samples} receipts, ${r.missed} missed)`,
+      `  ${r.label.padEnd(25)} median ${r.median.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms   max ${r.max.toFixed(1)} ms   (${r.samples} receipts, ${r.missed} missed)`,
     );
   }
   console.log(

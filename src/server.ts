@@ -236,7 +236,9 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
           extra.principal = principal;
           if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
           return true;
-        } catch {
+        } catch (error) {
+          // Refused credentials were logged by authenticate; anything else is ours to see.
+          if (!(error instanceof GraphQLError)) log.error('socket not authenticated', { error: (error as Error).message });
           return false;
         }
       },

@@ -93,5 +93,9 @@ describe.each(kinds)('response cache over HTTP on %s', (kind) => {
     const anonymous = server.withHeaders({});
     const refused = await anonymous.request(LookupCachedResponseDocument, { input: { prompt: 'x' } });
     expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    // A lookup counts a hit: read-only principals may not make one.
+    const reader = await server.signIn({ role: 'readonly', tenantId: user.tenantId });
+    const forbidden = await reader.request(LookupCachedResponseDocument, { input: { prompt: PROMPT } });
+    expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 });

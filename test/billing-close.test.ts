@@ -167,8 +167,19 @@ describe.each(kinds)('monthly close on %s', (kind) => {
     const now = new Date(Date.UTC(2031, 0, 15));
     expect(previousMonth(now).label).toBe('2030-12');
     const admin = await server.signIn({ role: 'admin' });
+    const model = await server.db.system.model.findUniqueOrThrow({ where: { modelId: modelA } });
+    // The last second of December 2030 belongs to December.
     await server.db.system.usageRecord.create({
-      data: { tenantId: admin.tenantId, modelId: (await server.db.system.model.findUniqueOrThrow({ where: { modelId: modelA } })).id, requestId: 'old', promptTokens: 1, completionTokens: 0, totalTokens: 1, costUsd: '0.000001', recordedAt: new Date(Date.UTC(2030, 11, 31, 23, 59, 59)) },
+      data: {
+        tenantId: admin.tenantId,
+        modelId: model.id,
+        requestId: 'old',
+        promptTokens: 1,
+        completionTokens: 0,
+        totalTokens: 1,
+        costUsd: '0.000001',
+        recordedAt: new Date(Date.UTC(2030, 11, 31, 23, 59, 59)),
+      },
     });
     const created = await billing.closePreviousMonth(now);
     expect(created.map((event) => event.tenantId)).toEqual([admin.tenantId]);

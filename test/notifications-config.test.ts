@@ -36,7 +36,10 @@ async function created(user: SignedInUser, input: CreateNotificationConfigInput)
 
 describe('webhook targets', () => {
   it('classifies addresses: loopback, private, link-local, unique-local and their IPv4-in-IPv6 forms are not public', () => {
-    const internal = ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:a00:1', '64:ff9b::7f00:1', '2002:c0a8:101::1', 'ff02::1'];
+    const internal = [
+      ...['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0'],
+      ...['::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:a00:1', '64:ff9b::7f00:1', '2002:c0a8:101::1', 'ff02::1'],
+    ];
     const external = ['93.184.215.14', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'];
     expect(internal.filter(isPublicAddress)).toEqual([]);
     expect(external.filter((address) => !isPublicAddress(address))).toEqual([]);

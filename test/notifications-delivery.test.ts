@@ -99,7 +99,6 @@ async function aChannel(user: GraphQLClient, input: Partial<CreateNotificationCo
   return outcome.notificationConfig;
 }
 
-const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 const globalDeliveryId = (id: string) => Buffer.from(`NotificationDelivery:${id}`).toString('base64');
 
 async function deliveryOf(user: GraphQLClient, id: string) {
@@ -315,7 +314,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     const hook = await receiver();
     const owner = await server.signIn({ role: 'operator' });
     const slack = await aChannel(owner, { channelType: 'SLACK', secret: null, targetUrl: hook.url('/services/T000/B000/token') });
-    const discord = await aChannel(owner, { channelType: 'DISCORD', secret: null, targetUrl: hook.url('/api/webhooks/42/token') });
+    await aChannel(owner, { channelType: 'DISCORD', secret: null, targetUrl: hook.url('/api/webhooks/42/token') });
     const { eventId } = await nodeFailed(owner, { nodeId: 'n-1', hostname: 'gpu-<7>.test', reason: 'ECC errors @everyone' });
     const tested = await owner.request(SendTestNotificationDocument, { configId: slack.id });
     expect(tested.data!.sendTestNotification).toMatchObject({ delivery: { status: 'PENDING', eventType: 'NOTIFICATION_TEST', attemptCount: 0, config: { id: slack.id } } });
@@ -369,7 +368,6 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
         },
       ],
     });
-    void discord;
   });
 
   it('times out a receiver that never answers, and refuses private targets when not allowed', async () => {
@@ -446,7 +444,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     await aChannel(owner, { targetUrl: hook.url('/topics'), eventTypes: ['NODE_FAILED', 'SESSION_FAILED', 'DEPLOYMENT_SCALED'] });
     const pubsub = createMemoryPubSub();
     // Two instances receive every message, as with Redis.
-    const jobs = [notificationEventsJob(pubsub, notifications, createLogger('debug')), notificationEventsJob(pubsub, notifications, log)];
+    const jobs = [notificationEventsJob(pubsub, notifications, log), notificationEventsJob(pubsub, notifications, log)];
     jobs.forEach((job) => job.start());
     try {
       const at = new Date().toISOString();
@@ -476,7 +474,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
       // Read in the tenant's scope (in a transaction) while the subscribers write.
       const queued = await eventually(
         'three queued',
-        () => runInTenant(owner.tenantId, () => server.db.prisma.notificationDelivery.findMany({ where: { tenantId: owner.tenantId } })),
+        () => runInTenant(owner.tenantId, async () => await server.db.prisma.notificationDelivery.findMany({ where: { tenantId: owner.tenantId } })),
         (rows) => rows.length >= 3,
       );
       await aWorker().runOnce();
@@ -487,7 +485,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     } finally {
       await Promise.all(jobs.map((job) => job.stop()));
     }
-    expect(await server.db.system.notificationDelivery.count({ where: { tenantId: owner.tenantId } })).toBe(3);
+    expect(await server.db.system.$transaction((tx) => tx.notificationDelivery.count({ where: { tenantId: owner.tenantId } }))).toBe(3);
   });
 });
 

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { ScheduleSessionDocument } from './generated/graphql.js';
 import { aComputeNode, rawId } from './helpers/builders.js';
 import { createSession, registerNode } from './helpers/cluster.js';
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
-import { startTestServer, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_JWT_SECRET, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 
 /** Sessions each node has room for: 50 in all, each session asking 2 cores and 8 GB. */
 const ROOM = [5, 8, 10, 12, 15];
@@ -17,8 +18,10 @@ describe.runIf(runPostgresTests)('scheduler under concurrency on PostgreSQL with
   let viaSecond: GraphQLClient;
 
   beforeAll(async () => {
-    first = await startTestServer('postgres', { jobsEnabled: false, dbPoolMax: 16, redisUrl: TEST_REDIS_URL });
-    second = await startTestServer('postgres', { jobsEnabled: false, dbPoolMax: 16, redisUrl: TEST_REDIS_URL, databaseUrl: first.rawDatabaseUrl });
+    // One user sends every request here; the per-user rate limit is not under test.
+    const auth = { ...loadConfig({}).auth, jwtSecret: TEST_JWT_SECRET, userRateLimitPerMinute: 1_000_000 };
+    first = await startTestServer('postgres', { jobsEnabled: false, dbPoolMax: 16, redisUrl: TEST_REDIS_URL, auth });
+    second = await startTestServer('postgres', { jobsEnabled: false, dbPoolMax: 16, redisUrl: TEST_REDIS_URL, databaseUrl: first.rawDatabaseUrl, auth });
     operator = await first.signIn({ role: 'operator' });
     viaSecond = second.withHeaders(operator.headers);
     // Quotas are not what this test is about: room for all 200 requests.

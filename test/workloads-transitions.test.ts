@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { ClusterNodeDocument, TransitionSessionDocument, type SessionStatus } from './generated/graphql.js';
 import { createSession, expectResult, registerNode } from './helpers/cluster.js';
 import { aComputeNode, rawId } from './helpers/builders.js';
 import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_JWT_SECRET, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -41,7 +42,8 @@ describe.each(kinds)('session state machine over HTTP on %s', (kind) => {
   let user: SignedInUser;
   let nodeId: string;
   beforeAll(async () => {
-    server = await startTestServer(kind, { jobsEnabled: false });
+    // One user sends every request here; the per-user rate limit is not under test.
+    server = await startTestServer(kind, { jobsEnabled: false, auth: { ...loadConfig({}).auth, jwtSecret: TEST_JWT_SECRET, userRateLimitPerMinute: 1_000_000 } });
     user = await server.signIn({ role: 'operator' });
     nodeId = (await registerNode(user, aComputeNode({ totalCpuCores: 1000, totalMemoryGb: 4000 }))).id;
   });

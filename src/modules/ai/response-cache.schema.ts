@@ -56,8 +56,8 @@ const StoreCachedResponseInput = builder.inputType('StoreCachedResponseInput', {
 builder.mutationFields((t) => ({
   lookupCachedResponse: t.field({
     type: CacheLookupRef,
-    description: 'Looks up an unexpired response for this prompt and these parameters; a hit is counted',
-    authScopes: { permission: 'cache:read' },
+    description: 'Looks up an unexpired response for this prompt and these parameters; a hit is counted, so it is a write',
+    authScopes: { permission: 'cache:write' },
     errors: { types: [ValidationError], union: { name: 'LookupCachedResponseResult' }, result: { name: 'LookupCachedResponseSuccess' }, dataField: { name: 'lookup' } },
     args: { input: t.arg({ type: LookupCachedResponseInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.responseCache.lookup(tenantOf(ctx), withoutNulls(args.input)),

@@ -111,12 +111,18 @@ const UsageFilter = builder.inputType('UsageFilter', {
     from: t.field({ type: 'DateTime', required: false, description: 'Records at or after this instant' }),
     to: t.field({ type: 'DateTime', required: false, description: 'Records before this instant' }),
     apiKeyId: t.globalID({ required: false, description: 'Only requests made with this API key' }),
-    model: t.string({ required: false, description: "Only this catalog model id" }),
+    model: t.string({ required: false, description: 'Only this catalog model id' }),
     environment: t.string({ required: false, description: 'Only this environment, by name (dev, staging, prod)' }),
   }),
 });
 
-type UsageFilterArg = { from?: Date | null; to?: Date | null; apiKeyId?: { typename: string; id: string } | null; model?: string | null; environment?: string | null };
+interface UsageFilterArg {
+  from?: Date | null;
+  to?: Date | null;
+  apiKeyId?: { typename: string; id: string } | null;
+  model?: string | null;
+  environment?: string | null;
+}
 
 /** Unwraps the filter's global IDs; an ID of another type is refused rather than silently matching nothing. */
 function filterInput(filter: UsageFilterArg | null | undefined) {
@@ -132,21 +138,12 @@ builder.queryFields((t) => ({
     description: "The tenant's usage records, newest first",
     authScopes: { permission: 'usage:read' },
     args: { filter: t.arg({ type: UsageFilter, required: false }) },
-    resolve: (query, _root, args, ctx) => {
-      const tenantId = tenantOf(ctx);
-      const filter = ctx.services.usage.parseReportQuery(tenantId, filterInput(args.filter), {}).filter;
-      return ctx.prisma.usageRecord.findMany({
+    resolve: (query, _root, args, ctx) =>
+      ctx.prisma.usageRecord.findMany({
         ...query,
-        where: {
-          tenantId,
-          ...(filter.from || filter.to ? { recordedAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
-          ...(filter.apiKeyId ? { apiKeyId: filter.apiKeyId } : {}),
-          ...(filter.modelId ? { model: { modelId: filter.modelId } } : {}),
-          ...(filter.environment ? { environment: { name: filter.environment } } : {}),
-        },
+        where: ctx.services.usage.recordWhere(tenantOf(ctx), filterInput(args.filter)),
         orderBy: [{ recordedAt: 'desc' }, { id: 'desc' }],
-      });
-    },
+      }),
   }),
   usageReport: t.field({
     type: UsageReportRef,

@@ -22,7 +22,12 @@ const TOKENS_PER_PRICE_UNIT = 1_000_000;
 export const formatUsd = (amount: Prisma.Decimal | string): string => new Prisma.Decimal(amount).toFixed(6);
 
 /** What a request costs at the model's prices per million tokens, rounded half-up to a millionth of a dollar. */
-export function requestCost(promptTokens: number, completionTokens: number, priceInputPerMillion: Prisma.Decimal, priceOutputPerMillion: Prisma.Decimal): Prisma.Decimal {
+export function requestCost(
+  promptTokens: number,
+  completionTokens: number,
+  priceInputPerMillion: Prisma.Decimal,
+  priceOutputPerMillion: Prisma.Decimal,
+): Prisma.Decimal {
   return priceInputPerMillion
     .mul(promptTokens)
     .plus(priceOutputPerMillion.mul(completionTokens))
@@ -217,6 +222,18 @@ export class UsageService {
     if (start.getTime() >= Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)) return;
     const closed = await db.billingEvent.count({ where: { tenantId, eventType: MONTHLY_INVOICE, periodStart: start } });
     if (closed > 0) throw new ConflictError(`the billing period ${start.toISOString().slice(0, 7)} is already closed`, 'recordedAt');
+  }
+
+  /** The Prisma filter of the usage record list: the same filter as the reports. */
+  recordWhere(tenantId: string, rawFilter: unknown): Prisma.UsageRecordWhereInput {
+    const filter = parseUsageFilter(rawFilter);
+    return {
+      tenantId,
+      ...(filter.from || filter.to ? { recordedAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+      ...(filter.apiKeyId ? { apiKeyId: filter.apiKeyId } : {}),
+      ...(filter.modelId ? { model: { modelId: filter.modelId } } : {}),
+      ...(filter.environment ? { environment: { name: filter.environment } } : {}),
+    };
   }
 
   parseReportQuery(tenantId: string, filter: unknown, grouping: unknown): UsageReportQuery {

@@ -53,7 +53,8 @@ export class ClusterViewsService {
 
   /** Refreshes both views now; concurrent refreshes queue on the views' own lock. */
   async refresh(): Promise<Date> {
-    await this.system.$executeRaw`SELECT refresh_cluster_views()`;
+    // In a transaction, so the embedded database's socket server keeps the statement's messages together.
+    await this.system.$transaction((tx) => tx.$executeRaw`SELECT refresh_cluster_views()`);
     return new Date();
   }
 

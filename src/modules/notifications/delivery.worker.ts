@@ -54,7 +54,11 @@ function inTransaction<T>(db: SystemDb, work: (tx: Prisma.TransactionClient) => 
  * Exponential backoff with "equal jitter": attempt n waits between half and all of
  * base * 2^(n-1), capped, so retries spread out yet each wait is at least as long as the last could be.
  */
-export function retryDelayMs(attempt: number, settings: Pick<NotificationSettings, 'backoffBaseMs' | 'backoffCapMs'>, random: () => number = Math.random): number {
+export function retryDelayMs(
+  attempt: number,
+  settings: Pick<NotificationSettings, 'backoffBaseMs' | 'backoffCapMs'>,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(settings.backoffCapMs, settings.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
@@ -172,7 +176,9 @@ export class DeliveryWorker {
     const durationMs = Math.round(performance.now() - started);
     const ok = response !== undefined && response.status >= 200 && response.status < 300;
     if (!ok && response) error = `HTTP ${response.status}${response.bodySnippet ? `: ${response.bodySnippet.slice(0, 200)}` : ''}`;
-    const outcome = ok ? await this.recordSuccess(delivery, response!.status, durationMs) : await this.recordFailure(delivery, response?.status ?? null, error!, durationMs);
+    const outcome = ok
+      ? await this.recordSuccess(delivery, response!.status, durationMs)
+      : await this.recordFailure(delivery, response?.status ?? null, error!, durationMs);
     if (outcome === 'lost') {
       // Another worker took the delivery over after our lease ran out; its state wins.
       this.deps.log.warn('notification delivery lease lost', { deliveryId: delivery.id, attempt: delivery.attempt });

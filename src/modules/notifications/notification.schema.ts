@@ -43,7 +43,12 @@ const NotificationAttemptRef = builder.objectRef<AttemptRecord>('NotificationAtt
     outcome: t.field({ type: AttemptOutcomeEnum, resolve: (a) => a.outcome }),
     responseCode: t.exposeInt('responseCode', { nullable: true }),
     error: t.exposeString('error', { nullable: true }),
-    retryAt: t.field({ type: 'DateTime', nullable: true, description: 'When the next attempt became due', resolve: (a) => (a.retryAt ? new Date(a.retryAt) : null) }),
+    retryAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the next attempt became due',
+      resolve: (a) => (a.retryAt ? new Date(a.retryAt) : null),
+    }),
     durationMs: t.int({ nullable: true, resolve: (a) => a.durationMs ?? null }),
   }),
 });

@@ -12,7 +12,8 @@ import { parseDeliveryFilter, parseEnqueueEvent, TEST_EVENT_TYPE, type EnqueueEv
 export function eventIdFor(...parts: string[]): string {
   const hex = createHash('sha256').update(parts.join('\u0000')).digest('hex');
   // Shaped as a version-5-style UUID so it fits the uuid column and reads as one.
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((Number.parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
+  const variant = ((Number.parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** Events to webhook deliveries: fan-out to the tenant's matching channels, retry of dead ones, listing. */

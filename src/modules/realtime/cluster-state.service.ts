@@ -65,7 +65,8 @@ export class ClusterStateService {
   /** Recomputes one tenant's state; writes and announces it when it changed, and returns it then. */
   async refresh(tenantId: string): Promise<ClusterStateRecord | null> {
     const state = await this.compute(tenantId);
-    const previous = this.published.get(tenantId) ?? (await this.storeOutage.attempt(() => this.store.clusterState(tenantId))) ?? undefined;
+    // What Redis holds may come from another instance; what this one published last stands in while Redis is away.
+    const previous = (await this.storeOutage.attempt(() => this.store.clusterState(tenantId))) ?? this.published.get(tenantId);
     if (sameState(previous, state)) return null;
     this.published.set(tenantId, state);
     await this.storeOutage.attempt(() => this.store.putClusterState(state));

@@ -96,6 +96,8 @@ export class LiveStateService {
   private async cacheSessionState(event: SessionStateChangedEvent): Promise<void> {
     await this.outage.attempt(async () => {
       const previous = await this.store.sessionState(event.sessionId);
+      // Events of one session published by two instances may arrive out of order: the later state wins.
+      if (previous && previous.tenantId === event.tenantId && previous.updatedAt > event.at) return;
       const startTime = previous?.tenantId === event.tenantId && previous.startTime ? previous.startTime : event.status === 'running' ? event.at : null;
       await this.store.putSessionState(
         {

@@ -57,28 +57,19 @@ export class RealtimeService {
     });
   }
 
-  /** The heartbeat writer (every instance, for its own heartbeats), the sweeper and the cluster:state refresher. */
+  /** The liveness sweeper (one instance at a time sweeps) and the cluster:state refresher. */
   jobs(): BackgroundJob[] {
     const { log } = this.deps;
-    const flush = periodicJob('realtime.heartbeat-flush', this.settings.heartbeatFlushIntervalMs, async () => void (await this.heartbeats.flush()), log);
     return [
-      {
-        name: flush.name,
-        start: () => flush.start(),
-        // Heartbeats heard since the last flush still reach PostgreSQL on shutdown.
-        stop: async () => {
-          await flush.stop();
-          await this.heartbeats.flush().catch((error: unknown) => log.warn('heartbeats not written at shutdown', { error: (error as Error).message }));
-        },
-      },
       periodicJob('realtime.liveness-sweeper', this.settings.livenessSweepIntervalMs, async () => void (await this.sweeper.sweep()), log),
       periodicJob('realtime.cluster-state', this.settings.clusterStateIntervalMs, async () => void (await this.clusterState.refreshChanged()), log),
     ];
   }
 
+  /** Stops listening; heartbeats heard since the last flush still reach PostgreSQL. */
   async close(): Promise<void> {
     this.stopRevocations();
-    this.heartbeats.close();
+    await this.heartbeats.close().catch((error: unknown) => this.deps.log.warn('heartbeats not written at shutdown', { error: (error as Error).message }));
     this.clusterState.close();
     this.liveState.close();
     await this.store.close();

@@ -140,7 +140,8 @@ export class DeploymentService {
   async runReconciler(onlyTenantId?: string): Promise<{ deployments: number }> {
     const tenantIds = onlyTenantId
       ? [onlyTenantId]
-      : (await this.system.$queryRaw<{ tenant_id: string }[]>`SELECT DISTINCT tenant_id::text FROM deployments`).map((row) => row.tenant_id);
+      : // In a transaction, so the embedded database's socket server keeps the statement's messages together.
+        (await this.system.$transaction((tx) => tx.$queryRaw<{ tenant_id: string }[]>`SELECT DISTINCT tenant_id::text FROM deployments`)).map((row) => row.tenant_id);
     let deployments = 0;
     for (const tenantId of tenantIds) {
       const events: PendingEvent[] = [];

@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma, type PrismaClient, type Session } from '../../generated/prisma/client.js';
 import { withExclusiveLock } from '../../infra/locks.js';
 import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
@@ -10,7 +10,7 @@ import type { ClusterSettings } from '../cluster/settings.js';
 import { IllegalTransitionError, InsufficientCapacityError, NotFoundError } from '../shared/errors.js';
 import type { SessionStatus } from './session-states.js';
 import { readPlacementPreferences } from './session.validation.js';
-import { allocationSummary, assertMaySteer, type SessionActor } from './session.service.js';
+import { assertMaySteer, type SessionActor } from './session.service.js';
 
 /** Why a session is still pending, as stored in sessions.scheduling_notes. */
 export interface SchedulingNotes {
@@ -44,8 +44,12 @@ export interface PassResult {
 }
 
 type PlaceOutcome =
-  | { placed: true; session: Prisma.SessionGetPayload<{ include: { allocations: true } }>; nodeId: string }
+  | { placed: true; session: Session; nodeId: string; allocations: { resourceType: string; amount: number; unit: string }[] }
   | { placed: false; notes: SchedulingNotes };
+
+// In a transaction, so the embedded database's socket server keeps the statement's messages together.
+const pendingTenants = (system: PrismaClient) =>
+  system.$transaction((tx) => tx.$queryRaw<{ tenant_id: string }[]>`SELECT DISTINCT tenant_id::text FROM sessions WHERE status = 'pending'`);
 
 /** Candidates tried per call; the rest of a long list waits for the next pass. */
 const MAX_NODES_TRIED = 16;
@@ -91,7 +95,7 @@ export class SchedulerService {
   async runPass(onlyTenantId?: string): Promise<PassResult> {
     const tenantIds = onlyTenantId
       ? [onlyTenantId]
-      : (await this.system.$queryRaw<{ tenant_id: string }[]>`SELECT DISTINCT tenant_id::text FROM sessions WHERE status = 'pending'`).map((row) => row.tenant_id);
+      : (await pendingTenants(this.system)).map((row) => row.tenant_id);
     const result: PassResult = { tenants: 0, considered: 0, scheduled: 0 };
     for (const tenantId of tenantIds) {
       const outcomes = await withExclusiveLock(this.system, `workloads.scheduler:${tenantId}`, (tx) => this.passForTenant(tx, tenantId), 300_000);
@@ -137,7 +141,7 @@ export class SchedulerService {
       previousStatus: 'pending',
       status: 'scheduled',
       nodeId: outcome.nodeId,
-      allocations: allocationSummary(session.allocations),
+      allocations: outcome.allocations,
       reason: null,
       at: session.updatedAt.toISOString(),
     });
@@ -170,22 +174,16 @@ export class SchedulerService {
     const { candidates, rejections } = rankNodes(nodes, request);
 
     for (const { node } of candidates.slice(0, MAX_NODES_TRIED)) {
+      // The session's own rows are written first, so the node's capacity rows, the ones every
+      // concurrent placement queues for, stay locked only from their UPDATE to the commit.
       await tx.$executeRaw`SAVEPOINT placement_attempt`;
-      const taken = await this.allocateOn(tx, tenantId, node.nodeId, exact);
-      if (typeof taken === 'string') {
-        await tx.$executeRaw`ROLLBACK TO SAVEPOINT placement_attempt`;
-        await tx.$executeRaw`RELEASE SAVEPOINT placement_attempt`;
-        rejections.push({ nodeId: node.nodeId, hostname: node.hostname, reasons: [taken] });
-        continue;
-      }
-      await tx.$executeRaw`RELEASE SAVEPOINT placement_attempt`;
+      const allocations = exact.map(({ resourceType, amount }) => ({ resourceType, amount, unit: node.resources[resourceType]?.unit ?? '' }));
       await tx.sessionAllocation.createMany({
-        data: exact.map(({ resourceType, amount }) => ({ tenantId, sessionId, nodeId: node.nodeId, resourceType, allocatedAmount: amount, unit: taken[resourceType] ?? '' })),
+        data: allocations.map(({ resourceType, amount, unit }) => ({ tenantId, sessionId, nodeId: node.nodeId, resourceType, allocatedAmount: amount, unit })),
       });
       const placed = await tx.session.update({
         where: { id: sessionId },
         data: { status: 'scheduled', scheduledNodeId: node.nodeId, actualNodeIds: [node.nodeId], schedulingNotes: Prisma.DbNull },
-        include: { allocations: true },
       });
       await recordSystemEvent(tx, {
         tenantId,
@@ -198,7 +196,20 @@ export class SchedulerService {
         message: `session ${session.session_name} pending -> scheduled on ${node.hostname}`,
         details: { sessionId, previousStatus: 'pending', status: 'scheduled', nodeId: node.nodeId, strategy: request.strategy },
       });
-      return { placed: true, session: placed, nodeId: node.nodeId };
+      const refusal = await this.allocateOn(tx, tenantId, node.nodeId, exact);
+      if (refusal) {
+        await tx.$executeRaw`ROLLBACK TO SAVEPOINT placement_attempt`;
+        await tx.$executeRaw`RELEASE SAVEPOINT placement_attempt`;
+        rejections.push({ nodeId: node.nodeId, hostname: node.hostname, reasons: [refusal] });
+        continue;
+      }
+      await tx.$executeRaw`RELEASE SAVEPOINT placement_attempt`;
+      return {
+        placed: true,
+        session: placed,
+        nodeId: node.nodeId,
+        allocations: allocations.map(({ resourceType, amount, unit }) => ({ resourceType, amount: Number(amount), unit })),
+      };
     }
 
     const notes: SchedulingNotes = {
@@ -213,29 +224,26 @@ export class SchedulerService {
   }
 
   /**
-   * Takes the amounts on one node, or says why it could not. The share lock makes a concurrent
-   * drain, failure or deployment claim of the node wait for this transaction (or makes this one
-   * see it); each UPDATE adds only when the free capacity covers the amount.
+   * Takes the amounts on one node, or says why it could not (null when taken). The share lock makes
+   * a concurrent drain, failure or deployment claim of the node wait for this transaction (or makes
+   * this one see it); each UPDATE adds only when the free capacity covers the amount.
    */
-  private async allocateOn(tx: Transaction, tenantId: string, nodeId: string, amounts: { resourceType: string; amount: string }[]): Promise<Record<string, string> | string> {
+  private async allocateOn(tx: Transaction, tenantId: string, nodeId: string, amounts: { resourceType: string; amount: string }[]): Promise<string | null> {
     const [open] = await tx.$queryRaw<{ node_id: string }[]>`
       SELECT node_id::text FROM nodes
       WHERE node_id = ${nodeId}::uuid AND tenant_id = ${tenantId}::uuid AND status = 'active' AND deployment_id IS NULL
         AND last_heartbeat > now() - make_interval(secs => ${this.settings.heartbeatTimeoutSeconds}::int)
       FOR SHARE`;
     if (!open) return 'the node stopped taking new work meanwhile';
-    const units: Record<string, string> = {};
     for (const { resourceType, amount } of amounts) {
-      const [row] = await tx.$queryRaw<{ unit: string }[]>`
+      const changed = await tx.$executeRaw`
         UPDATE node_resources
         SET allocated_capacity = allocated_capacity + ${amount}::numeric, updated_at = now()
         WHERE node_id = ${nodeId}::uuid AND tenant_id = ${tenantId}::uuid AND resource_type = ${resourceType}
-          AND total_capacity - allocated_capacity - reservation_capacity >= ${amount}::numeric
-        RETURNING unit`;
-      if (!row) return `${resourceType}: taken by a concurrent placement`;
-      units[resourceType] = row.unit;
+          AND total_capacity - allocated_capacity - reservation_capacity >= ${amount}::numeric`;
+      if (changed === 0) return `${resourceType}: taken by a concurrent placement`;
     }
-    return units;
+    return null;
   }
 }
 
