@@ -9,8 +9,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
     // Each file gets its own databases; two cores are shared by PGlite, PostgreSQL and the tests.
     maxWorkers: 2,
     // CI asks for a JSON report too, to print a one-line summary of the run.

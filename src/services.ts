@@ -84,7 +84,8 @@ export function createServices(deps: ServiceDeps): Services {
   const securityLog = new SecurityLog(deps.db.system);
   const notificationSettings = loadNotificationSettings();
   const clusterSettings = loadClusterSettings();
-  const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings);
+  // Half the pool for placements, so reads and other writes keep connections while placements queue.
+  const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
   return {
     authenticator,

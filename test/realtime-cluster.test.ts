@@ -16,6 +16,7 @@ import {
   RealtimeRecordSystemEventDocument,
   RealtimeRegisterNodeDocument,
   RecordHeartbeatDocument,
+  RecordHeartbeatsDocument,
   SessionLiveStateDocument,
 } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
@@ -23,7 +24,8 @@ import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } fr
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
-const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
+// Instances share a PostgreSQL; the embedded database serves one process, so two share it only where PostgreSQL is missing.
+const kinds: DatabaseKind[] = runPostgresTests ? ['postgres'] : ['pglite'];
 
 /** A tenant with an operator and one registered node, as a dashboard's user and an agent's node. */
 interface Tenant {
@@ -208,5 +210,28 @@ describe.skipIf(!runRedisTests).each(kinds)('real-time events across two API ins
     await theirs.user.request(RecordHeartbeatDocument, { input: { nodeId: theirs.nodeId, status: 'HEALTHY', load: 0.7 } });
     const listed = await b.withHeaders(mine.user.headers).request(LiveNodeHeartbeatsDocument, { first: 10 });
     expect(listed.data?.liveNodeHeartbeats.edges.map((e) => [e.node.nodeId, e.node.status, e.node.load])).toEqual([[mine.nodeId, 'HEALTHY', 0.3]]);
+  });
+
+  it("takes an agent's batch, refusing the heartbeats of nodes the tenant does not have, and validates each", async () => {
+    const [mine, theirs] = [await aTenant(), await aTenant()];
+    const batch = await mine.user.request(RecordHeartbeatsDocument, {
+      input: {
+        heartbeats: [
+          { nodeId: mine.nodeId, status: 'DEGRADED', load: 0.8 },
+          { nodeId: theirs.nodeId, status: 'HEALTHY', load: 0.1 },
+        ],
+      },
+    });
+    expect(batch.data?.recordHeartbeats).toEqual({
+      __typename: 'RecordHeartbeatsSuccess',
+      batch: { heartbeats: [{ nodeId: mine.nodeId, status: 'DEGRADED', load: 0.8 }], unknownNodeIds: [theirs.nodeId] },
+    });
+    const foreign = await theirs.user.request(LiveNodeHeartbeatsDocument, { first: 10 });
+    expect(foreign.data?.liveNodeHeartbeats.edges).toEqual([]);
+
+    const invalid = await mine.user.request(RecordHeartbeatDocument, { input: { nodeId: mine.nodeId, status: 'HEALTHY', load: 1.5 } });
+    expect(invalid.data?.recordHeartbeat).toEqual({ __typename: 'ValidationError', issues: [{ path: 'load', message: 'must be between 0 and 1' }] });
+    const unknown = await mine.user.request(RecordHeartbeatDocument, { input: { nodeId: theirs.nodeId, status: 'HEALTHY', load: 0.5 } });
+    expect(unknown.data?.recordHeartbeat).toMatchObject({ __typename: 'NotFoundError', resource: 'Node' });
   });
 });

@@ -37,7 +37,9 @@ describe.runIf(runPostgresTests)('scheduler under concurrency on PostgreSQL with
 
   it(`places exactly 50 of ${CALLS} sessions scheduled at once through two instances, and over-commits no node`, async () => {
     const sessions = [];
-    for (let i = 0; i < CALLS; i += 1) sessions.push(await createSession(operator, { sessionName: `burst-${i}`, cpuRequest: 2, memoryRequestGb: 8 }));
+    for (let i = 0; i < CALLS; i += 20) {
+      sessions.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => createSession(operator, { sessionName: `burst-${i + j}`, cpuRequest: 2, memoryRequestGb: 8 })))));
+    }
 
     const results = await Promise.all(sessions.map((session, i) => (i % 2 === 0 ? operator : viaSecond).request(ScheduleSessionDocument, { id: session.id })));
     expect(results.flatMap((result) => result.errors ?? [])).toEqual([]);
@@ -73,7 +75,8 @@ describe.runIf(runPostgresTests)('scheduler under concurrency on PostgreSQL with
     const pending = await db.session.findMany({ where: { tenantId: operator.tenantId, status: 'pending' }, select: { schedulingNotes: true } });
     expect(pending).toHaveLength(CALLS - 50);
     expect(pending.every((session) => session.schedulingNotes !== null)).toBe(true);
-  });
+    // A generous harness limit: the machine may be shared, and this test asserts outcomes, not speed.
+  }, 300_000);
 
   it('places a session once when the same session is scheduled many times at once', async () => {
     const tenant = await first.signIn({ role: 'operator' });

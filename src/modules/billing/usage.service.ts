@@ -5,6 +5,7 @@ import {
   parseRecordLlmRequest,
   parseRecordUsage,
   parseUsageFilter,
+  type ParsedLlmRequest,
   parseUsageGrouping,
   type RecordLlmRequestInput,
   type UsageDimension,
@@ -135,6 +136,11 @@ export class UsageService {
    */
   async recordLlmRequest(rawInput: RecordLlmRequestInput, db: TenantDb = this.prisma): Promise<{ record: UsageRecord; created: boolean }> {
     const input = parseRecordLlmRequest(rawInput);
+    // One transaction for the checks and the insert: fewer round trips, and one tenant scope.
+    return '$transaction' in db ? db.$transaction((tx) => this.record(tx, input)) : this.record(db, input);
+  }
+
+  private async record(db: Prisma.TransactionClient, input: ParsedLlmRequest): Promise<{ record: UsageRecord; created: boolean }> {
     const { tenantId } = input;
     const model = await db.model.findFirst({
       where: UUID.test(input.modelId) ? { OR: [{ id: input.modelId }, { modelId: input.modelId }] } : { modelId: input.modelId },
@@ -175,17 +181,16 @@ export class UsageService {
       ...(input.recordedAt ? { recordedAt: input.recordedAt } : {}),
     };
     // ON CONFLICT DO NOTHING: concurrent replays of one request settle on a single row.
-    const { count } = await db.usageRecord.createMany({ data: [data], skipDuplicates: true });
+    const [inserted] = await db.usageRecord.createManyAndReturn({ data: [data], skipDuplicates: true });
+    if (inserted) return { record: inserted, created: true };
     const record = await db.usageRecord.findUniqueOrThrow({ where: { tenantId_requestId: { tenantId, requestId: input.requestId } } });
-    if (count === 0) {
-      const same =
-        record.modelId === data.modelId &&
-        record.promptTokens === data.promptTokens &&
-        record.completionTokens === data.completionTokens &&
-        record.apiKeyId === data.apiKeyId;
-      if (!same) throw new ConflictError(`request ${input.requestId} was already recorded with different usage`, 'requestId');
-    }
-    return { record, created: count === 1 };
+    const same =
+      record.modelId === data.modelId &&
+      record.promptTokens === data.promptTokens &&
+      record.completionTokens === data.completionTokens &&
+      record.apiKeyId === data.apiKeyId;
+    if (!same) throw new ConflictError(`request ${input.requestId} was already recorded with different usage`, 'requestId');
+    return { record, created: false };
   }
 
   /**
@@ -216,7 +221,7 @@ export class UsageService {
   }
 
   /** Usage recorded in a month whose invoice exists would never be billed; such late records are refused. */
-  private async refuseClosedPeriod(db: TenantDb, tenantId: string, recordedAt: Date): Promise<void> {
+  private async refuseClosedPeriod(db: Prisma.TransactionClient, tenantId: string, recordedAt: Date): Promise<void> {
     const { start } = monthOf(recordedAt);
     const now = new Date();
     if (start.getTime() >= Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)) return;

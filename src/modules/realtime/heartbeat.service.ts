@@ -4,7 +4,7 @@ import { ALL_TENANTS, type PubSub } from '../../infra/pubsub.js';
 import { inTenant } from './in-tenant.js';
 import { Topic, type HeartbeatHealth, type NodeHeartbeat } from '../../infra/topics.js';
 import { NotFoundError } from '../shared/errors.js';
-import { parseHeartbeat, parseHeartbeatBatch, type HeartbeatInput } from './heartbeat.validation.js';
+import { parseHeartbeat, parseHeartbeatBatch, type HeartbeatInput } from './realtime.validation.js';
 import { announceTransitions, recordTransitionEvent, type LivenessTransition, type RecordedTransition } from './node-liveness.js';
 import { OutageLog } from './outage-log.js';
 import type { RealtimeSettings } from './realtime.settings.js';

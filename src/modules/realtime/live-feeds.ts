@@ -18,7 +18,7 @@ import { can, type Principal } from '../identity/principal.js';
 import { NotFoundError } from '../shared/errors.js';
 import type { ClusterStateService } from './cluster-state.service.js';
 import { isRevokedBy, type ConnectionRegistry } from './connections.js';
-import { parseLiveMetricsFilter, parseMinSeverity, severityRank } from './heartbeat.validation.js';
+import { parseLiveMetricsFilter, parseMinSeverity, severityRank } from './realtime.validation.js';
 import { LatestValueFeed, OrderedFeed, SheddingFeed, type LiveFeed, type PointBatch } from './live-feed.js';
 import type { RealtimeSettings } from './realtime.settings.js';
 

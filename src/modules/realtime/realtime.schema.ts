@@ -16,7 +16,7 @@ import { enumValues, resultNames } from '../shared/graphql.js';
 import { EventSeverityEnum } from '../telemetry/event.schema.js';
 import { SessionRef, SessionStatusEnum } from '../workloads/session.schema.js';
 import type { HeartbeatBatchResult } from './heartbeat.service.js';
-import { HEARTBEAT_STATUSES } from './heartbeat.validation.js';
+import { HEARTBEAT_STATUSES } from './realtime.validation.js';
 import { SubscriberTooSlowError, type PointBatch } from './live-feed.js';
 import { CredentialsEndedError } from './live-feeds.js';
 import type { MetricRecord, SessionStateRecord } from './realtime.store.js';

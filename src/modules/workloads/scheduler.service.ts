@@ -51,6 +51,30 @@ type PlaceOutcome =
 const pendingTenants = (system: PrismaClient) =>
   system.$transaction((tx) => tx.$queryRaw<{ tenant_id: string }[]>`SELECT DISTINCT tenant_id::text FROM sessions WHERE status = 'pending'`);
 
+/**
+ * Lets at most `limit` callers run at once; the rest wait their turn in order. Placements contend
+ * for the same node rows anyway, so queueing them here keeps them from holding (and timing out
+ * waiting for) every pooled connection while they wait on each other's row locks.
+ */
+class Gate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
+  }
+}
+
 /** Candidates tried per call; the rest of a long list waits for the next pass. */
 const MAX_NODES_TRIED = 16;
 /** Rejections kept in a session's notes. */
@@ -64,6 +88,7 @@ const MAX_REJECTIONS_KEPT = 50;
  */
 export class SchedulerService {
   private readonly events: EventPublisher;
+  private readonly gate: Gate;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -71,17 +96,22 @@ export class SchedulerService {
     pubsub: PubSub,
     private readonly log: Logger,
     private readonly settings: ClusterSettings,
+    /** Placement transactions one instance runs at once; keep it below the connection pool's size. */
+    maxConcurrentPlacements: number,
   ) {
     this.events = new EventPublisher(pubsub, log);
+    this.gate = new Gate(Math.max(1, maxConcurrentPlacements));
   }
 
   /** Schedules one pending session now, or records why not and says so with a typed error. */
   async scheduleSession(actor: SessionActor, sessionId: string) {
-    const outcome = await this.prisma.$transaction((tx) => this.placeIn(tx, actor.tenantId, sessionId, actor), {
-      // Many placements may queue for the same node's rows; waiting is their normal state.
-      maxWait: 30_000,
-      timeout: 60_000,
-    });
+    const outcome = await this.gate.run(() =>
+      this.prisma.$transaction((tx) => this.placeIn(tx, actor.tenantId, sessionId, actor), {
+        // Placements queue for the same node's rows; waiting is their normal state.
+        maxWait: 30_000,
+        timeout: 60_000,
+      }),
+    );
     await this.announce(actor.tenantId, outcome);
     if (!outcome.placed) throw new InsufficientCapacityError(`session ${sessionId} cannot be placed now; it stays pending`, describe(outcome.notes));
     return outcome.session;
