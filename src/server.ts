@@ -71,7 +71,7 @@ async function openDatabase(config: Config, log: Logger): Promise<{ db: Database
     stopEmbedded = embedded.close;
     log.info('embedded database started', { dataDir: config.dataDir });
   }
-  const db = createDatabase(url, config.dbPoolMax);
+  const db = createDatabase(url, config.dbPoolMax, { embedded: stopEmbedded !== undefined });
   try {
     await pingDatabase(db.pool);
   } catch (error) {

@@ -11,9 +11,6 @@ import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } fr
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
-// Only the sweepers these tests run, never the servers' own timers, mark nodes failed here.
-process.env.LIVENESS_SWEEP_INTERVAL_MS = '3600000';
-
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
@@ -23,7 +20,8 @@ describe.skipIf(!runRedisTests).each(kinds)('the liveness sweeper on %s', (kind)
   const log = createLogger('silent');
 
   beforeAll(async () => {
-    server = await startTestServer(kind, { redisUrl: TEST_REDIS_URL });
+    // No background jobs: only the sweepers these tests run mark nodes failed here.
+    server = await startTestServer(kind, { redisUrl: TEST_REDIS_URL, jobsEnabled: false });
     // The sweeper as another instance runs it: same database, same Redis.
     pubsub = createRedisPubSub(TEST_REDIS_URL);
   });

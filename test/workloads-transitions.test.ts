@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ClusterNodeDocument, TransitionSessionDocument, type SessionStatus } from './generated/graphql.js';
 import { createSession, expectResult, registerNode } from './helpers/cluster.js';
@@ -49,6 +49,10 @@ describe.each(kinds)('session state machine over HTTP on %s', (kind) => {
   });
   afterAll(async () => {
     await server?.close();
+  });
+  // The node stays live however long the table takes: placement skips nodes silent for 60 s.
+  beforeEach(async () => {
+    await server.db.system.node.updateMany({ where: { tenantId: user.tenantId }, data: { lastHeartbeat: new Date() } });
   });
 
   const move = (id: string, status: SessionStatus) => user.request(TransitionSessionDocument, { id, status, reason: 'table test' });

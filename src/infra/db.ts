@@ -33,18 +33,21 @@ async function enterTenant(tx: Transaction): Promise<void> {
   await tx.executeRaw({ ...ENTER_TENANT, args: [APP_ROLE, currentTenantId() ?? ''] });
 }
 
+const enterNothing = async (): Promise<void> => undefined;
+
 const statement = (sql: string): SqlQuery => ({ sql, args: [], argTypes: [] });
 
 /**
- * Wraps an adapter so that every statement runs in a transaction that first takes APP_ROLE and the
- * current tenant, both transaction-local: a pooled connection never carries one request's tenant
- * into another's, which matters on the embedded database where all connections share one session.
+ * Wraps an adapter so that every statement runs in a transaction that first runs `enter`; for the
+ * tenant client that takes APP_ROLE and the current tenant, both transaction-local, so a pooled
+ * connection never carries one request's tenant into another's (the embedded database's
+ * connections even share one session).
  */
-function tenantScoped(adapter: SqlDriverAdapter): SqlDriverAdapter {
+function inTransactions(adapter: SqlDriverAdapter, enter: (tx: Transaction) => Promise<void>): SqlDriverAdapter {
   const inTenantTransaction = async <T>(run: (tx: Transaction) => Promise<T>): Promise<T> => {
     const tx = await adapter.startTransaction();
     try {
-      await enterTenant(tx);
+      await enter(tx);
       const result = await run(tx);
       await tx.executeRaw(statement('COMMIT'));
       await tx.commit();
@@ -65,7 +68,7 @@ function tenantScoped(adapter: SqlDriverAdapter): SqlDriverAdapter {
         case 'startTransaction':
           return async (...args: Parameters<SqlDriverAdapter['startTransaction']>) => {
             const tx = await target.startTransaction(...args);
-            await enterTenant(tx);
+            await enter(tx);
             return tx;
           };
         case 'executeScript':
@@ -77,20 +80,27 @@ function tenantScoped(adapter: SqlDriverAdapter): SqlDriverAdapter {
   });
 }
 
-function tenantScopedFactory(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+function transactionalFactory(factory: SqlDriverAdapterFactory, enter: (tx: Transaction) => Promise<void>): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,
-    connect: async () => tenantScoped(await factory.connect()),
+    connect: async () => inTransactions(await factory.connect(), enter),
   };
 }
 
-export function createDatabase(url: string, poolMax: number): Database {
+/**
+ * `embedded`: the database is the embedded PGlite, whose socket server keeps a connection's
+ * statements together only inside a transaction; there the owner's statements run in one too, or
+ * two connections' extended-protocol messages can interleave.
+ */
+export function createDatabase(url: string, poolMax: number, options: { embedded?: boolean } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  const system = new PrismaClient({ adapter: new PrismaPg(pool) });
-  const prisma = new PrismaClient({ adapter: tenantScopedFactory(new PrismaPg(pool)) });
+  const system = new PrismaClient({
+    adapter: options.embedded ? transactionalFactory(new PrismaPg(pool), enterNothing) : new PrismaPg(pool),
+  });
+  const prisma = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterTenant) });
   return {
     prisma,
     system,

@@ -72,7 +72,7 @@ export async function startTestServer(
   const server = await createServer(config, logger);
   // The embedded database has no password, so its URL is never redacted.
   const rawDatabaseUrl = overrides.databaseUrl ?? scratch?.url ?? server.databaseUrl;
-  const db = createDatabase(rawDatabaseUrl, 3);
+  const db = createDatabase(rawDatabaseUrl, 3, { embedded: kind === 'pglite' });
   const tokens = await TokenService.create(config.auth);
 
   const clientWith = (headers: Record<string, string>): GraphQLClient => ({
