@@ -489,6 +489,33 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
   });
 });
 
+describe.each(kinds)("the API's own delivery worker on %s", (kind) => {
+  it('sends a newly queued delivery at once, without waiting for its next poll', async () => {
+    const hook = await aReceiver();
+    vi.stubEnv('NOTIFICATIONS_ALLOW_PRIVATE_TARGETS', 'true');
+    // Polling every ten minutes: within this test only the wake-up on queueing can send.
+    vi.stubEnv('NOTIFICATIONS_POLL_INTERVAL_MS', '600000');
+    const server = await startTestServer(kind, { jobsEnabled: true }).finally(() => vi.unstubAllEnvs());
+    try {
+      const admin = await server.signIn({ role: 'admin' });
+      const channel = await aChannel(admin, { targetUrl: hook.url('/wake') });
+      const queued = await admin.request(SendTestNotificationDocument, { configId: channel.id });
+      if (queued.data?.sendTestNotification.__typename !== 'SendTestNotificationSuccess') throw new Error('not queued');
+      const id = queued.data.sendTestNotification.delivery.id;
+      const delivered = await eventually(
+        'delivered',
+        async () => (await admin.request(NotificationDeliveryByIdDocument, { id })).data!.notificationDelivery!,
+        (d) => d.status === 'DELIVERED',
+      );
+      expect(delivered).toMatchObject({ attemptCount: 1, eventType: 'NOTIFICATION_TEST', responseCode: 200 });
+      expect(hook.requests.map((r) => r.path)).toEqual(['/wake']);
+    } finally {
+      await server.close();
+      await hook.close();
+    }
+  });
+});
+
 describe.each(kinds)('deliveries across an API restart on %s', (kind) => {
   let dataDir: string | undefined;
   let scratch: { url: string; drop(): Promise<void> } | undefined;

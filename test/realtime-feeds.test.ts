@@ -3,7 +3,7 @@ import type { PrismaClient } from '../src/generated/prisma/client.js';
 import { createLogger } from '../src/infra/logger.js';
 import { createMemoryPubSub } from '../src/infra/pubsub.js';
 import { Topic, type MetricPoint } from '../src/infra/topics.js';
-import type { ClusterStateService } from '../src/modules/realtime/cluster-state.service.js';
+import { ClusterStateService } from '../src/modules/realtime/cluster-state.service.js';
 import { ConnectionRegistry } from '../src/modules/realtime/connections.js';
 import { HeartbeatService } from '../src/modules/realtime/heartbeat.service.js';
 import { LatestValueFeed, OrderedFeed, SheddingFeed, SubscriberTooSlowError } from '../src/modules/realtime/live-feed.js';
@@ -104,6 +104,42 @@ describe('live metrics for a slow subscriber', () => {
     const nothing = await Promise.race([feed.next(), new Promise((resolve) => setImmediate(() => resolve('nothing queued')))]);
     expect(nothing).toBe('nothing queued');
     await feed.return?.();
+  });
+});
+
+describe('cluster:state upkeep', () => {
+  it('recomputes only tenants someone watches, once per run however many changes came', async () => {
+    let queries = 0;
+    let activeNodes = 1;
+    const system = {
+      $queryRaw: async () => {
+        queries += 1;
+        return [{ total_nodes: 2, active_nodes: activeNodes, total_sessions: 0 }];
+      },
+    } as unknown as PrismaClient;
+    const pubsub = createMemoryPubSub();
+    const states = new ClusterStateService(system, pubsub, new MemoryRealtimeStore(), log, settings);
+    const announced: number[] = [];
+    pubsub.listen(Topic.ClusterStateChanged, TENANT, (state) => announced.push(state.activeNodes));
+    const change = () => pubsub.publish(Topic.NodeStatusChanged, { tenantId: TENANT, nodeId: NODE, previousStatus: 'active', status: 'failed', at: new Date().toISOString() });
+
+    await change();
+    expect(await states.refreshChanged()).toEqual([]);
+    expect(queries).toBe(0);
+
+    expect(await states.current(TENANT)).toMatchObject({ totalNodes: 2, activeNodes: 1 });
+    expect(queries).toBe(1);
+    activeNodes = 0;
+    await change();
+    await change();
+    expect((await states.refreshChanged()).map((state) => state.activeNodes)).toEqual([0]);
+    expect(queries).toBe(2);
+    expect(announced).toEqual([0]);
+    // Unchanged: computed, but neither written nor announced again.
+    await change();
+    expect(await states.refreshChanged()).toEqual([]);
+    expect(announced).toEqual([0]);
+    states.close();
   });
 });
 

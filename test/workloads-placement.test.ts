@@ -142,3 +142,32 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
     expect(still.schedulingNotes!.attempts).toBe(2);
   });
 });
+
+// On PostgreSQL: the embedded database's socket server can interleave the harness's statements with
+// the jobs' when both run outside a transaction at once.
+describe.runIf(runPostgresTests)('background jobs on postgres', () => {
+  let server: TestServer;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    // Short intervals so the jobs run while the test waits; settings are read when the server starts.
+    process.env.SCHEDULER_PASS_INTERVAL_MS = '200';
+    process.env.DEPLOYMENT_RECONCILE_INTERVAL_MS = '200';
+    server = await startTestServer('postgres', { jobsEnabled: true });
+  });
+  afterAll(async () => {
+    await server?.close();
+    process.env = saved;
+  });
+
+  it('place pending sessions without anyone asking', async () => {
+    const operator = await server.signIn({ role: 'operator' });
+    const session = await createSession(operator, { cpuRequest: 1, memoryRequestGb: 1 });
+    await registerNode(operator, aComputeNode({ hostname: 'late.test' }));
+    let placed = (await operator.request(SessionDocument, { id: session.id })).data!.session!;
+    for (let i = 0; i < 200 && placed.status === 'PENDING'; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      placed = (await operator.request(SessionDocument, { id: session.id })).data!.session!;
+    }
+    expect(placed).toMatchObject({ status: 'SCHEDULED', scheduledNode: { hostname: 'late.test' } });
+  });
+});

@@ -1,4 +1,5 @@
 import { Prisma, type PrismaClient, type UsageRecord } from '../../generated/prisma/client.js';
+import { runInTenant } from '../../infra/tenant-scope.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { MONTHLY_INVOICE, monthOf } from './billing.period.js';
 import {
@@ -136,8 +137,10 @@ export class UsageService {
    */
   async recordLlmRequest(rawInput: RecordLlmRequestInput, db: TenantDb = this.prisma): Promise<{ record: UsageRecord; created: boolean }> {
     const input = parseRecordLlmRequest(rawInput);
-    // One transaction for the checks and the insert: fewer round trips, and one tenant scope.
-    return '$transaction' in db ? db.$transaction((tx) => this.record(tx, input)) : this.record(db, input);
+    // One transaction for the checks and the insert: fewer round trips, and one tenant scope, the
+    // input's tenant, so callers outside a request (a pub/sub handler, a job) need no scope of their own.
+    if (!('$transaction' in db)) return this.record(db, input);
+    return runInTenant(input.tenantId, () => db.$transaction((tx) => this.record(tx, input)));
   }
 
   private async record(db: Prisma.TransactionClient, input: ParsedLlmRequest): Promise<{ record: UsageRecord; created: boolean }> {

@@ -32,8 +32,6 @@ function resourcesFromTotals(input: RegisterNodeInput): NodeResourceInput[] {
   return resources;
 }
 
-export type NodeOrderField = 'createdAt' | 'hostname' | 'lastHeartbeat';
-
 /** Inserts interfaces through SQL: mac_address is macaddr, which Prisma cannot write. */
 export async function insertNetworkInterfaces(tx: Transaction, tenantId: string, nodeId: string, interfaces: NetworkInterfaceInput[]): Promise<void> {
   const topologyIds = [...new Set(interfaces.flatMap((i) => (i.topologyId ? [i.topologyId] : [])))];

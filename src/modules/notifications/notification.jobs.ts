@@ -29,5 +29,21 @@ export function createNotificationJobs(deps: {
     },
     deps.log,
   );
-  return [deliveries, notificationEventsJob(deps.pubsub, deps.notifications, deps.log)];
+  let running = false;
+  // New deliveries go out at once from the instance that queued them; polling picks up retries and other instances' work.
+  deps.notifications.onQueued(() => {
+    if (running) void deliveries.runNow();
+  });
+  const deliveryJob: BackgroundJob = {
+    name: deliveries.name,
+    start() {
+      running = true;
+      deliveries.start();
+    },
+    async stop() {
+      running = false;
+      await deliveries.stop();
+    },
+  };
+  return [deliveryJob, notificationEventsJob(deps.pubsub, deps.notifications, deps.log)];
 }

@@ -18,7 +18,18 @@ export function eventIdFor(...parts: string[]): string {
 
 /** Events to webhook deliveries: fan-out to the tenant's matching channels, retry of dead ones, listing. */
 export class NotificationService {
+  private readonly queuedListeners: (() => void)[] = [];
+
   constructor(private readonly prisma: PrismaClient) {}
+
+  /** Called after deliveries are queued, so this instance's worker can send them without waiting for its next poll. */
+  onQueued(listener: () => void): void {
+    this.queuedListeners.push(listener);
+  }
+
+  private announceQueued(): void {
+    for (const listener of this.queuedListeners) listener();
+  }
 
   /**
    * Queues one delivery per enabled channel of the tenant that wants this event type. Idempotent per
@@ -51,6 +62,7 @@ export class NotificationService {
         })),
         skipDuplicates: true,
       });
+      if (count > 0) this.announceQueued();
       return count;
     });
   }
@@ -68,7 +80,7 @@ export class NotificationService {
       occurredAt: new Date().toISOString(),
       data: { channelName: config.name, channelType: config.channelType },
     };
-    return this.prisma.notificationDelivery.create({
+    const delivery = await this.prisma.notificationDelivery.create({
       data: {
         tenantId,
         configId,
@@ -78,6 +90,8 @@ export class NotificationService {
         maxAttempts: config.maxAttempts,
       },
     });
+    this.announceQueued();
+    return delivery;
   }
 
   /**
@@ -98,6 +112,7 @@ export class NotificationService {
     });
     const current = await this.prisma.notificationDelivery.findFirstOrThrow({ where: { id, tenantId } });
     if (count === 0) throw new ConflictError(`the delivery is ${current.status.replace('_', ' ')}; only a dead delivery can be retried`, 'status');
+    this.announceQueued();
     return current;
   }
 

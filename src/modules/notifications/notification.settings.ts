@@ -33,7 +33,7 @@ export const DEFAULT_NOTIFICATION_SETTINGS: NotificationSettings = {
   timeoutMs: 10_000,
   leaseMs: 60_000,
   batchSize: 20,
-  pollIntervalMs: 2_000,
+  pollIntervalMs: 5_000,
 };
 
 const millis = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

@@ -22,14 +22,23 @@ const sameState = (a: ClusterStateRecord | undefined, b: ClusterStateRecord) =>
   a.totalSessions === b.totalSessions &&
   a.clusterLoad === b.clusterLoad;
 
+/** A read or a subscription keeps a tenant's cluster:state current this long; open subscriptions renew it. */
+const WATCH_TTL_SECONDS = 120;
+const WATCH_RENEW_MS = 60_000;
+
 /**
- * Keeps the seed's cluster:state current per tenant. A change marks the tenant; every interval
- * each marked tenant is recomputed once, and written and announced only when it differs, so a
- * tenant's summary changes at most once per interval however many events arrive.
+ * Keeps the seed's cluster:state current per tenant, for the tenants someone watches (a read of
+ * it, or a subscription on any instance, within the last two minutes): a change marks the tenant;
+ * every interval each marked and watched tenant is recomputed once, and written and announced only
+ * when it differs. A tenant's summary thus changes at most once per interval however many events
+ * arrive, and tenants nobody watches cost no queries.
  */
 export class ClusterStateService {
   private readonly dirty = new Set<string>();
   private readonly published = new Map<string, ClusterStateRecord>();
+  /** Open subscriptions per tenant on this instance, whose interest this instance renews. */
+  private readonly watchers = new Map<string, number>();
+  private lastRenewal = 0;
   private readonly storeOutage: OutageLog;
   private readonly stopListening: (() => void)[];
 
@@ -47,8 +56,12 @@ export class ClusterStateService {
     );
   }
 
-  /** Recomputes every tenant marked since the last run; returns the states that changed. */
+  /** Recomputes every watched tenant marked since the last run; returns the states that changed. */
   async refreshChanged(): Promise<ClusterStateRecord[]> {
+    if (Date.now() - this.lastRenewal >= WATCH_RENEW_MS) {
+      this.lastRenewal = Date.now();
+      for (const tenantId of this.watchers.keys()) await this.markWatched(tenantId);
+    }
     const tenants = [...this.dirty];
     this.dirty.clear();
     const changed: ClusterStateRecord[] = [];
@@ -62,8 +75,10 @@ export class ClusterStateService {
     return changed;
   }
 
-  /** Recomputes one tenant's state; writes and announces it when it changed, and returns it then. */
+  /** Recomputes one watched tenant's state; writes and announces it when it changed, and returns it then. */
   async refresh(tenantId: string): Promise<ClusterStateRecord | null> {
+    // Without Redis, interest is unknown: keep the state current rather than let a watcher miss a change.
+    if (!this.watchers.has(tenantId) && (await this.storeOutage.attempt(() => this.store.isClusterStateWatched(tenantId))) === false) return null;
     const state = await this.compute(tenantId);
     // What Redis holds may come from another instance; what this one published last stands in while Redis is away.
     const previous = (await this.storeOutage.attempt(() => this.store.clusterState(tenantId))) ?? this.published.get(tenantId);
@@ -76,9 +91,12 @@ export class ClusterStateService {
     return state;
   }
 
-  /** The tenant's cluster:state as Redis holds it, computed (and stored) when absent. */
+  /** The tenant's cluster:state as Redis holds it while watched; computed (and stored) otherwise. Marks it watched. */
   async current(tenantId: string): Promise<ClusterStateRecord> {
-    const cached = await this.storeOutage.attempt(() => this.store.clusterState(tenantId));
+    const watched = (await this.storeOutage.attempt(() => this.store.isClusterStateWatched(tenantId))) === true;
+    await this.markWatched(tenantId);
+    // Nobody watched it lately, so what Redis holds may be old: compute it afresh.
+    const cached = watched ? await this.storeOutage.attempt(() => this.store.clusterState(tenantId)) : null;
     if (cached) return cached;
     const state = await this.compute(tenantId);
     this.published.set(tenantId, state);
@@ -86,8 +104,25 @@ export class ClusterStateService {
     return state;
   }
 
+  /** Keeps the tenant's state current while a subscription of this instance is open; returns the way to stop. */
+  watchWhileOpen(tenantId: string): () => void {
+    this.watchers.set(tenantId, (this.watchers.get(tenantId) ?? 0) + 1);
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      const count = (this.watchers.get(tenantId) ?? 1) - 1;
+      if (count > 0) this.watchers.set(tenantId, count);
+      else this.watchers.delete(tenantId);
+    };
+  }
+
   close(): void {
     for (const stop of this.stopListening) stop();
+  }
+
+  private async markWatched(tenantId: string): Promise<void> {
+    await this.storeOutage.attempt(() => this.store.markClusterStateWatched(tenantId, WATCH_TTL_SECONDS));
   }
 
   private async compute(tenantId: string): Promise<ClusterStateChangedEvent> {

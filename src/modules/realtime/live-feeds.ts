@@ -89,6 +89,7 @@ export class LiveFeeds {
   async clusterStates(principal: Principal): Promise<AsyncIterableIterator<ClusterStateChangedEvent>> {
     const feed = new LatestValueFeed<ClusterStateChangedEvent>(this.settings.clusterStateIntervalMs);
     const connected = this.connect(principal, 'cluster:read', feed, Topic.ClusterStateChanged, (event) => [event]);
+    feed.onEnd(this.clusterState.watchWhileOpen(principal.tenantId));
     const current = await this.clusterState.current(principal.tenantId);
     // A change that arrived while the current state was read is newer: keep it.
     if (!feed.hasValue) feed.push(current);

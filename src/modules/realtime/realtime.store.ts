@@ -45,6 +45,9 @@ export interface RealtimeStore {
   latestMetrics(nodeId: string, metricTypes: readonly string[] | null): Promise<MetricRecord[]>;
   putClusterState(state: ClusterStateRecord): Promise<void>;
   clusterState(tenantId: string): Promise<ClusterStateRecord | null>;
+  /** Someone reads or subscribes to the tenant's cluster:state; it is kept current while this lasts. */
+  markClusterStateWatched(tenantId: string, ttlSeconds: number): Promise<void>;
+  isClusterStateWatched(tenantId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -58,6 +61,7 @@ export const RedisKey = {
   metricIndex: (nodeId: string) => `metrics:node:${nodeId}:types`,
   /** The seed's cluster:state, one per tenant. */
   clusterState: (tenantId: string) => `cluster:state:${tenantId}`,
+  clusterStateWatched: (tenantId: string) => `cluster:state:watched:${tenantId}`,
 } as const;
 
 /** Index keys outlive their members a little, and vanish with an idle tenant or node. */
@@ -239,6 +243,14 @@ export class RedisRealtimeStore implements RealtimeStore {
     };
   }
 
+  async markClusterStateWatched(tenantId: string, ttlSeconds: number): Promise<void> {
+    await this.redis.set(RedisKey.clusterStateWatched(tenantId), '1', 'EX', ttlSeconds);
+  }
+
+  async isClusterStateWatched(tenantId: string): Promise<boolean> {
+    return (await this.redis.exists(RedisKey.clusterStateWatched(tenantId))) === 1;
+  }
+
   async close(): Promise<void> {
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
     else this.redis.disconnect();
@@ -307,6 +319,14 @@ export class MemoryRealtimeStore implements RealtimeStore {
 
   async clusterState(tenantId: string): Promise<ClusterStateRecord | null> {
     return this.get<ClusterStateRecord>(RedisKey.clusterState(tenantId)) ?? null;
+  }
+
+  async markClusterStateWatched(tenantId: string, ttlSeconds: number): Promise<void> {
+    this.put(RedisKey.clusterStateWatched(tenantId), true, ttlSeconds);
+  }
+
+  async isClusterStateWatched(tenantId: string): Promise<boolean> {
+    return this.get<boolean>(RedisKey.clusterStateWatched(tenantId)) === true;
   }
 
   async close(): Promise<void> {
