@@ -4,7 +4,7 @@ import type {
   SqlDriverAdapter,
   SqlDriverAdapterFactory,
   SqlQuery,
-  Transaction,
+  Transaction as AdapterTransaction,
 } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { currentTenantId } from './tenant-scope.js';
@@ -29,8 +29,19 @@ const ENTER_TENANT: Omit<SqlQuery, 'args'> = {
   ],
 };
 
-async function enterTenant(tx: Transaction): Promise<void> {
+async function enterTenant(tx: AdapterTransaction): Promise<void> {
   await tx.executeRaw({ ...ENTER_TENANT, args: [APP_ROLE, currentTenantId() ?? ''] });
+}
+
+/** A transaction of either client: an interactive one of the tenant client, or withExclusiveLock's. */
+export type Transaction = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
+
+/**
+ * Makes the rest of an owner-connection transaction (e.g. one holding withExclusiveLock) run as the
+ * tenant role within one tenant, so row-level security applies to a job's work as to a request's.
+ */
+export async function actAsTenant(tx: Transaction, tenantId: string): Promise<void> {
+  await tx.$executeRawUnsafe(ENTER_TENANT.sql, APP_ROLE, tenantId);
 }
 
 const enterNothing = async (): Promise<void> => undefined;
@@ -43,8 +54,8 @@ const statement = (sql: string): SqlQuery => ({ sql, args: [], argTypes: [] });
  * connection never carries one request's tenant into another's (the embedded database's
  * connections even share one session).
  */
-function inTransactions(adapter: SqlDriverAdapter, enter: (tx: Transaction) => Promise<void>): SqlDriverAdapter {
-  const inTenantTransaction = async <T>(run: (tx: Transaction) => Promise<T>): Promise<T> => {
+function inTransactions(adapter: SqlDriverAdapter, enter: (tx: AdapterTransaction) => Promise<void>): SqlDriverAdapter {
+  const inTenantTransaction = async <T>(run: (tx: AdapterTransaction) => Promise<T>): Promise<T> => {
     const tx = await adapter.startTransaction();
     try {
       await enter(tx);
@@ -80,7 +91,7 @@ function inTransactions(adapter: SqlDriverAdapter, enter: (tx: Transaction) => P
   });
 }
 
-function transactionalFactory(factory: SqlDriverAdapterFactory, enter: (tx: Transaction) => Promise<void>): SqlDriverAdapterFactory {
+function transactionalFactory(factory: SqlDriverAdapterFactory, enter: (tx: AdapterTransaction) => Promise<void>): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,

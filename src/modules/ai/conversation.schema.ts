@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { enumValues, withoutNulls } from '../cluster/graphql-enums.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { LlmRequestMetricsRef } from '../telemetry/llm-metrics.schema.js';
 import { CHAT_SESSION_STATUSES, MESSAGE_ROLES } from './conversation.validation.js';
@@ -152,7 +152,7 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'chat:write' },
     errors: { types: [ValidationError], union: { name: 'CreateChatSessionResult' }, result: { name: 'CreateChatSessionSuccess' }, dataField: { name: 'chatSession' } },
     args: { input: t.arg({ type: CreateChatSessionInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.conversations.createChatSession(tenantOf(ctx), ctx.principal?.userId ?? null, withoutNulls(args.input)),
+    resolve: (_root, args, ctx) => ctx.services.conversations.createChatSession(tenantOf(ctx), ctx.principal?.userId ?? null, compact(args.input)),
   }),
   closeChatSession: t.field({
     type: ChatSessionRef,
@@ -172,7 +172,7 @@ builder.mutationFields((t) => ({
     },
     args: { input: t.arg({ type: CreateConversationInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.conversations.createConversation(tenantOf(ctx), { ...withoutNulls(args.input), chatSessionId: args.input.chatSessionId.id }),
+      ctx.services.conversations.createConversation(tenantOf(ctx), { ...compact(args.input), chatSessionId: args.input.chatSessionId.id }),
   }),
   updateConversation: t.field({
     type: ConversationRef,
@@ -189,7 +189,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: AddMessageInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.conversations.addMessage(tenantOf(ctx), {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         conversationId: args.input.conversationId.id,
         modelId: args.input.modelId?.id,
       }),

@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { withoutNulls } from '../cluster/graphql-enums.js';
+import { compact } from '../shared/graphql.js';
 import { withQueryInputErrors } from '../shared/error-types.js';
 import { DimensionMismatchError, NotFoundError, ValidationError } from '../shared/errors.js';
 import type { DocumentSearchHit } from './document.service.js';
@@ -87,7 +87,7 @@ builder.queryFields((t) => ({
       withQueryInputErrors(async () =>
         ctx.prisma.document.findMany({
           ...query,
-          where: ctx.services.documents.where(tenantOf(ctx), args.filter ? withoutNulls(args.filter) : {}),
+          where: ctx.services.documents.where(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
           orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         }),
       ),
@@ -137,7 +137,7 @@ builder.mutationFields((t) => ({
     },
     args: { input: t.arg({ type: IngestDocumentInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.documents.ingestDocument(tenantOf(ctx), { ...withoutNulls(args.input), chunks: args.input.chunks.map((chunk) => withoutNulls(chunk)) }),
+      ctx.services.documents.ingestDocument(tenantOf(ctx), { ...compact(args.input), chunks: args.input.chunks.map((chunk) => compact(chunk)) }),
   }),
   deleteDocument: t.field({
     type: 'ID',

@@ -1,6 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
-import { withoutNulls } from '../cluster/graphql-enums.js';
+import { compact } from '../shared/graphql.js';
 import { withQueryInputErrors } from '../shared/error-types.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 
@@ -95,7 +95,7 @@ builder.queryFields((t) => ({
       withQueryInputErrors(async () =>
         ctx.prisma.model.findMany({
           ...query,
-          where: ctx.services.models.where(args.filter ? withoutNulls(args.filter) : {}),
+          where: ctx.services.models.where(args.filter ? compact(args.filter) : {}),
           orderBy: [{ modelId: 'asc' }, { id: 'asc' }],
         }),
       ),
@@ -117,7 +117,7 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'models:write' },
     errors: { types: [ValidationError, ConflictError], union: { name: 'CreateModelResult' }, result: { name: 'CreateModelSuccess' }, dataField: { name: 'model' } },
     args: { input: t.arg({ type: CreateModelInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.models.createModel(withoutNulls(args.input)),
+    resolve: (_root, args, ctx) => ctx.services.models.createModel(compact(args.input)),
   }),
   updateModel: t.field({
     type: ModelRef,

@@ -1,7 +1,7 @@
 import type { Model, Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
 import { parseCreateModel, parseModelFilter, parseUpdateModel } from './model.validation.js';
-import { isForeignKeyViolation, isUniqueViolation } from './prisma-errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../shared/prisma-errors.js';
 
 /** The one model catalog, global to all tenants: operators curate it, everyone reads it. */
 export class ModelCatalogService {

@@ -1,6 +1,6 @@
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { withoutNulls } from '../cluster/graphql-enums.js';
+import { compact } from '../shared/graphql.js';
 import { ValidationError } from '../shared/errors.js';
 import type { CacheLookup } from './response-cache.service.js';
 
@@ -60,7 +60,7 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'cache:write' },
     errors: { types: [ValidationError], union: { name: 'LookupCachedResponseResult' }, result: { name: 'LookupCachedResponseSuccess' }, dataField: { name: 'lookup' } },
     args: { input: t.arg({ type: LookupCachedResponseInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.responseCache.lookup(tenantOf(ctx), withoutNulls(args.input)),
+    resolve: (_root, args, ctx) => ctx.services.responseCache.lookup(tenantOf(ctx), compact(args.input)),
   }),
   storeCachedResponse: t.field({
     type: CachedResponseRef,
@@ -68,6 +68,6 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'cache:write' },
     errors: { types: [ValidationError], union: { name: 'StoreCachedResponseResult' }, result: { name: 'StoreCachedResponseSuccess' }, dataField: { name: 'cachedResponse' } },
     args: { input: t.arg({ type: StoreCachedResponseInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.responseCache.store(tenantOf(ctx), withoutNulls(args.input)),
+    resolve: (_root, args, ctx) => ctx.services.responseCache.store(tenantOf(ctx), compact(args.input)),
   }),
 }));

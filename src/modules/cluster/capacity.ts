@@ -1,4 +1,4 @@
-import type { Transaction } from './cluster-events.js';
+import type { Transaction } from '../../infra/db.js';
 import type { ResourceType } from './node.validation.js';
 
 /** One resource of a node as placement sees it; `free` already leaves the reservation aside. */

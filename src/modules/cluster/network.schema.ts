@@ -2,7 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
-import { enumValues, withoutNulls } from './graphql-enums.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { INTERFACE_STATUSES, INTERFACE_TYPES, NETWORK_TYPES } from './network.validation.js';
 
 export const NetworkTypeEnum = builder.enumType('NetworkType', { values: enumValues(NETWORK_TYPES) });
@@ -73,7 +73,7 @@ export const NetworkInterfaceInput = builder.inputType('NetworkInterfaceInput', 
 
 /** A NetworkInterfaceInput as the service reads it: raw ids, no nulls. */
 export const networkInterfaceArgs = (input: typeof NetworkInterfaceInput.$inferInput) => ({
-  ...withoutNulls(input),
+  ...compact(input),
   topologyId: input.topologyId?.id,
 });
 
@@ -121,10 +121,10 @@ builder.queryFields((t) => ({
     authScopes: { permission: 'cluster:read' },
     args: { filter: t.arg({ type: NetworkTopologyFilter, required: false }) },
     totalCount: async (_root, args, ctx) =>
-      ctx.prisma.networkTopology.count({ where: await ctx.services.network.topologyWhere(tenantOf(ctx), withoutNulls(args.filter ?? {})) }),
+      ctx.prisma.networkTopology.count({ where: await ctx.services.network.topologyWhere(tenantOf(ctx), compact(args.filter ?? {})) }),
     resolve: async (query, _root, args, ctx) => {
       const tenantId = tenantOf(ctx);
-      const where = await ctx.services.network.topologyWhere(tenantId, withoutNulls(args.filter ?? {}));
+      const where = await ctx.services.network.topologyWhere(tenantId, compact(args.filter ?? {}));
       const rows = await ctx.prisma.networkTopology.findMany({ ...query, where, orderBy: [{ topologyName: 'asc' }, { id: 'asc' }] });
       return ctx.services.network.withSubnets(tenantId, rows);
     },
@@ -177,7 +177,7 @@ builder.mutationFields((t) => ({
       dataField: { name: 'topology' },
     },
     args: { input: t.arg({ type: CreateNetworkTopologyInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.network.createTopology(tenantOf(ctx), withoutNulls(args.input)),
+    resolve: (_root, args, ctx) => ctx.services.network.createTopology(tenantOf(ctx), compact(args.input)),
   }),
   updateNetworkTopology: t.field({
     type: NetworkTopologyRef,

@@ -3,7 +3,7 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import type { Node } from '../../generated/prisma/client.js';
 import { ConflictError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
-import { enumValues, withoutNulls } from './graphql-enums.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
 import { RegionRef } from './region.schema.js';
@@ -90,7 +90,7 @@ const NodeOrder = builder.inputType('NodeOrder', {
 });
 
 const nodeFilterArgs = (filter: typeof NodeFilter.$inferInput | null | undefined) => ({
-  ...withoutNulls(filter ?? {}),
+  ...compact(filter ?? {}),
   // An id of another type than Region matches no node.
   regionId: filter?.regionId ? (filter.regionId.typename === 'Region' ? filter.regionId.id : '00000000-0000-0000-0000-000000000000') : undefined,
 });
@@ -160,7 +160,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const { first, last, before, after, ...request } = args;
-      const nodes = await ctx.services.nodes.availableNodes(tenantOf(ctx), withoutNulls(request));
+      const nodes = await ctx.services.nodes.availableNodes(tenantOf(ctx), compact(request));
       return resolveArrayConnection({ args: { first, last, before, after }, defaultSize: 20, maxSize: 100 }, nodes);
     },
   }),
@@ -243,9 +243,9 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RegisterNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.nodes.registerNode(tenantOf(ctx), {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         regionId: args.input.regionId?.id,
-        resources: args.input.resources?.map(withoutNulls),
+        resources: args.input.resources?.map(compact),
         interfaces: args.input.interfaces?.map(networkInterfaceArgs),
       }),
   }),

@@ -4,7 +4,8 @@ import type { PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
 import { NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { loadPlaceableNodes } from './capacity.js';
-import { EventPublisher, recordSystemEvent, type Transaction } from './cluster-events.js';
+import type { Transaction } from '../../infra/db.js';
+import { EventPublisher, recordSystemEvent } from '../shared/domain-events.js';
 import type { NetworkInterfaceInput } from './network.validation.js';
 import {
   parseCapacityRequest,

@@ -1,5 +1,5 @@
 import { builder } from '../../builder.js';
-import { enumValues } from './graphql-enums.js';
+import { enumValues } from '../shared/graphql.js';
 
 export const REGION_STATUSES = ['active', 'degraded', 'offline'] as const;
 

@@ -2,7 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
-import { enumValues, withoutNulls } from './graphql-enums.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { ACCESS_MODES, PERFORMANCE_TIERS, POOL_TYPES } from './storage.validation.js';
 
 export const PoolTypeEnum = builder.enumType('StoragePoolType', { values: enumValues(POOL_TYPES) });
@@ -121,11 +121,11 @@ builder.queryFields((t) => ({
     description: "The tenant's storage pools, by name",
     authScopes: { permission: 'cluster:read' },
     args: { filter: t.arg({ type: StoragePoolFilter, required: false }) },
-    totalCount: (_root, args, ctx) => ctx.prisma.storagePool.count({ where: ctx.services.storage.poolWhere(tenantOf(ctx), withoutNulls(args.filter ?? {})) }),
+    totalCount: (_root, args, ctx) => ctx.prisma.storagePool.count({ where: ctx.services.storage.poolWhere(tenantOf(ctx), compact(args.filter ?? {})) }),
     resolve: (query, _root, args, ctx) =>
       ctx.prisma.storagePool.findMany({
         ...query,
-        where: ctx.services.storage.poolWhere(tenantOf(ctx), withoutNulls(args.filter ?? {})),
+        where: ctx.services.storage.poolWhere(tenantOf(ctx), compact(args.filter ?? {})),
         orderBy: [{ poolName: 'asc' }, { id: 'asc' }],
       }),
   }),
@@ -168,7 +168,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateStoragePoolInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.storage.createPool(tenantOf(ctx), {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         nodeIds: args.input.nodeIds?.map((id) => idOf(id, 'ClusterNode')),
       }),
   }),
@@ -184,7 +184,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.globalID({ required: true, for: StoragePoolRef }), input: t.arg({ type: UpdateStoragePoolInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.storage.updatePool(tenantOf(ctx), args.id.id, {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         nodeIds: args.input.nodeIds?.map((id) => idOf(id, 'ClusterNode')),
       }),
   }),
@@ -214,7 +214,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateStorageVolumeInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.storage.createVolume(tenantOf(ctx), {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         poolId: args.input.poolId.id,
         sessionId: idOf(args.input.sessionId, 'Session'),
       }),

@@ -1,14 +1,11 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { PrincipalRevokedEvent } from '../../infra/topics.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../shared/errors.js';
+import { isUniqueViolation } from '../shared/prisma-errors.js';
 import { hashPassword } from './password.js';
 import type { Principal } from './principal.js';
 import { SECURITY_EVENT, type ClientInfo, type SecurityLog } from './security-log.js';
 import { parseCreateTenant, parseCreateUser, parseEnvironmentName, parseUpdateTenant, parseUpdateUser } from './identity.validation.js';
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002';
-}
 
 /** Tenants, environments and users: administration within a tenant, and across tenants for the platform's admins. */
 export class IdentityAdminService {

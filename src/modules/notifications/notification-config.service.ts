@@ -1,5 +1,6 @@
-import { Prisma, type NotificationConfig, type PrismaClient } from '../../generated/prisma/client.js';
+import type { NotificationConfig, Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { isUniqueViolation } from '../shared/prisma-errors.js';
 import {
   parseConfigFilter,
   parseCreateConfig,
@@ -13,8 +14,6 @@ export interface TargetPolicy {
   allowPrivateTargets: boolean;
   lookup?: HostLookup;
 }
-
-const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 
 /** Per-tenant notification channels: where events go, which events, and how they are signed. */
 export class NotificationConfigService {

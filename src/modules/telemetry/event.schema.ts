@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { enumValues, withoutNulls } from '../cluster/graphql-enums.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
 import { withQueryInputErrors } from '../shared/error-types.js';
@@ -78,7 +78,7 @@ builder.queryFields((t) => ({
           ...query,
           where: ctx.services.systemEvents.where(
             tenantOf(ctx),
-            args.filter ? { ...withoutNulls(args.filter), nodeId: args.filter.nodeId?.id, sessionId: args.filter.sessionId?.id } : {},
+            args.filter ? { ...compact(args.filter), nodeId: args.filter.nodeId?.id, sessionId: args.filter.sessionId?.id } : {},
           ),
           orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
         }),
@@ -100,7 +100,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RecordSystemEventInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.systemEvents.recordEvent(tenantOf(ctx), ctx.principal?.userId ?? null, {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         sourceNodeId: args.input.sourceNodeId?.id,
         sessionId: args.input.sessionId?.id,
       }),

@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { withoutNulls } from '../cluster/graphql-enums.js';
+import { compact } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { withQueryInputErrors } from '../shared/error-types.js';
 import { ValidationError } from '../shared/errors.js';
@@ -110,7 +110,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RecordLlmMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.llmMetrics.recordLlmMetrics(tenantOf(ctx), ctx.principal?.apiKeyId ?? null, {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         chatSessionId: args.input.chatSessionId?.id,
         nodeId: args.input.nodeId?.id,
       }),

@@ -1,6 +1,6 @@
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { withoutNulls } from '../cluster/graphql-enums.js';
+import { compact } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
 import { withQueryInputErrors } from '../shared/error-types.js';
@@ -176,7 +176,7 @@ builder.queryFields((t) => ({
       since: t.arg({ type: 'DateTime', required: false }),
       lastSeconds: t.arg.int({ required: false }),
     },
-    resolve: (_root, args, ctx) => withQueryInputErrors(() => ctx.services.metrics.clusterMetrics(tenantOf(ctx), withoutNulls(args))),
+    resolve: (_root, args, ctx) => withQueryInputErrors(() => ctx.services.metrics.clusterMetrics(tenantOf(ctx), compact(args))),
   }),
 }));
 
@@ -194,7 +194,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: IngestNodeMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.metrics.ingestNodeMetrics(tenantOf(ctx), {
-        points: args.input.points.map((point) => ({ ...withoutNulls(point), nodeId: point.nodeId.id })),
+        points: args.input.points.map((point) => ({ ...compact(point), nodeId: point.nodeId.id })),
       }),
   }),
   ingestSessionMetrics: t.field({
@@ -210,7 +210,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: IngestSessionMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.metrics.ingestSessionMetrics(tenantOf(ctx), {
-        points: args.input.points.map((point) => ({ ...withoutNulls(point), sessionId: point.sessionId.id })),
+        points: args.input.points.map((point) => ({ ...compact(point), sessionId: point.sessionId.id })),
       }),
   }),
   recordSystemMetrics: t.field({
@@ -225,6 +225,6 @@ builder.mutationFields((t) => ({
     },
     args: { input: t.arg({ type: SystemMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.metrics.recordSystemMetrics(tenantOf(ctx), { ...withoutNulls(args.input), nodeId: args.input.nodeId?.id }),
+      ctx.services.metrics.recordSystemMetrics(tenantOf(ctx), { ...compact(args.input), nodeId: args.input.nodeId?.id }),
   }),
 }));

@@ -1,6 +1,6 @@
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { withoutNulls } from '../cluster/graphql-enums.js';
+import { compact } from '../shared/graphql.js';
 import { withQueryInputErrors } from '../shared/error-types.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import type { ToolSavings, ToolSavingsReport } from './tool.service.js';
@@ -102,7 +102,7 @@ builder.queryFields((t) => ({
       withQueryInputErrors(async () =>
         ctx.prisma.toolSession.findMany({
           ...query,
-          where: ctx.services.toolAnalytics.sessionWhere(tenantOf(ctx), args.filter ? withoutNulls(args.filter) : {}),
+          where: ctx.services.toolAnalytics.sessionWhere(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
           orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
         }),
       ),
@@ -125,7 +125,7 @@ builder.queryFields((t) => ({
       toolId: t.arg.string({ required: false }),
       pricePerMillionTokens: t.arg.string({ required: false, description: 'USD per million tokens; defaults to TOOL_TOKEN_PRICE_PER_MILLION (15)' }),
     },
-    resolve: (_root, args, ctx) => withQueryInputErrors(() => ctx.services.toolAnalytics.toolSavings(tenantOf(ctx), withoutNulls(args))),
+    resolve: (_root, args, ctx) => withQueryInputErrors(() => ctx.services.toolAnalytics.toolSavings(tenantOf(ctx), compact(args))),
   }),
 }));
 
@@ -135,7 +135,7 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'tools:write' },
     errors: { types: [ValidationError], union: { name: 'StartToolSessionResult' }, result: { name: 'StartToolSessionSuccess' }, dataField: { name: 'toolSession' } },
     args: { input: t.arg({ type: StartToolSessionInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.toolAnalytics.startToolSession(tenantOf(ctx), withoutNulls(args.input)),
+    resolve: (_root, args, ctx) => ctx.services.toolAnalytics.startToolSession(tenantOf(ctx), compact(args.input)),
   }),
   recordToolOperation: t.field({
     type: ToolOperationRef,
@@ -148,7 +148,7 @@ builder.mutationFields((t) => ({
     },
     args: { input: t.arg({ type: RecordToolOperationInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.toolAnalytics.recordToolOperation(tenantOf(ctx), { ...withoutNulls(args.input), sessionId: args.input.sessionId.id }),
+      ctx.services.toolAnalytics.recordToolOperation(tenantOf(ctx), { ...compact(args.input), sessionId: args.input.sessionId.id }),
   }),
   endToolSession: t.field({
     type: ToolSessionRef,

@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { enumValues, withoutNulls } from '../cluster/graphql-enums.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { DEPLOYMENT_STATUSES, DEPLOYMENT_STRATEGIES, REPLICA_STATUSES } from './deployment.validation.js';
@@ -81,11 +81,11 @@ builder.queryFields((t) => ({
     description: "The tenant's deployments, newest first",
     authScopes: { permission: 'deployments:read' },
     args: { filter: t.arg({ type: DeploymentFilter, required: false }) },
-    totalCount: (_root, args, ctx) => ctx.prisma.deployment.count({ where: ctx.services.deployments.deploymentWhere(tenantOf(ctx), withoutNulls(args.filter ?? {})) }),
+    totalCount: (_root, args, ctx) => ctx.prisma.deployment.count({ where: ctx.services.deployments.deploymentWhere(tenantOf(ctx), compact(args.filter ?? {})) }),
     resolve: (query, _root, args, ctx) =>
       ctx.prisma.deployment.findMany({
         ...query,
-        where: ctx.services.deployments.deploymentWhere(tenantOf(ctx), withoutNulls(args.filter ?? {})),
+        where: ctx.services.deployments.deploymentWhere(tenantOf(ctx), compact(args.filter ?? {})),
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
   }),
@@ -112,7 +112,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateDeploymentInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.deployments.createDeployment(tenantOf(ctx), {
-        ...withoutNulls(args.input),
+        ...compact(args.input),
         // An id of another type is passed on as invalid, so validation names the field.
         environmentId: args.input.environmentId ? (args.input.environmentId.typename === 'Environment' ? args.input.environmentId.id : 'not-an-environment-id') : undefined,
       }),

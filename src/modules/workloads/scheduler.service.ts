@@ -1,10 +1,11 @@
 import { Prisma, type PrismaClient, type Session } from '../../generated/prisma/client.js';
+import { actAsTenant, type Transaction } from '../../infra/db.js';
 import { withExclusiveLock } from '../../infra/locks.js';
 import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
 import { countUnplaceableNodes, loadPlaceableNodes } from '../cluster/capacity.js';
-import { actAsTenant, EventPublisher, recordSystemEvent, type Transaction } from '../cluster/cluster-events.js';
+import { EventPublisher, recordSystemEvent } from '../shared/domain-events.js';
 import { rankNodes, requestedAmounts, type NodeRejection, type PlacementRequest } from '../cluster/placement.js';
 import type { ClusterSettings } from '../cluster/settings.js';
 import { IllegalTransitionError, InsufficientCapacityError, NotFoundError } from '../shared/errors.js';

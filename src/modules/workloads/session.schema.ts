@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf, type Context } from '../../context.js';
-import { enumValues, withoutNulls } from '../cluster/graphql-enums.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef, ResourceTypeEnum, SortDirectionEnum } from '../cluster/node.schema.js';
 import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
 import { can } from '../identity/principal.js';
@@ -196,12 +196,12 @@ builder.queryFields((t) => ({
     authScopes: { permission: 'sessions:read' },
     args: { filter: t.arg({ type: SessionFilter, required: false }), orderBy: t.arg({ type: SessionOrder, required: false }) },
     totalCount: (_root, args, ctx) =>
-      ctx.prisma.session.count({ where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...withoutNulls(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }) }),
+      ctx.prisma.session.count({ where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...compact(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }) }),
     resolve: (query, _root, args, ctx) => {
       const direction = args.orderBy?.direction ?? 'desc';
       return ctx.prisma.session.findMany({
         ...query,
-        where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...withoutNulls(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }),
+        where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...compact(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }),
         orderBy: [{ [args.orderBy?.field ?? 'createdAt']: direction }, ...(args.orderBy?.field === 'priority' ? [{ createdAt: 'asc' as const }] : []), { id: direction }],
       });
     },
@@ -231,11 +231,11 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => {
       const { placementPreferences, ...input } = args.input;
       return ctx.services.computeSessions.createSession(actorOf(ctx), {
-        ...withoutNulls(input),
+        ...compact(input),
         ...(placementPreferences
           ? {
               placementPreferences: {
-                ...withoutNulls(placementPreferences),
+                ...compact(placementPreferences),
                 excludeNodeIds: placementPreferences.excludeNodeIds?.map((id) => id.id),
               },
             }

@@ -2,7 +2,7 @@ import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
-import { EventPublisher, recordSystemEvent } from '../cluster/cluster-events.js';
+import { EventPublisher, recordSystemEvent } from '../shared/domain-events.js';
 import type { ClusterSettings } from '../cluster/settings.js';
 import { ForbiddenError, IllegalTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../shared/errors.js';
 import { canTransition, isTerminal, LIVE_STATUSES, type SessionStatus } from './session-states.js';

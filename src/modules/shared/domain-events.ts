@@ -1,19 +1,8 @@
-import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
-import { APP_ROLE } from '../../infra/db.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import type { Transaction } from '../../infra/db.js';
 import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import type { TopicName, TopicPayloads } from '../../infra/topics.js';
-
-/** A transaction of either client: an interactive one of the tenant client, or withExclusiveLock's. */
-export type Transaction = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
-
-/**
- * Makes the rest of an owner-connection transaction (e.g. one holding withExclusiveLock) run as the
- * tenant role within one tenant, so row-level security applies to a job's work as to a request's.
- */
-export async function actAsTenant(tx: Transaction, tenantId: string): Promise<void> {
-  await tx.$executeRaw`SELECT set_config('role', ${APP_ROLE}, true), set_config('app.current_tenant_id', ${tenantId}, true)`;
-}
 
 export interface SystemEventRecord {
   tenantId: string;
