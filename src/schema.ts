@@ -11,6 +11,7 @@ import './modules/cluster/network.schema.js';
 import './modules/cluster/storage.schema.js';
 import './modules/cluster/cluster-views.schema.js';
 import './modules/workloads/session.schema.js';
+import './modules/workloads/session-stats.schema.js';
 import './modules/workloads/deployment.schema.js';
 import './modules/billing/usage.schema.js';
 import './modules/billing/billing.schema.js';

@@ -10,14 +10,14 @@ import { loadClusterSettings, type ClusterSettings } from './modules/cluster/set
 import { StorageService } from './modules/cluster/storage.service.js';
 import { DeploymentService } from './modules/workloads/deployment.service.js';
 import { SchedulerService } from './modules/workloads/scheduler.service.js';
-import { SessionService as ComputeSessionService } from './modules/workloads/session.service.js';
+import { ComputeSessionService } from './modules/workloads/compute-session.service.js';
 import { createWorkloadJobs } from './modules/workloads/workloads.jobs.js';
 import { IdentityAdminService } from './modules/identity/admin.service.js';
 import { ApiKeyService } from './modules/identity/api-key.service.js';
 import { Authenticator } from './modules/identity/authentication.js';
 import { RateLimiter } from './modules/identity/rate-limit.js';
 import { SecurityLog } from './modules/identity/security-log.js';
-import { SessionService } from './modules/identity/session.service.js';
+import { SignInSessionService } from './modules/identity/sign-in-session.service.js';
 import type { TokenService } from './modules/identity/tokens.js';
 import { createBillingJobs } from './modules/billing/billing.jobs.js';
 import { BillingService } from './modules/billing/billing.service.js';
@@ -51,7 +51,7 @@ export interface ServiceDeps {
 export interface Services {
   authenticator: Authenticator;
   rateLimiter: RateLimiter;
-  sessions: SessionService;
+  signInSessions: SignInSessionService;
   apiKeys: ApiKeyService;
   identityAdmin: IdentityAdminService;
   nodes: NodeService;
@@ -90,7 +90,7 @@ export function createServices(deps: ServiceDeps): Services {
   return {
     authenticator,
     rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
-    sessions: new SessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
+    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
     apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
     identityAdmin: new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation),
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),

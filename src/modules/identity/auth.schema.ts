@@ -4,8 +4,8 @@ import type { Context } from '../../context.js';
 import { ValidationError } from '../shared/errors.js';
 import { compact, resultNames } from '../shared/graphql.js';
 import { PERMISSIONS } from './permissions.js';
-import type { TokenPair } from './session.service.js';
-import { TotpRequiredError } from './session.service.js';
+import type { TokenPair } from './sign-in-session.service.js';
+import { TotpRequiredError } from './sign-in-session.service.js';
 import { InvalidCredentialError } from './tokens.js';
 import { RoleEnum, TenantRef, UserRef, ApiKeyRef } from './identity-types.schema.js';
 
@@ -96,20 +96,20 @@ builder.mutationFields((t) => ({
     description: 'Signs in with a password (and TOTP code when enabled); every failure is UNAUTHENTICATED',
     errors: { types: [ValidationError], ...resultNames('Login', 'tokens') },
     args: { input: t.arg({ type: LoginInput, required: true }) },
-    resolve: (_root, args, ctx) => asCaller(() => ctx.services.sessions.login(compact(args.input), ctx.client)),
+    resolve: (_root, args, ctx) => asCaller(() => ctx.services.signInSessions.login(compact(args.input), ctx.client)),
   }),
   refreshToken: t.field({
     type: AuthPayload,
     description: 'Exchanges a refresh token for new tokens; a token works once, and reuse signs the whole chain out',
     args: { refreshToken: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => asCaller(() => ctx.services.sessions.refresh(args.refreshToken, ctx.client)),
+    resolve: (_root, args, ctx) => asCaller(() => ctx.services.signInSessions.refresh(args.refreshToken, ctx.client)),
   }),
   logout: t.boolean({
     description: "Ends the caller's sign-in (and the refresh token's, when given)",
     authScopes: { authenticated: true },
     args: { refreshToken: t.arg.string({ required: false }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.services.sessions.logout(ctx.principal!, args.refreshToken ?? undefined, ctx.client);
+      await ctx.services.signInSessions.logout(ctx.principal!, args.refreshToken ?? undefined, ctx.client);
       return true;
     },
   }),
@@ -119,7 +119,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       if (!ctx.principal!.userId || ctx.principal!.kind !== 'user') throw new ValidationError([{ path: 'input', message: 'only a signed-in user has a password' }]);
-      await ctx.services.sessions.changePassword(ctx.principal!, args.input, ctx.client);
+      await ctx.services.signInSessions.changePassword(ctx.principal!, args.input, ctx.client);
       return true;
     },
   }),
@@ -129,14 +129,14 @@ builder.mutationFields((t) => ({
     description: 'For administrators: a one-time reset token for a user of the tenant (null when there is no such user)',
     authScopes: { permission: 'identity:write' },
     args: { userId: t.arg.globalID({ required: true, for: UserRef }) },
-    resolve: (_root, args, ctx) => ctx.services.sessions.issuePasswordReset(ctx.principal!, args.userId.id, ctx.client),
+    resolve: (_root, args, ctx) => ctx.services.signInSessions.issuePasswordReset(ctx.principal!, args.userId.id, ctx.client),
   }),
   resetPassword: t.boolean({
     description: 'Sets a new password with a reset token; the token works once, and all sign-ins end',
     errors: { types: [ValidationError], ...resultNames('ResetPassword', 'reset') },
     args: { input: t.arg({ type: ResetPasswordInput, required: true }) },
     resolve: async (_root, args, ctx) => {
-      await asCaller(() => ctx.services.sessions.resetPassword(args.input, ctx.client));
+      await asCaller(() => ctx.services.signInSessions.resetPassword(args.input, ctx.client));
       return true;
     },
   }),
@@ -145,7 +145,7 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     resolve: (_root, _args, ctx) => {
       if (ctx.principal!.kind !== 'user') throw new GraphQLError('Only users enrol TOTP', { extensions: { code: 'FORBIDDEN' } });
-      return ctx.services.sessions.enrollTotp(ctx.principal!);
+      return ctx.services.signInSessions.enrollTotp(ctx.principal!);
     },
   }),
   confirmTotp: t.boolean({
@@ -153,7 +153,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError], ...resultNames('ConfirmTotp', 'enabled') },
     args: { code: t.arg.string({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.services.sessions.confirmTotp(ctx.principal!, args.code, ctx.client);
+      await ctx.services.signInSessions.confirmTotp(ctx.principal!, args.code, ctx.client);
       return true;
     },
   }),

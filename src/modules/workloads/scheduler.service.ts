@@ -11,7 +11,7 @@ import type { ClusterSettings } from '../cluster/settings.js';
 import { IllegalTransitionError, InsufficientCapacityError, NotFoundError } from '../shared/errors.js';
 import type { SessionStatus } from './session-states.js';
 import { readPlacementPreferences } from './session.validation.js';
-import { assertMaySteer, type SessionActor } from './session.service.js';
+import { assertMaySteer, type SessionActor } from './session-access.js';
 
 /** Why a session is still pending, as stored in sessions.scheduling_notes. */
 export interface SchedulingNotes {

@@ -15,7 +15,7 @@ import {
 } from '../shared/errors.js';
 import type { SchedulingNotes } from './scheduler.service.js';
 import { SESSION_STATUSES } from './session-states.js';
-import type { SessionActor } from './session.service.js';
+import type { SessionActor } from './session-access.js';
 import { SESSION_TYPES } from './session.validation.js';
 
 export const SessionStatusEnum = builder.enumType('SessionStatus', { values: enumValues(SESSION_STATUSES) });

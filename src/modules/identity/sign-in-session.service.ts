@@ -29,7 +29,7 @@ const TOTP_ISSUER = 'Omega Control Plane';
 const totpFor = (secret: string, label: string) => new TOTP({ issuer: TOTP_ISSUER, label, secret: Secret.fromBase32(secret), digits: 6, period: 30 });
 
 /** Sign-in, token rotation, sign-out, passwords and TOTP: everything that proves who a user is. */
-export class SessionService {
+export class SignInSessionService {
   constructor(
     private readonly system: PrismaClient,
     private readonly tokens: TokenService,

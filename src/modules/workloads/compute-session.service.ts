@@ -8,13 +8,7 @@ import { ForbiddenError, IllegalTransitionError, NotFoundError, QuotaExceededErr
 import { canTransition, isTerminal, LIVE_STATUSES, type SessionStatus } from './session-states.js';
 import { parseCreateSession, parseSessionFilter, parseTransition } from './session.validation.js';
 import type { SchedulerService } from './scheduler.service.js';
-
-/** Who asks: the user acting, and whether they may act on other users' sessions. */
-export interface SessionActor {
-  tenantId: string;
-  userId: string | null;
-  canManage: boolean;
-}
+import { assertMaySteer, type SessionActor } from './session-access.js';
 
 interface QuotaUsage {
   quota_cpu_hours: string;
@@ -29,17 +23,13 @@ interface QuotaUsage {
 export const allocationSummary = (rows: { resourceType: string; allocatedAmount: Prisma.Decimal; unit: string }[]) =>
   rows.map((row) => ({ resourceType: row.resourceType, amount: row.allocatedAmount.toNumber(), unit: row.unit }));
 
-export function assertMaySteer(actor: SessionActor, session: { id: string; userId: string }): void {
-  if (!actor.canManage && actor.userId !== session.userId) throw new ForbiddenError(`session ${session.id} belongs to another user`);
-}
-
 /**
  * Compute sessions: creation within quotas and the state machine. Quotas bound what a user's live
  * sessions (pending, scheduled, running, paused) reserve: the sum of cpu_request x runtime hours,
  * of memory_request_gb x runtime hours, and of storage_request_gb, where the runtime is
  * max_runtime_minutes (or the configured default when a session names none).
  */
-export class SessionService {
+export class ComputeSessionService {
   private readonly events: EventPublisher;
 
   constructor(
