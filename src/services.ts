@@ -37,6 +37,7 @@ import { TelemetryMaintenanceService } from './modules/telemetry/maintenance.ser
 import { MetricsService } from './modules/telemetry/metrics.service.js';
 import { createTelemetryJobs } from './modules/telemetry/telemetry.jobs.js';
 import { ToolAnalyticsService } from './modules/tools/tool.service.js';
+import { createRealtimeJobs } from './modules/realtime/realtime.jobs.js';
 import { RealtimeService } from './modules/realtime/realtime.service.js';
 
 /** What services are built from. `db.prisma` is tenant-scoped; `db.system` is for cross-tenant work. */
@@ -134,6 +135,6 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
     ...createTelemetryJobs(services.telemetryMaintenance, deps.log),
     ...createAiJobs(services.responseCache, deps.log),
     ...createWorkloadJobs(services, services.clusterSettings, deps.log),
-    ...services.realtime.jobs(),
+    ...createRealtimeJobs(services.realtime, deps.log),
   ];
 }

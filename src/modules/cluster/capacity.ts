@@ -1,5 +1,17 @@
+import { Prisma } from '../../generated/prisma/client.js';
 import type { Transaction } from '../../infra/db.js';
 import type { ResourceType } from './node.validation.js';
+
+/**
+ * The one rule for a node (aliased `n`) taking new work: active, serving no deployment, heard from
+ * within the heartbeat timeout. Written for NOT as well: a node never heard from is not placeable.
+ */
+export const placeableNode = (heartbeatTimeoutSeconds: number): Prisma.Sql =>
+  Prisma.sql`(n.status = 'active' AND n.deployment_id IS NULL
+    AND n.last_heartbeat IS NOT NULL AND n.last_heartbeat > now() - make_interval(secs => ${heartbeatTimeoutSeconds}::int))`;
+
+/** The order candidate nodes (aliased `n`) are read in: hostname, then id; the same tie-break as the rankings'. */
+export const CANDIDATE_ORDER = Prisma.sql`n.hostname COLLATE "C", n.node_id`;
 
 /** One resource of a node as placement sees it; `free` already leaves the reservation aside. */
 export interface ResourceCapacity {
@@ -53,11 +65,8 @@ export async function loadPlaceableNodes(db: Transaction, tenantId: string, hear
               FROM node_resources nr WHERE nr.node_id = n.node_id) AS resources
     FROM nodes n
     LEFT JOIN regions r ON r.region_id = n.region_id
-    WHERE n.tenant_id = ${tenantId}::uuid
-      AND n.status = 'active'
-      AND n.deployment_id IS NULL
-      AND n.last_heartbeat > now() - make_interval(secs => ${heartbeatTimeoutSeconds}::int)
-    ORDER BY n.hostname COLLATE "C", n.node_id`;
+    WHERE n.tenant_id = ${tenantId}::uuid AND ${placeableNode(heartbeatTimeoutSeconds)}
+    ORDER BY ${CANDIDATE_ORDER}`;
   return rows.map((row) => ({
     nodeId: row.node_id,
     hostname: row.hostname,
@@ -84,10 +93,8 @@ export async function countUnplaceableNodes(db: Transaction, tenantId: string, h
                WHEN deployment_id IS NOT NULL THEN 'node serves a model deployment'
                ELSE 'no heartbeat in the last ' || ${heartbeatTimeoutSeconds}::int || ' s'
              END AS reason
-      FROM nodes
-      WHERE tenant_id = ${tenantId}::uuid
-        AND NOT (status = 'active' AND deployment_id IS NULL
-                 AND last_heartbeat IS NOT NULL AND last_heartbeat > now() - make_interval(secs => ${heartbeatTimeoutSeconds}::int))
+      FROM nodes n
+      WHERE n.tenant_id = ${tenantId}::uuid AND NOT ${placeableNode(heartbeatTimeoutSeconds)}
     ) excluded
     GROUP BY reason
     ORDER BY reason COLLATE "C"`;

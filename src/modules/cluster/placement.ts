@@ -60,6 +60,10 @@ export function requestedAmounts(request: Pick<PlacementRequest, 'cpu' | 'memory
   return amounts.filter((entry) => entry.amount > 0);
 }
 
+/** The last tie-break of every node ranking: hostname, then id, so equal nodes come in a stable order. */
+export const inStableOrder = (a: { hostname: string; nodeId: string }, b: { hostname: string; nodeId: string }): number =>
+  a.hostname.localeCompare(b.hostname) || a.nodeId.localeCompare(b.nodeId);
+
 const UNIT_LABEL: Record<ResourceType, string> = { cpu: 'cores', memory: 'GB', storage: 'GB', gpu: 'GPUs', network: 'Mbps' };
 
 function rejectionReasons(node: NodeCapacity, request: PlacementRequest): string[] {
@@ -124,8 +128,7 @@ export function rankNodes(nodes: NodeCapacity[], request: PlacementRequest): { c
       b.preferenceMatches - a.preferenceMatches ||
       (request.gpuCount === 0 ? Number(a.node.gpuCount > 0) - Number(b.node.gpuCount > 0) : 0) ||
       direction * (a.remainingShare - b.remainingShare) ||
-      a.node.hostname.localeCompare(b.node.hostname) ||
-      a.node.nodeId.localeCompare(b.node.nodeId),
+      inStableOrder(a.node, b.node),
   );
   return { candidates, rejections };
 }

@@ -39,18 +39,15 @@ export function statusAfterHeartbeat(current: string, health: HeartbeatHealth): 
 
 /**
  * Node heartbeats: each one refreshes node:heartbeat:{node_id} in Redis and is published at once;
- * nodes.last_heartbeat is written behind, coalesced: the first heartbeat after a flush arms a timer,
- * and the flush writes every node heard from since, in one statement. A storm of heartbeats is then
- * at most one PostgreSQL write per node per interval. The timer is the service's own, not a
- * background job, so an instance that runs no jobs still writes the heartbeats it accepts.
+ * nodes.last_heartbeat is written behind, coalesced: the realtime.heartbeat-flush job (see
+ * realtime.jobs.ts) writes every node heard from since its last run, in one statement. A storm of
+ * heartbeats is then at most one PostgreSQL write per node per interval; close() writes the rest.
  */
 export class HeartbeatService {
   private readonly known = new Map<string, KnownNode>();
   private readonly pending = new Map<string, { tenantId: string; at: Date }>();
   private readonly storeOutage: OutageLog;
   private readonly stopListening: (() => void)[];
-  private flushTimer: NodeJS.Timeout | undefined;
-  private closed = false;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -116,23 +113,8 @@ export class HeartbeatService {
 
   /** Stops listening and writes what is still pending. */
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.flushTimer);
     for (const stop of this.stopListening) stop();
     await this.flush();
-  }
-
-  private armFlush(): void {
-    if (this.flushTimer || this.closed) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush()
-        .catch((error: unknown) => this.log.warn('heartbeats not written yet; retrying', { pending: this.pending.size, error: (error as Error).message }))
-        .finally(() => {
-          if (this.pending.size > 0) this.armFlush();
-        });
-    }, this.settings.heartbeatFlushIntervalMs);
-    this.flushTimer.unref();
   }
 
   private async accept(tenantId: string, inputs: HeartbeatInput[]): Promise<HeartbeatBatchResult> {
@@ -150,7 +132,6 @@ export class HeartbeatService {
       }
       heartbeats.push({ nodeId, status: input.status, load: input.load, at: at.toISOString() });
       this.pending.set(nodeId, { tenantId, at });
-      this.armFlush();
       const status = statusAfterHeartbeat(node.status, input.status);
       if (status) {
         const reason = status === 'active' ? 'heartbeat received' : 'agent reported unhealthy';

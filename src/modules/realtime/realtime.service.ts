@@ -1,5 +1,4 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
-import { periodicJob, type BackgroundJob } from '../../infra/jobs.js';
 import type { Logger } from '../../infra/logger.js';
 import { ALL_TENANTS, type PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
@@ -55,15 +54,6 @@ export class RealtimeService {
       this.connections.revoke(event);
       this.feeds.revoke(event);
     });
-  }
-
-  /** The liveness sweeper (one instance at a time sweeps) and the cluster:state refresher. */
-  jobs(): BackgroundJob[] {
-    const { log } = this.deps;
-    return [
-      periodicJob('realtime.liveness-sweeper', this.settings.livenessSweepIntervalMs, async () => void (await this.sweeper.sweep()), log),
-      periodicJob('realtime.cluster-state', this.settings.clusterStateIntervalMs, async () => void (await this.clusterState.refreshChanged()), log),
-    ];
   }
 
   /** Stops listening; heartbeats heard since the last flush still reach PostgreSQL. */

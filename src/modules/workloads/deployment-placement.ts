@@ -1,3 +1,4 @@
+import { inStableOrder } from '../cluster/placement.js';
 import type { DeploymentStrategy } from './deployment.validation.js';
 
 /** A GPU node that could serve a replica: idle, active, heartbeat fresh, of a region the deployment allows. */
@@ -58,7 +59,7 @@ export function chooseReplicaNode(candidates: ReplicaCandidate[], replicasPerReg
       strategy === 'spread'
         ? replicas(a) - replicas(b)
         : replicas(b) - replicas(a) || (candidatesPerRegion.get(regionOf(b)) ?? 0) - (candidatesPerRegion.get(regionOf(a)) ?? 0);
-    return regional || price(a) - price(b) || a.hostname.localeCompare(b.hostname) || a.nodeId.localeCompare(b.nodeId);
+    return regional || price(a) - price(b) || inStableOrder(a, b);
   })[0];
 }
 

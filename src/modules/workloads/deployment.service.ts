@@ -6,6 +6,7 @@ import type { PubSub } from '../../infra/pubsub.js';
 import { Topic, type DeploymentChange } from '../../infra/topics.js';
 import { actAsTenant, type Transaction } from '../../infra/db.js';
 import { EventPublisher, pendingEvent, recordSystemEvent, type PendingEvent } from '../shared/domain-events.js';
+import { CANDIDATE_ORDER, placeableNode } from '../cluster/capacity.js';
 import type { ClusterSettings } from '../cluster/settings.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { cheapestFittingGpuType, chooseReplicaNode, chooseReplicaToRemove, fitsModel, type ReplicaCandidate } from './deployment-placement.js';
@@ -282,14 +283,12 @@ export class DeploymentService {
       FROM nodes n
       LEFT JOIN regions r ON r.region_id = n.region_id
       WHERE n.tenant_id = ${tenantId}::uuid
-        AND n.status = 'active'
-        AND n.deployment_id IS NULL
+        AND ${placeableNode(this.settings.heartbeatTimeoutSeconds)}
         AND n.gpu_type IS NOT NULL AND n.gpu_count > 0
         AND (${gpuType}::text IS NULL OR n.gpu_type = ${gpuType}::text)
         AND (cardinality(${regions}::text[]) = 0 OR r.code = ANY(${regions}::text[]))
-        AND n.last_heartbeat > now() - make_interval(secs => ${this.settings.heartbeatTimeoutSeconds}::int)
         AND NOT EXISTS (SELECT 1 FROM session_allocations a WHERE a.node_id = n.node_id AND a.status = 'active')
-      ORDER BY n.hostname COLLATE "C", n.node_id`;
+      ORDER BY ${CANDIDATE_ORDER}`;
   }
 
   /**

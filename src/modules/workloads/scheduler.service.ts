@@ -4,7 +4,7 @@ import { withExclusiveLock } from '../../infra/locks.js';
 import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
-import { countUnplaceableNodes, loadPlaceableNodes } from '../cluster/capacity.js';
+import { countUnplaceableNodes, loadPlaceableNodes, placeableNode } from '../cluster/capacity.js';
 import { EventPublisher, recordSystemEvent } from '../shared/domain-events.js';
 import { rankNodes, requestedAmounts, type NodeRejection, type PlacementRequest } from '../cluster/placement.js';
 import type { ClusterSettings } from '../cluster/settings.js';
@@ -261,9 +261,8 @@ export class SchedulerService {
    */
   private async allocateOn(tx: Transaction, tenantId: string, nodeId: string, amounts: { resourceType: string; amount: string }[]): Promise<string | null> {
     const [open] = await tx.$queryRaw<{ node_id: string }[]>`
-      SELECT node_id::text FROM nodes
-      WHERE node_id = ${nodeId}::uuid AND tenant_id = ${tenantId}::uuid AND status = 'active' AND deployment_id IS NULL
-        AND last_heartbeat > now() - make_interval(secs => ${this.settings.heartbeatTimeoutSeconds}::int)
+      SELECT n.node_id::text FROM nodes n
+      WHERE n.node_id = ${nodeId}::uuid AND n.tenant_id = ${tenantId}::uuid AND ${placeableNode(this.settings.heartbeatTimeoutSeconds)}
       FOR SHARE`;
     if (!open) return 'the node stopped taking new work meanwhile';
     for (const { resourceType, amount } of amounts) {
