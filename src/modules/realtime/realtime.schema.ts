@@ -12,14 +12,14 @@ import type {
 } from '../../infra/topics.js';
 import { ClusterNodeRef, NodeStatusEnum, ResourceTypeEnum } from '../cluster/node.schema.js';
 import { NotFoundError, ValidationError } from '../shared/errors.js';
-import { enumValues, resultNames } from '../shared/graphql.js';
+import { enumValues } from '../shared/graphql.js';
 import { EventSeverityEnum } from '../telemetry/event.schema.js';
 import { SessionRef, SessionStatusEnum } from '../workloads/session.schema.js';
 import type { HeartbeatBatchResult } from './heartbeat.service.js';
 import { HEARTBEAT_STATUSES } from './realtime.validation.js';
-import { SubscriberTooSlowError, type PointBatch } from './live-feed.js';
-import { CredentialsEndedError } from './live-feeds.js';
+import type { PointBatch } from './live-feed.js';
 import type { MetricRecord, SessionStateRecord } from './realtime.store.js';
+import { mutationErrors, subscriptionErrors } from '../shared/graphql-errors.js';
 
 const nodeGlobalId = (nodeId: string) => encodeGlobalID('ClusterNode', nodeId);
 const sessionGlobalId = (sessionId: string) => encodeGlobalID('Session', sessionId);
@@ -27,35 +27,6 @@ const principalOf = (ctx: Context) => {
   if (!ctx.principal) throw new Error('subscription without a principal: the field lacks authScopes');
   return ctx.principal;
 };
-
-/** Subscription fields have no error union: expected failures become GraphQL errors with a code. */
-function asGraphQLError(error: unknown): unknown {
-  if (error instanceof NotFoundError) return new GraphQLError(error.message, { extensions: { code: 'NOT_FOUND', resource: error.resource } });
-  if (error instanceof ValidationError) return new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', issues: error.issues } });
-  if (error instanceof CredentialsEndedError) return new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED' } });
-  if (error instanceof SubscriberTooSlowError) return new GraphQLError(error.message, { extensions: { code: 'SUBSCRIBER_TOO_SLOW', limit: error.limit } });
-  return error;
-}
-
-/** Opens a feed, and lets the errors that end it reach the subscriber unmasked. */
-async function subscriptionErrors<T>(open: () => Promise<AsyncIterableIterator<T>> | AsyncIterableIterator<T>): Promise<AsyncIterableIterator<T>> {
-  let feed: AsyncIterableIterator<T>;
-  try {
-    feed = await open();
-  } catch (error) {
-    throw asGraphQLError(error);
-  }
-  const wrapped: AsyncIterableIterator<T> = {
-    next: () =>
-      feed.next().catch((error: unknown) => {
-        throw asGraphQLError(error);
-      }),
-    return: () => feed.return?.() ?? Promise.resolve({ value: undefined, done: true }),
-    throw: (error?: unknown) => feed.throw?.(error) ?? Promise.reject(error),
-    [Symbol.asyncIterator]: () => wrapped,
-  };
-  return wrapped;
-}
 
 // Pothos needs the subscription root once; no other module defines subscriptions.
 builder.subscriptionType({});
@@ -207,7 +178,7 @@ builder.mutationFields((t) => ({
     type: NodeHeartbeatRef,
     description: 'A node agent is alive: refreshes the node in Redis, tells subscribers, and (coalesced) nodes.last_heartbeat',
     authScopes: { permission: 'cluster:write' },
-    errors: { types: [ValidationError, NotFoundError], ...resultNames('RecordHeartbeat', 'heartbeat') },
+    errors: mutationErrors('RecordHeartbeat', 'heartbeat', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: HeartbeatInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.realtime.heartbeats.recordHeartbeat(tenantOf(ctx), heartbeatArgs(args.input)),
   }),
@@ -215,7 +186,7 @@ builder.mutationFields((t) => ({
     type: HeartbeatBatchRef,
     description: 'Heartbeats of many nodes in one call, for agents that report for several',
     authScopes: { permission: 'cluster:write' },
-    errors: { types: [ValidationError], ...resultNames('RecordHeartbeats', 'batch') },
+    errors: mutationErrors('RecordHeartbeats', 'batch', [ValidationError]),
     args: { input: t.arg({ type: RecordHeartbeatsInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.realtime.heartbeats.recordHeartbeats(tenantOf(ctx), args.input.heartbeats.map(heartbeatArgs)),
   }),
