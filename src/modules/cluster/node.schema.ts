@@ -2,7 +2,7 @@ import { encodeGlobalID, resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import type { Node } from '../../generated/prisma/client.js';
-import { NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
+import { ConflictError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { enumValues, withoutNulls } from './graphql-enums.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
@@ -235,7 +235,7 @@ builder.mutationFields((t) => ({
     type: ClusterNodeRef,
     description: 'Registers a node with its resources and network interfaces',
     authScopes: { permission: 'cluster:write' },
-    errors: mutationErrors('RegisterNode', 'node', [ValidationError]),
+    errors: mutationErrors('RegisterNode', 'node', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: RegisterNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.nodes.registerNode(tenantOf(ctx), {
