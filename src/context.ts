@@ -21,3 +21,9 @@ export function tenantOf(ctx: Context): string {
   if (!ctx.principal) throw new Error('tenantOf called without a principal: the field lacks authScopes');
   return ctx.principal.tenantId;
 }
+
+/** The caller of a subscription; its fields are guarded by authScopes, so a principal is present. */
+export function principalOf(ctx: Context): Principal {
+  if (!ctx.principal) throw new Error('subscription without a principal: the field lacks authScopes');
+  return ctx.principal;
+}

@@ -3,6 +3,8 @@ import type { Logger } from './logger.js';
 /** A periodic background task of the API (scheduler pass, sweeper, delivery worker, ...). */
 export interface BackgroundJob {
   readonly name: string;
+  /** Part of serving requests (a write-behind), so it runs even where JOBS_ENABLED=false. */
+  readonly servesRequests?: boolean;
   start(): void;
   /** Stops scheduling new runs and waits for a run in progress. */
   stop(): Promise<void>;

@@ -94,7 +94,12 @@ export interface SystemEventRecordedEvent {
 }
 
 /** How a node agent reports itself alive: healthy, degraded (alive, reduced) or unhealthy (take it out). */
-export type HeartbeatHealth = 'healthy' | 'degraded' | 'unhealthy';
+/** System event severities, most severe first. */
+export const SEVERITIES = ['critical', 'error', 'warning', 'info', 'debug'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const HEARTBEAT_STATUSES = ['healthy', 'degraded', 'unhealthy'] as const;
+export type HeartbeatHealth = (typeof HEARTBEAT_STATUSES)[number];
 
 /** One heartbeat of a node; `load` is its utilisation from 0 to 1, `at` ISO-8601 (server time). */
 export interface NodeHeartbeat {

@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.
 import { LlmRequestMetricsRef } from '../telemetry/llm-metrics.schema.js';
 import { CHAT_SESSION_STATUSES, MESSAGE_ROLES } from './conversation.validation.js';
 import { ModelRef } from './model.schema.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const ChatSessionStatusEnum = builder.enumType('ChatSessionStatus', { values: enumValues(CHAT_SESSION_STATUSES) });
 export const MessageRoleEnum = builder.enumType('MessageRole', { values: enumValues(MESSAGE_ROLES) });
@@ -150,26 +151,21 @@ builder.mutationFields((t) => ({
   createChatSession: t.field({
     type: ChatSessionRef,
     authScopes: { permission: 'chat:write' },
-    errors: { types: [ValidationError], union: { name: 'CreateChatSessionResult' }, result: { name: 'CreateChatSessionSuccess' }, dataField: { name: 'chatSession' } },
+    errors: mutationErrors('CreateChatSession', 'chatSession', [ValidationError]),
     args: { input: t.arg({ type: CreateChatSessionInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.conversations.createChatSession(tenantOf(ctx), ctx.principal?.userId ?? null, compact(args.input)),
   }),
   closeChatSession: t.field({
     type: ChatSessionRef,
     authScopes: { permission: 'chat:write' },
-    errors: { types: [NotFoundError, ConflictError], union: { name: 'CloseChatSessionResult' }, result: { name: 'CloseChatSessionSuccess' }, dataField: { name: 'chatSession' } },
+    errors: mutationErrors('CloseChatSession', 'chatSession', [NotFoundError, ConflictError]),
     args: { id: t.arg.globalID({ required: true, for: ChatSessionRef }) },
     resolve: (_root, args, ctx) => ctx.services.conversations.closeChatSession(tenantOf(ctx), args.id.id),
   }),
   createConversation: t.field({
     type: ConversationRef,
     authScopes: { permission: 'chat:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'CreateConversationResult' },
-      result: { name: 'CreateConversationSuccess' },
-      dataField: { name: 'conversation' },
-    },
+    errors: mutationErrors('CreateConversation', 'conversation', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: CreateConversationInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.conversations.createConversation(tenantOf(ctx), { ...compact(args.input), chatSessionId: args.input.chatSessionId.id }),
@@ -177,7 +173,7 @@ builder.mutationFields((t) => ({
   updateConversation: t.field({
     type: ConversationRef,
     authScopes: { permission: 'chat:write' },
-    errors: { types: [ValidationError, NotFoundError], union: { name: 'UpdateConversationResult' }, result: { name: 'UpdateConversationSuccess' }, dataField: { name: 'conversation' } },
+    errors: mutationErrors('UpdateConversation', 'conversation', [ValidationError, NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: ConversationRef }), input: t.arg({ type: UpdateConversationInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.conversations.updateConversation(tenantOf(ctx), args.id.id, args.input),
   }),
@@ -185,7 +181,7 @@ builder.mutationFields((t) => ({
     type: MessageRef,
     description: 'Appends a message to a conversation of an active chat session',
     authScopes: { permission: 'chat:write' },
-    errors: { types: [ValidationError, NotFoundError, ConflictError], union: { name: 'AddMessageResult' }, result: { name: 'AddMessageSuccess' }, dataField: { name: 'chatMessage' } },
+    errors: mutationErrors('AddMessage', 'chatMessage', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: AddMessageInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.conversations.addMessage(tenantOf(ctx), {

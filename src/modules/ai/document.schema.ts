@@ -2,9 +2,9 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { compact } from '../shared/graphql.js';
-import { withQueryInputErrors } from '../shared/error-types.js';
 import { DimensionMismatchError, NotFoundError, ValidationError } from '../shared/errors.js';
 import type { DocumentSearchHit } from './document.service.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 export const DocumentRef = builder.prismaNode('Document', {
   description: 'A document for retrieval-augmented generation, split into embedded chunks',
@@ -84,7 +84,7 @@ builder.queryFields((t) => ({
     authScopes: { permission: 'documents:read' },
     args: { filter: t.arg({ type: DocumentFilter, required: false }) },
     resolve: (query, _root, args, ctx) =>
-      withQueryInputErrors(async () =>
+      withGraphQLErrors(async () =>
         ctx.prisma.document.findMany({
           ...query,
           where: ctx.services.documents.where(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
@@ -103,12 +103,7 @@ builder.queryFields((t) => ({
     type: [DocumentSearchHitRef],
     description: "The k chunks of the tenant's documents nearest to an embedding by cosine distance, nearest first",
     authScopes: { permission: 'documents:read' },
-    errors: {
-      types: [ValidationError, DimensionMismatchError],
-      union: { name: 'SearchDocumentsResult' },
-      result: { name: 'SearchDocumentsSuccess' },
-      dataField: { name: 'hits' },
-    },
+    errors: mutationErrors('SearchDocuments', 'hits', [ValidationError, DimensionMismatchError]),
     args: {
       embedding: t.arg.floatList({ required: true }),
       k: t.arg.int({ required: false, description: 'How many chunks, 1 to 100; defaults to 5' }),
@@ -129,12 +124,7 @@ builder.mutationFields((t) => ({
     type: DocumentRef,
     description: 'Stores a document with its chunks and their embeddings (computed by the client)',
     authScopes: { permission: 'documents:write' },
-    errors: {
-      types: [ValidationError, DimensionMismatchError],
-      union: { name: 'IngestDocumentResult' },
-      result: { name: 'IngestDocumentSuccess' },
-      dataField: { name: 'document' },
-    },
+    errors: mutationErrors('IngestDocument', 'document', [ValidationError, DimensionMismatchError]),
     args: { input: t.arg({ type: IngestDocumentInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.documents.ingestDocument(tenantOf(ctx), { ...compact(args.input), chunks: args.input.chunks.map((chunk) => compact(chunk)) }),
@@ -143,7 +133,7 @@ builder.mutationFields((t) => ({
     type: 'ID',
     description: 'Removes a document and its chunks',
     authScopes: { permission: 'documents:write' },
-    errors: { types: [NotFoundError], union: { name: 'DeleteDocumentResult' }, result: { name: 'DeleteDocumentSuccess' }, dataField: { name: 'deletedId' } },
+    errors: mutationErrors('DeleteDocument', 'deletedId', [NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: DocumentRef }) },
     resolve: async (_root, args, ctx) => encodeGlobalID('Document', await ctx.services.documents.deleteDocument(tenantOf(ctx), args.id.id)),
   }),

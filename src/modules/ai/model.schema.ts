@@ -1,8 +1,8 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { compact } from '../shared/graphql.js';
-import { withQueryInputErrors } from '../shared/error-types.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 const money = (value: { toFixed(places: number): string }) => value.toFixed(6);
 
@@ -92,7 +92,7 @@ builder.queryFields((t) => ({
     authScopes: { permission: 'models:read' },
     args: { filter: t.arg({ type: ModelFilter, required: false }) },
     resolve: (query, _root, args, ctx) =>
-      withQueryInputErrors(async () =>
+      withGraphQLErrors(async () =>
         ctx.prisma.model.findMany({
           ...query,
           where: ctx.services.models.where(args.filter ? compact(args.filter) : {}),
@@ -115,7 +115,7 @@ builder.mutationFields((t) => ({
     type: ModelRef,
     description: 'Adds a model to the catalog',
     authScopes: { permission: 'models:write' },
-    errors: { types: [ValidationError, ConflictError], union: { name: 'CreateModelResult' }, result: { name: 'CreateModelSuccess' }, dataField: { name: 'model' } },
+    errors: mutationErrors('CreateModel', 'model', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: CreateModelInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.models.createModel(compact(args.input)),
   }),
@@ -123,7 +123,7 @@ builder.mutationFields((t) => ({
     type: ModelRef,
     description: 'Changes a catalog model',
     authScopes: { permission: 'models:write' },
-    errors: { types: [ValidationError, NotFoundError], union: { name: 'UpdateModelResult' }, result: { name: 'UpdateModelSuccess' }, dataField: { name: 'model' } },
+    errors: mutationErrors('UpdateModel', 'model', [ValidationError, NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: ModelRef }), input: t.arg({ type: UpdateModelInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.models.updateModel(args.id.id, args.input),
   }),
@@ -131,7 +131,7 @@ builder.mutationFields((t) => ({
     type: 'ID',
     description: 'Removes a model nothing refers to; deactivate one that deployments or usage records name',
     authScopes: { permission: 'models:write' },
-    errors: { types: [NotFoundError, ConflictError], union: { name: 'DeleteModelResult' }, result: { name: 'DeleteModelSuccess' }, dataField: { name: 'deletedId' } },
+    errors: mutationErrors('DeleteModel', 'deletedId', [NotFoundError, ConflictError]),
     args: { id: t.arg.globalID({ required: true, for: ModelRef }) },
     resolve: async (_root, args, ctx) => encodeGlobalID('Model', await ctx.services.models.deleteModel(args.id.id)),
   }),

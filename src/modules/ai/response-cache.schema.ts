@@ -3,6 +3,7 @@ import { tenantOf } from '../../context.js';
 import { compact } from '../shared/graphql.js';
 import { ValidationError } from '../shared/errors.js';
 import type { CacheLookup } from './response-cache.service.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const CachedResponseRef = builder.prismaNode('ResponseCache', {
   name: 'CachedResponse',
@@ -58,7 +59,7 @@ builder.mutationFields((t) => ({
     type: CacheLookupRef,
     description: 'Looks up an unexpired response for this prompt and these parameters; a hit is counted, so it is a write',
     authScopes: { permission: 'cache:write' },
-    errors: { types: [ValidationError], union: { name: 'LookupCachedResponseResult' }, result: { name: 'LookupCachedResponseSuccess' }, dataField: { name: 'lookup' } },
+    errors: mutationErrors('LookupCachedResponse', 'lookup', [ValidationError]),
     args: { input: t.arg({ type: LookupCachedResponseInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.responseCache.lookup(tenantOf(ctx), compact(args.input)),
   }),
@@ -66,7 +67,7 @@ builder.mutationFields((t) => ({
     type: CachedResponseRef,
     description: 'Keeps a response for this prompt and these parameters for ttlSeconds, replacing an earlier one',
     authScopes: { permission: 'cache:write' },
-    errors: { types: [ValidationError], union: { name: 'StoreCachedResponseResult' }, result: { name: 'StoreCachedResponseSuccess' }, dataField: { name: 'cachedResponse' } },
+    errors: mutationErrors('StoreCachedResponse', 'cachedResponse', [ValidationError]),
     args: { input: t.arg({ type: StoreCachedResponseInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.responseCache.store(tenantOf(ctx), compact(args.input)),
   }),

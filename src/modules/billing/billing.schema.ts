@@ -5,6 +5,7 @@ import { formatDate } from './billing.period.js';
 import type { ClosedPeriod, InvoiceLineItem } from './billing.service.js';
 import { BILLING_DELIVERY_OUTCOMES, BILLING_EVENT_STATUSES } from './billing.validation.js';
 import { formatUsd } from './usage.service.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 const enumValues = <T extends string>(values: readonly T[]) =>
   Object.fromEntries(values.map((value) => [value.toUpperCase(), { value }])) as Record<Uppercase<T>, { value: T }>;
@@ -102,12 +103,7 @@ builder.mutationFields((t) => ({
     type: BillingPeriodCloseRef,
     description: "Closes an ended month for the caller's tenant: at most one invoice event per month, however often it runs",
     authScopes: { permission: 'billing:write' },
-    errors: {
-      types: [ValidationError],
-      union: { name: 'CloseBillingPeriodResult' },
-      result: { name: 'CloseBillingPeriodSuccess' },
-      dataField: { name: 'close' },
-    },
+    errors: mutationErrors('CloseBillingPeriod', 'close', [ValidationError]),
     args: { input: t.arg({ type: CloseBillingPeriodInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.billing.closeMonthForTenant(tenantOf(ctx), args.input),
   }),
@@ -115,12 +111,7 @@ builder.mutationFields((t) => ({
     type: BillingEventRef,
     description: 'Reports what the payment provider did with an outbox event; a sent event is final',
     authScopes: { permission: 'billing:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'RecordBillingEventDeliveryResult' },
-      result: { name: 'RecordBillingEventDeliverySuccess' },
-      dataField: { name: 'billingEvent' },
-    },
+    errors: mutationErrors('RecordBillingEventDelivery', 'billingEvent', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: RecordBillingEventDeliveryInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.billing.recordDelivery(tenantOf(ctx), args.input.id.id, { outcome: args.input.outcome, error: args.input.error }),

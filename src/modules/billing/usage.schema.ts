@@ -4,6 +4,7 @@ import { tenantOf } from '../../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { formatUsd, type UsageGroup, type UsageReportQuery, type UsageTotals } from './usage.service.js';
 import { USAGE_DIMENSIONS, USAGE_PERIODS } from './usage.validation.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 const enumValues = <T extends string>(values: readonly T[]) =>
   Object.fromEntries(values.map((value) => [value.toUpperCase(), { value }])) as Record<Uppercase<T>, { value: T }>;
@@ -149,7 +150,7 @@ builder.queryFields((t) => ({
     type: UsageReportRef,
     description: "Usage totals of the caller's tenant, optionally grouped by period (day, month), API key, model and environment",
     authScopes: { permission: 'usage:read' },
-    errors: { types: [ValidationError], union: { name: 'UsageReportResult' }, result: { name: 'UsageReportSuccess' }, dataField: { name: 'report' } },
+    errors: mutationErrors('UsageReport', 'report', [ValidationError]),
     args: {
       filter: t.arg({ type: UsageFilter, required: false }),
       period: t.arg({ type: UsagePeriodEnum, required: false, description: 'Bucket the groups by day or month (UTC)' }),
@@ -180,12 +181,7 @@ builder.mutationFields((t) => ({
     type: UsageRecordRef,
     description: 'Records one LLM request for billing; idempotent per requestId',
     authScopes: { permission: 'usage:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'RecordUsageResult' },
-      result: { name: 'RecordUsageSuccess' },
-      dataField: { name: 'usageRecord' },
-    },
+    errors: mutationErrors('RecordUsage', 'usageRecord', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: RecordUsageInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       const principal = ctx.principal!;

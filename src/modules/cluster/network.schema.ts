@@ -4,6 +4,7 @@ import { tenantOf } from '../../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { INTERFACE_STATUSES, INTERFACE_TYPES, NETWORK_TYPES } from './network.validation.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const NetworkTypeEnum = builder.enumType('NetworkType', { values: enumValues(NETWORK_TYPES) });
 export const InterfaceTypeEnum = builder.enumType('NetworkInterfaceType', { values: enumValues(INTERFACE_TYPES) });
@@ -170,24 +171,14 @@ builder.mutationFields((t) => ({
     type: NetworkTopologyRef,
     description: 'Creates a network topology; its subnet may not overlap another of the tenant',
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, ConflictError],
-      union: { name: 'CreateNetworkTopologyResult' },
-      result: { name: 'CreateNetworkTopologySuccess' },
-      dataField: { name: 'topology' },
-    },
+    errors: mutationErrors('CreateNetworkTopology', 'topology', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: CreateNetworkTopologyInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.network.createTopology(tenantOf(ctx), compact(args.input)),
   }),
   updateNetworkTopology: t.field({
     type: NetworkTopologyRef,
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'UpdateNetworkTopologyResult' },
-      result: { name: 'UpdateNetworkTopologySuccess' },
-      dataField: { name: 'topology' },
-    },
+    errors: mutationErrors('UpdateNetworkTopology', 'topology', [ValidationError, NotFoundError, ConflictError]),
     args: {
       id: t.arg.globalID({ required: true, for: NetworkTopologyRef }),
       input: t.arg({ type: UpdateNetworkTopologyInput, required: true }),
@@ -198,12 +189,7 @@ builder.mutationFields((t) => ({
     type: 'ID',
     description: 'Deletes a topology; its interfaces stay, detached',
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [NotFoundError],
-      union: { name: 'DeleteNetworkTopologyResult' },
-      result: { name: 'DeleteNetworkTopologySuccess' },
-      dataField: { name: 'deletedId' },
-    },
+    errors: mutationErrors('DeleteNetworkTopology', 'deletedId', [NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: NetworkTopologyRef }) },
     resolve: async (_root, args, ctx) => {
       await ctx.services.network.deleteTopology(tenantOf(ctx), args.id.id);

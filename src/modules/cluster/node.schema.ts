@@ -7,6 +7,7 @@ import { compact, enumValues } from '../shared/graphql.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
 import { RegionRef } from './region.schema.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const NodeTypeEnum = builder.enumType('NodeType', { values: enumValues(NODE_TYPES) });
 export const NodeStatusEnum = builder.enumType('NodeStatus', { values: enumValues(NODE_STATUSES) });
@@ -234,12 +235,7 @@ builder.mutationFields((t) => ({
     type: ClusterNodeRef,
     description: 'Registers a node with its resources and network interfaces',
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, ConflictError],
-      union: { name: 'RegisterNodeResult' },
-      result: { name: 'RegisterNodeSuccess' },
-      dataField: { name: 'node' },
-    },
+    errors: mutationErrors('RegisterNode', 'node', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: RegisterNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.nodes.registerNode(tenantOf(ctx), {
@@ -253,12 +249,7 @@ builder.mutationFields((t) => ({
     type: ClusterNodeRef,
     description: "Changes a node's descriptive fields; status has its own mutation",
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, NotFoundError],
-      union: { name: 'UpdateNodeResult' },
-      result: { name: 'UpdateNodeSuccess' },
-      dataField: { name: 'node' },
-    },
+    errors: mutationErrors('UpdateNode', 'node', [ValidationError, NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }), input: t.arg({ type: UpdateNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.nodes.updateNode(tenantOf(ctx), args.id.id, {
@@ -270,12 +261,7 @@ builder.mutationFields((t) => ({
     type: ClusterNodeRef,
     description: 'Sets a node ACTIVE, INACTIVE, DRAINING (no new sessions; running ones stay) or MAINTENANCE',
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, NotFoundError],
-      union: { name: 'SetNodeStatusResult' },
-      result: { name: 'SetNodeStatusSuccess' },
-      dataField: { name: 'node' },
-    },
+    errors: mutationErrors('SetNodeStatus', 'node', [ValidationError, NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }), status: t.arg({ type: NodeStatusEnum, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.nodes.setNodeStatus(tenantOf(ctx), args.id.id, args.status),
   }),
@@ -283,12 +269,7 @@ builder.mutationFields((t) => ({
     type: 'ID',
     description: 'Removes a node; refused while sessions run on it or it serves a deployment',
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [NotFoundError, ResourceInUseError],
-      union: { name: 'DeregisterNodeResult' },
-      result: { name: 'DeregisterNodeSuccess' },
-      dataField: { name: 'deregisteredId' },
-    },
+    errors: mutationErrors('DeregisterNode', 'deregisteredId', [NotFoundError, ResourceInUseError]),
     args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }) },
     resolve: async (_root, args, ctx) => encodeGlobalID('ClusterNode', await ctx.services.nodes.deregisterNode(tenantOf(ctx), args.id.id)),
   }),

@@ -4,6 +4,7 @@ import { tenantOf } from '../../context.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ACCESS_MODES, PERFORMANCE_TIERS, POOL_TYPES } from './storage.validation.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const PoolTypeEnum = builder.enumType('StoragePoolType', { values: enumValues(POOL_TYPES) });
 export const PerformanceTierEnum = builder.enumType('StoragePerformanceTier', { values: enumValues(PERFORMANCE_TIERS) });
@@ -159,12 +160,7 @@ builder.mutationFields((t) => ({
   createStoragePool: t.field({
     type: StoragePoolRef,
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, ConflictError],
-      union: { name: 'CreateStoragePoolResult' },
-      result: { name: 'CreateStoragePoolSuccess' },
-      dataField: { name: 'pool' },
-    },
+    errors: mutationErrors('CreateStoragePool', 'pool', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: CreateStoragePoolInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.storage.createPool(tenantOf(ctx), {
@@ -175,12 +171,7 @@ builder.mutationFields((t) => ({
   updateStoragePool: t.field({
     type: StoragePoolRef,
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'UpdateStoragePoolResult' },
-      result: { name: 'UpdateStoragePoolSuccess' },
-      dataField: { name: 'pool' },
-    },
+    errors: mutationErrors('UpdateStoragePool', 'pool', [ValidationError, NotFoundError, ConflictError]),
     args: { id: t.arg.globalID({ required: true, for: StoragePoolRef }), input: t.arg({ type: UpdateStoragePoolInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.storage.updatePool(tenantOf(ctx), args.id.id, {
@@ -192,12 +183,7 @@ builder.mutationFields((t) => ({
     type: 'ID',
     description: 'Deletes a pool with no live volumes',
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [NotFoundError, ResourceInUseError],
-      union: { name: 'DeleteStoragePoolResult' },
-      result: { name: 'DeleteStoragePoolSuccess' },
-      dataField: { name: 'deletedId' },
-    },
+    errors: mutationErrors('DeleteStoragePool', 'deletedId', [NotFoundError, ResourceInUseError]),
     args: { id: t.arg.globalID({ required: true, for: StoragePoolRef }) },
     resolve: async (_root, args, ctx) => encodeGlobalID('StoragePool', await ctx.services.storage.deletePool(tenantOf(ctx), args.id.id)),
   }),
@@ -205,12 +191,7 @@ builder.mutationFields((t) => ({
     type: StorageVolumeRef,
     description: "Creates a volume; refused when it exceeds its pool's available capacity",
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError, InsufficientCapacityError],
-      union: { name: 'CreateStorageVolumeResult' },
-      result: { name: 'CreateStorageVolumeSuccess' },
-      dataField: { name: 'volume' },
-    },
+    errors: mutationErrors('CreateStorageVolume', 'volume', [ValidationError, NotFoundError, ConflictError, InsufficientCapacityError]),
     args: { input: t.arg({ type: CreateStorageVolumeInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.storage.createVolume(tenantOf(ctx), {
@@ -223,12 +204,7 @@ builder.mutationFields((t) => ({
     type: StorageVolumeRef,
     description: 'Marks a volume deleted and returns its size to the pool',
     authScopes: { permission: 'cluster:write' },
-    errors: {
-      types: [NotFoundError],
-      union: { name: 'DeleteStorageVolumeResult' },
-      result: { name: 'DeleteStorageVolumeSuccess' },
-      dataField: { name: 'volume' },
-    },
+    errors: mutationErrors('DeleteStorageVolume', 'volume', [NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: StorageVolumeRef }) },
     resolve: (_root, args, ctx) => ctx.services.storage.deleteVolume(tenantOf(ctx), args.id.id),
   }),

@@ -2,9 +2,10 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../shared/errors.js';
-import { compact, resultNames } from '../shared/graphql.js';
+import { compact } from '../shared/graphql.js';
 import { ApiKeyRef, EnvironmentNameEnum, EnvironmentRef, LoginAttemptRef, RoleEnum, SecurityEventRef, TenantRef, TenantStatusEnum, UserRef, UserStatusEnum } from './identity-types.schema.js';
 import { PERMISSIONS } from './permissions.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 
 const UserFilter = builder.inputType('UserFilter', {
@@ -202,42 +203,42 @@ builder.mutationFields((t) => ({
     type: ProvisionedTenant,
     description: 'For administrators of the platform tenant: a new tenant with dev, staging and prod environments and its first admin',
     authScopes: { permission: 'identity:write' },
-    errors: { types: [ValidationError, ConflictError, ForbiddenError], ...resultNames('CreateTenant', 'tenant') },
+    errors: mutationErrors('CreateTenant', 'tenant', [ValidationError, ConflictError, ForbiddenError]),
     args: { input: t.arg({ type: CreateTenantInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.identityAdmin.createTenant(ctx.principal!, { ...compact(args.input), admin: compact(args.input.admin) }, ctx.client),
   }),
   updateTenant: t.field({
     type: TenantRef,
     authScopes: { permission: 'identity:write' },
-    errors: { types: [ValidationError, NotFoundError, ForbiddenError], ...resultNames('UpdateTenant', 'tenant') },
+    errors: mutationErrors('UpdateTenant', 'tenant', [ValidationError, NotFoundError, ForbiddenError]),
     args: { id: t.arg.globalID({ required: true, for: TenantRef }), input: t.arg({ type: UpdateTenantInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.identityAdmin.updateTenant(ctx.principal!, args.id.id, compact(args.input)),
   }),
   createEnvironment: t.field({
     type: EnvironmentRef,
     authScopes: { permission: 'identity:write' },
-    errors: { types: [ValidationError, ConflictError], ...resultNames('CreateEnvironment', 'environment') },
+    errors: mutationErrors('CreateEnvironment', 'environment', [ValidationError, ConflictError]),
     args: { name: t.arg({ type: EnvironmentNameEnum, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.identityAdmin.createEnvironment(ctx.principal!, args.name),
   }),
   createUser: t.field({
     type: UserRef,
     authScopes: { permission: 'identity:write' },
-    errors: { types: [ValidationError, ConflictError], ...resultNames('CreateUser', 'user') },
+    errors: mutationErrors('CreateUser', 'user', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.identityAdmin.createUser(ctx.principal!, compact(args.input), ctx.client),
   }),
   updateUser: t.field({
     type: UserRef,
     authScopes: { permission: 'identity:write' },
-    errors: { types: [ValidationError, NotFoundError, ForbiddenError], ...resultNames('UpdateUser', 'user') },
+    errors: mutationErrors('UpdateUser', 'user', [ValidationError, NotFoundError, ForbiddenError]),
     args: { id: t.arg.globalID({ required: true, for: UserRef }), input: t.arg({ type: UpdateUserInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.identityAdmin.updateUser(ctx.principal!, args.id.id, compact(args.input), ctx.client),
   }),
   createApiKey: t.field({
     type: CreatedApiKey,
     authScopes: { permission: 'apikeys:write' },
-    errors: { types: [ValidationError, NotFoundError], ...resultNames('CreateApiKey', 'created') },
+    errors: mutationErrors('CreateApiKey', 'created', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.apiKeys.create(ctx.principal!, { ...compact(args.input), environmentId: args.input.environmentId.id }, ctx.client),
@@ -245,7 +246,7 @@ builder.mutationFields((t) => ({
   revokeApiKey: t.field({
     type: ApiKeyRef,
     authScopes: { permission: 'apikeys:write' },
-    errors: { types: [NotFoundError], ...resultNames('RevokeApiKey', 'apiKey') },
+    errors: mutationErrors('RevokeApiKey', 'apiKey', [NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: ApiKeyRef }) },
     resolve: (_root, args, ctx) => ctx.services.apiKeys.revoke(ctx.principal!, args.id.id, ctx.client),
   }),

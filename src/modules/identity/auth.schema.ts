@@ -1,24 +1,19 @@
 import { GraphQLError } from 'graphql';
 import { builder } from '../../builder.js';
 import type { Context } from '../../context.js';
-import { ValidationError } from '../shared/errors.js';
-import { compact, resultNames } from '../shared/graphql.js';
+import { InvalidCredentialError, ValidationError } from '../shared/errors.js';
+import { compact } from '../shared/graphql.js';
 import { PERMISSIONS } from './permissions.js';
 import type { TokenPair } from './sign-in-session.service.js';
-import { TotpRequiredError } from './sign-in-session.service.js';
-import { InvalidCredentialError } from './tokens.js';
 import { RoleEnum, TenantRef, UserRef, ApiKeyRef } from './identity-types.schema.js';
+import { mutationErrors, toGraphQLError } from '../shared/graphql-errors.js';
 
 /** Every credential failure looks the same to the caller; only a correct password learns that TOTP is due. */
 async function asCaller<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof TotpRequiredError) {
-      throw new GraphQLError('Invalid credentials', { extensions: { code: 'UNAUTHENTICATED', totpRequired: true } });
-    }
-    if (error instanceof InvalidCredentialError) throw new GraphQLError('Invalid credentials', { extensions: { code: 'UNAUTHENTICATED' } });
-    throw error;
+    throw error instanceof InvalidCredentialError ? toGraphQLError(error) : error;
   }
 }
 
@@ -94,7 +89,7 @@ builder.mutationFields((t) => ({
   login: t.field({
     type: AuthPayload,
     description: 'Signs in with a password (and TOTP code when enabled); every failure is UNAUTHENTICATED',
-    errors: { types: [ValidationError], ...resultNames('Login', 'tokens') },
+    errors: mutationErrors('Login', 'tokens', [ValidationError]),
     args: { input: t.arg({ type: LoginInput, required: true }) },
     resolve: (_root, args, ctx) => asCaller(() => ctx.services.signInSessions.login(compact(args.input), ctx.client)),
   }),
@@ -115,7 +110,7 @@ builder.mutationFields((t) => ({
   }),
   changePassword: t.boolean({
     authScopes: { authenticated: true },
-    errors: { types: [ValidationError], ...resultNames('ChangePassword', 'changed') },
+    errors: mutationErrors('ChangePassword', 'changed', [ValidationError]),
     args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       if (!ctx.principal!.userId || ctx.principal!.kind !== 'user') throw new ValidationError([{ path: 'input', message: 'only a signed-in user has a password' }]);
@@ -133,7 +128,7 @@ builder.mutationFields((t) => ({
   }),
   resetPassword: t.boolean({
     description: 'Sets a new password with a reset token; the token works once, and all sign-ins end',
-    errors: { types: [ValidationError], ...resultNames('ResetPassword', 'reset') },
+    errors: mutationErrors('ResetPassword', 'reset', [ValidationError]),
     args: { input: t.arg({ type: ResetPasswordInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       await asCaller(() => ctx.services.signInSessions.resetPassword(args.input, ctx.client));
@@ -150,7 +145,7 @@ builder.mutationFields((t) => ({
   }),
   confirmTotp: t.boolean({
     authScopes: { authenticated: true },
-    errors: { types: [ValidationError], ...resultNames('ConfirmTotp', 'enabled') },
+    errors: mutationErrors('ConfirmTotp', 'enabled', [ValidationError]),
     args: { code: t.arg.string({ required: true }) },
     resolve: async (_root, args, ctx) => {
       await ctx.services.signInSessions.confirmTotp(ctx.principal!, args.code, ctx.client);

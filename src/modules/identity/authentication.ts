@@ -2,7 +2,8 @@ import type { PrismaClient } from '../../generated/prisma/client.js';
 import { apiKeyPrincipal, userPrincipal, type Principal } from './principal.js';
 import type { Role } from './permissions.js';
 import { hashSecret, parseApiKey, sameHash } from './secrets.js';
-import { InvalidCredentialError, type TokenService } from './tokens.js';
+import { InvalidCredentialError } from '../shared/errors.js';
+import type { TokenService } from './tokens.js';
 
 export interface Credentials {
   authorization?: string | null;

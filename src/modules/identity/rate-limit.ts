@@ -1,14 +1,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Principal } from './principal.js';
-
-/** Over the limit: the caller should wait `retryAfterSeconds`. */
-export class RateLimitedError extends Error {
-  override name = 'RateLimitedError';
-  constructor(readonly retryAfterSeconds: number) {
-    super(`rate limit exceeded; retry after ${retryAfterSeconds} s`);
-  }
-}
+import { RateLimitedError } from '../shared/errors.js';
 
 const WINDOW_SECONDS = 60;
 

@@ -3,7 +3,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { AuthConfig } from '../../config.js';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { PrincipalRevokedEvent } from '../../infra/topics.js';
-import { ValidationError } from '../shared/errors.js';
+import { InvalidCredentialError, TotpRequiredError, ValidationError } from '../shared/errors.js';
 import type { Authenticator } from './authentication.js';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './password.js';
 import type { Role } from './permissions.js';
@@ -11,18 +11,13 @@ import type { Principal } from './principal.js';
 import { hashSecret, randomToken } from './secrets.js';
 import { SECURITY_EVENT, type ClientInfo, type SecurityLog } from './security-log.js';
 import { parseChangePassword, parseLogin, parseResetPassword } from './identity.validation.js';
-import { InvalidCredentialError, type TokenService } from './tokens.js';
+import type { TokenService } from './tokens.js';
 
 export interface TokenPair {
   accessToken: string;
   accessTokenExpiresAt: Date;
   refreshToken: string;
   refreshTokenExpiresAt: Date;
-}
-
-/** The password was right but a TOTP code is needed (or was wrong); the client should ask for one. */
-export class TotpRequiredError extends InvalidCredentialError {
-  override name = 'TotpRequiredError';
 }
 
 const TOTP_ISSUER = 'Omega Control Plane';

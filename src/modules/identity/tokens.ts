@@ -12,6 +12,7 @@ import {
 } from 'jose';
 import type { AuthConfig } from '../../config.js';
 import { ROLES, type Role } from './permissions.js';
+import { InvalidCredentialError } from '../shared/errors.js';
 
 export interface AccessClaims {
   userId: string;
@@ -19,11 +20,6 @@ export interface AccessClaims {
   role: Role;
   sessionFamilyId: string | null;
   expiresAt: Date;
-}
-
-/** A credential that is malformed, forged, expired, revoked or unknown. The reason is never shown to clients. */
-export class InvalidCredentialError extends Error {
-  override name = 'InvalidCredentialError';
 }
 
 /** Issues and verifies access tokens: HS256 with a shared secret, or EdDSA / RS256 key pairs, or a JWKS. */

@@ -9,6 +9,7 @@ import {
   type NotificationEventType,
 } from './notification.validation.js';
 import { redactTargetUrl } from './webhook-target.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 const enumValues = <T extends string>(values: readonly T[]) =>
   Object.fromEntries(values.map((value) => [value.replace(/[.]/g, '_').toUpperCase(), { value }])) as Record<string, { value: T }>;
@@ -191,24 +192,14 @@ builder.mutationFields((t) => ({
     type: NotificationConfigRef,
     description: 'Adds a notification channel',
     authScopes: { permission: 'notifications:write' },
-    errors: {
-      types: [ValidationError, ConflictError],
-      union: { name: 'CreateNotificationConfigResult' },
-      result: { name: 'CreateNotificationConfigSuccess' },
-      dataField: { name: 'notificationConfig' },
-    },
+    errors: mutationErrors('CreateNotificationConfig', 'notificationConfig', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: CreateNotificationConfigInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.notificationConfigs.create(tenantOf(ctx), presentFields(args.input)),
   }),
   updateNotificationConfig: t.field({
     type: NotificationConfigRef,
     authScopes: { permission: 'notifications:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'UpdateNotificationConfigResult' },
-      result: { name: 'UpdateNotificationConfigSuccess' },
-      dataField: { name: 'notificationConfig' },
-    },
+    errors: mutationErrors('UpdateNotificationConfig', 'notificationConfig', [ValidationError, NotFoundError, ConflictError]),
     args: {
       id: t.arg.globalID({ required: true, for: NotificationConfigRef }),
       input: t.arg({ type: UpdateNotificationConfigInput, required: true }),
@@ -219,12 +210,7 @@ builder.mutationFields((t) => ({
     type: 'ID',
     description: 'Deletes a channel and its deliveries; returns its ID',
     authScopes: { permission: 'notifications:write' },
-    errors: {
-      types: [NotFoundError],
-      union: { name: 'DeleteNotificationConfigResult' },
-      result: { name: 'DeleteNotificationConfigSuccess' },
-      dataField: { name: 'deletedId' },
-    },
+    errors: mutationErrors('DeleteNotificationConfig', 'deletedId', [NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: NotificationConfigRef }) },
     resolve: async (_root, args, ctx) => encodeGlobalID('NotificationConfig', await ctx.services.notificationConfigs.delete(tenantOf(ctx), args.id.id)),
   }),
@@ -232,12 +218,7 @@ builder.mutationFields((t) => ({
     type: NotificationDeliveryRef,
     description: 'Queues a test event for one channel; watch its delivery to check the target and secret',
     authScopes: { permission: 'notifications:write' },
-    errors: {
-      types: [NotFoundError, ConflictError],
-      union: { name: 'SendTestNotificationResult' },
-      result: { name: 'SendTestNotificationSuccess' },
-      dataField: { name: 'delivery' },
-    },
+    errors: mutationErrors('SendTestNotification', 'delivery', [NotFoundError, ConflictError]),
     args: { configId: t.arg.globalID({ required: true, for: NotificationConfigRef }) },
     resolve: (_root, args, ctx) => ctx.services.notifications.sendTest(tenantOf(ctx), args.configId.id),
   }),
@@ -245,12 +226,7 @@ builder.mutationFields((t) => ({
     type: NotificationDeliveryRef,
     description: "Gives a dead delivery another round of attempts, due now",
     authScopes: { permission: 'notifications:write' },
-    errors: {
-      types: [NotFoundError, ConflictError],
-      union: { name: 'RetryNotificationDeliveryResult' },
-      result: { name: 'RetryNotificationDeliverySuccess' },
-      dataField: { name: 'delivery' },
-    },
+    errors: mutationErrors('RetryNotificationDelivery', 'delivery', [NotFoundError, ConflictError]),
     args: { id: t.arg.globalID({ required: true, for: NotificationDeliveryRef }) },
     resolve: (_root, args, ctx) => ctx.services.notifications.retryDead(tenantOf(ctx), args.id.id),
   }),

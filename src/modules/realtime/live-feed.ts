@@ -1,3 +1,4 @@
+import { SubscriberTooSlowError } from '../shared/errors.js';
 /**
  * What one subscriber has waiting. graphql-ws pulls the next item only after the socket took the
  * previous one, so a slow client leaves items here, and each feed bounds them its own way.
@@ -71,14 +72,6 @@ export abstract class LiveFeed<In, Out> implements AsyncIterableIterator<Out> {
     const waiting = this.waiting;
     this.waiting = undefined;
     waiting.resolve({ value, done: false });
-  }
-}
-
-/** A subscriber that fell too far behind on events that may not be lost. */
-export class SubscriberTooSlowError extends Error {
-  override name = 'SubscriberTooSlowError';
-  constructor(readonly limit: number) {
-    super(`subscription ended: more than ${limit} events were waiting for this subscriber; query the current state and subscribe again`);
   }
 }
 

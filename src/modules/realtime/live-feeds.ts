@@ -21,11 +21,7 @@ import { isRevokedBy, type ConnectionRegistry } from './connections.js';
 import { parseLiveMetricsFilter, parseMinSeverity, severityRank } from './realtime.validation.js';
 import { LatestValueFeed, OrderedFeed, SheddingFeed, type LiveFeed, type PointBatch } from './live-feed.js';
 import type { RealtimeSettings } from './realtime.settings.js';
-
-/** A subscription over SSE (or any transport without a socket here) ended because its credentials did. */
-export class CredentialsEndedError extends Error {
-  override name = 'CredentialsEndedError';
-}
+import { CredentialsEndedError } from '../shared/errors.js';
 
 const MAX_TIMER_MS = 2_147_483_647;
 

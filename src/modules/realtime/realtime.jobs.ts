@@ -14,6 +14,7 @@ export function createRealtimeJobs(realtime: RealtimeService, log: Logger): Back
     periodicJob('realtime.cluster-state', settings.clusterStateIntervalMs, async () => void (await realtime.clusterState.refreshChanged()), log),
     {
       name: heartbeatFlush.name,
+      servesRequests: true,
       start: heartbeatFlush.start,
       async stop() {
         await heartbeatFlush.stop();

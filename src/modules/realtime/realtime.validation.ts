@@ -1,9 +1,6 @@
 import { z } from 'zod';
-import type { HeartbeatHealth } from '../../infra/topics.js';
-import { SEVERITIES } from '../telemetry/event.validation.js';
+import { HEARTBEAT_STATUSES, SEVERITIES } from '../../infra/topics.js';
 import { parseInput } from '../shared/validation.js';
-
-export const HEARTBEAT_STATUSES = ['healthy', 'degraded', 'unhealthy'] as const satisfies readonly HeartbeatHealth[];
 
 /** Heartbeats one batch may carry: an agent reporting for many nodes sends them together. */
 export const MAX_HEARTBEATS_PER_BATCH = 1_000;

@@ -1,4 +1,3 @@
-import { GraphQLError } from 'graphql';
 import { builder } from '../../builder.js';
 import {
   ConflictError,
@@ -104,16 +103,3 @@ builder.objectType(DimensionMismatchError, {
     actual: t.exposeInt('actual'),
   }),
 });
-
-/**
- * For query fields, which have no error union: invalid arguments become a GraphQL error with code
- * BAD_USER_INPUT and the field issues, instead of a masked "unexpected error".
- */
-export async function withQueryInputErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', issues: error.issues } });
-  }
-}

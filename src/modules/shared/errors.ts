@@ -101,3 +101,34 @@ export class DimensionMismatchError extends Error {
     this.name = 'DimensionMismatchError';
   }
 }
+
+/** A credential that is malformed, forged, expired, revoked or unknown. The reason is never shown to clients. */
+export class InvalidCredentialError extends Error {
+  override name = 'InvalidCredentialError';
+}
+
+/** The password was right but a TOTP code is needed (or was wrong); the client should ask for one. */
+export class TotpRequiredError extends InvalidCredentialError {
+  override name = 'TotpRequiredError';
+}
+
+/** Over the limit: the caller should wait `retryAfterSeconds`. */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`rate limit exceeded; retry after ${retryAfterSeconds} s`);
+  }
+}
+
+/** A subscriber that fell too far behind on events that may not be lost. */
+export class SubscriberTooSlowError extends Error {
+  override name = 'SubscriberTooSlowError';
+  constructor(readonly limit: number) {
+    super(`subscription ended: more than ${limit} events were waiting for this subscriber; query the current state and subscribe again`);
+  }
+}
+
+/** A subscription over SSE (or any transport without a socket here) ended because its credentials did. */
+export class CredentialsEndedError extends Error {
+  override name = 'CredentialsEndedError';
+}

@@ -9,8 +9,3 @@ export function enumValues<T extends string>(values: readonly T[]): Record<Upper
 export function compact<T extends object>(input: T): { [K in keyof T]?: Exclude<T[K], null> } {
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null && value !== undefined)) as never;
 }
-
-/** Names of a mutation's result union, its success type and the success type's data field. */
-export function resultNames(name: string, dataField: string) {
-  return { union: { name: `${name}Result` }, result: { name: `${name}Success` }, dataField: { name: dataField } };
-}

@@ -4,9 +4,9 @@ import { tenantOf } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
-import { withQueryInputErrors } from '../shared/error-types.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
-import { SEVERITIES } from './event.validation.js';
+import { SEVERITIES } from '../../infra/topics.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 export const EventSeverityEnum = builder.enumType('EventSeverity', { values: enumValues(SEVERITIES) });
 
@@ -73,7 +73,7 @@ builder.queryFields((t) => ({
     authScopes: { permission: 'events:read' },
     args: { filter: t.arg({ type: SystemEventFilter, required: false }) },
     resolve: (query, _root, args, ctx) =>
-      withQueryInputErrors(async () =>
+      withGraphQLErrors(async () =>
         ctx.prisma.systemEvent.findMany({
           ...query,
           where: ctx.services.systemEvents.where(
@@ -91,12 +91,7 @@ builder.mutationFields((t) => ({
     type: SystemEventRef,
     description: 'Records an event of the tenant',
     authScopes: { permission: 'events:write' },
-    errors: {
-      types: [ValidationError],
-      union: { name: 'RecordSystemEventResult' },
-      result: { name: 'RecordSystemEventSuccess' },
-      dataField: { name: 'event' },
-    },
+    errors: mutationErrors('RecordSystemEvent', 'event', [ValidationError]),
     args: { input: t.arg({ type: RecordSystemEventInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.systemEvents.recordEvent(tenantOf(ctx), ctx.principal?.userId ?? null, {
@@ -109,12 +104,7 @@ builder.mutationFields((t) => ({
     type: SystemEventRef,
     description: 'Marks an event resolved, recording who resolved it and when',
     authScopes: { permission: 'events:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'ResolveEventResult' },
-      result: { name: 'ResolveEventSuccess' },
-      dataField: { name: 'event' },
-    },
+    errors: mutationErrors('ResolveEvent', 'event', [ValidationError, NotFoundError, ConflictError]),
     args: { id: t.arg.globalID({ required: true, for: SystemEventRef }) },
     resolve: (_root, args, ctx) =>
       ctx.services.systemEvents.resolveEvent(tenantOf(ctx), ctx.principal?.userId ?? null, args.id.id),

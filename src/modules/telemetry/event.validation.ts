@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { parseInput } from '../shared/validation.js';
+import { SEVERITIES } from '../../infra/topics.js';
 import { measuredAt, uuid } from './metrics.validation.js';
-
-export const SEVERITIES = ['critical', 'error', 'warning', 'info', 'debug'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 
 const recordEvent = z.object({
   eventType: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$/, 'must be 1-100 letters, digits or _ . : / -'),

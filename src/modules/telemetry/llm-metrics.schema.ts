@@ -3,10 +3,10 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { compact } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
-import { withQueryInputErrors } from '../shared/error-types.js';
 import { ValidationError } from '../shared/errors.js';
 import type { LlmStatsRow } from './llm-metrics.service.js';
 import { MetricBucketEnum } from './metrics.schema.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 export const LlmRequestMetricsRef = builder.prismaObject('LlmMetric', {
   name: 'LlmRequestMetrics',
@@ -85,7 +85,7 @@ builder.queryFields((t) => ({
       bucket: t.arg({ type: MetricBucketEnum, required: false }),
     },
     resolve: (_root, args, ctx) =>
-      withQueryInputErrors(() =>
+      withGraphQLErrors(() =>
         ctx.services.llmMetrics.llmStats(tenantOf(ctx), {
           from: args.from,
           to: args.to,
@@ -101,12 +101,7 @@ builder.mutationFields((t) => ({
     type: LlmRequestMetricsRef,
     description: "Records one LLM request's generation metrics",
     authScopes: { permission: 'metrics:write' },
-    errors: {
-      types: [ValidationError],
-      union: { name: 'RecordLlmMetricsResult' },
-      result: { name: 'RecordLlmMetricsSuccess' },
-      dataField: { name: 'metrics' },
-    },
+    errors: mutationErrors('RecordLlmMetrics', 'metrics', [ValidationError]),
     args: { input: t.arg({ type: RecordLlmMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.llmMetrics.recordLlmMetrics(tenantOf(ctx), ctx.principal?.apiKeyId ?? null, {

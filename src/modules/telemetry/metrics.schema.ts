@@ -3,9 +3,9 @@ import { tenantOf } from '../../context.js';
 import { compact } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
-import { withQueryInputErrors } from '../shared/error-types.js';
 import { ValidationError } from '../shared/errors.js';
 import type { ClusterMetric, MetricBucket, MetricSeries } from './metrics.service.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 /** Bucket widths a series can be cut into; each value is its width in seconds. */
 export const MetricBucketEnum = builder.enumType('MetricBucket', {
@@ -157,7 +157,7 @@ builder.queryFields((t) => ({
       bucket: t.arg({ type: MetricBucketEnum, required: true }),
     },
     resolve: (_root, args, ctx) =>
-      withQueryInputErrors(() =>
+      withGraphQLErrors(() =>
         ctx.services.metrics.metricSeries(tenantOf(ctx), {
           nodeId: args.nodeId?.id,
           sessionId: args.sessionId?.id,
@@ -176,7 +176,7 @@ builder.queryFields((t) => ({
       since: t.arg({ type: 'DateTime', required: false }),
       lastSeconds: t.arg.int({ required: false }),
     },
-    resolve: (_root, args, ctx) => withQueryInputErrors(() => ctx.services.metrics.clusterMetrics(tenantOf(ctx), compact(args))),
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => ctx.services.metrics.clusterMetrics(tenantOf(ctx), compact(args))),
   }),
 }));
 
@@ -185,12 +185,7 @@ builder.mutationFields((t) => ({
     type: 'Int',
     description: 'Stores up to 10,000 points of nodes of the tenant in one statement; all or none are accepted',
     authScopes: { permission: 'metrics:write' },
-    errors: {
-      types: [ValidationError],
-      union: { name: 'IngestNodeMetricsResult' },
-      result: { name: 'IngestNodeMetricsSuccess' },
-      dataField: { name: 'accepted' },
-    },
+    errors: mutationErrors('IngestNodeMetrics', 'accepted', [ValidationError]),
     args: { input: t.arg({ type: IngestNodeMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.metrics.ingestNodeMetrics(tenantOf(ctx), {
@@ -201,12 +196,7 @@ builder.mutationFields((t) => ({
     type: 'Int',
     description: 'Stores up to 10,000 points of compute sessions of the tenant in one statement; all or none are accepted',
     authScopes: { permission: 'metrics:write' },
-    errors: {
-      types: [ValidationError],
-      union: { name: 'IngestSessionMetricsResult' },
-      result: { name: 'IngestSessionMetricsSuccess' },
-      dataField: { name: 'accepted' },
-    },
+    errors: mutationErrors('IngestSessionMetrics', 'accepted', [ValidationError]),
     args: { input: t.arg({ type: IngestSessionMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.metrics.ingestSessionMetrics(tenantOf(ctx), {
@@ -217,12 +207,7 @@ builder.mutationFields((t) => ({
     type: SystemMetricSnapshotRef,
     description: "Stores one snapshot of a host's vitals",
     authScopes: { permission: 'metrics:write' },
-    errors: {
-      types: [ValidationError],
-      union: { name: 'RecordSystemMetricsResult' },
-      result: { name: 'RecordSystemMetricsSuccess' },
-      dataField: { name: 'snapshot' },
-    },
+    errors: mutationErrors('RecordSystemMetrics', 'snapshot', [ValidationError]),
     args: { input: t.arg({ type: SystemMetricsInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.metrics.recordSystemMetrics(tenantOf(ctx), { ...compact(args.input), nodeId: args.input.nodeId?.id }),

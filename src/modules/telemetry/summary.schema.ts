@@ -1,6 +1,6 @@
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { withQueryInputErrors } from '../shared/error-types.js';
+import { withGraphQLErrors } from '../shared/graphql-errors.js';
 import { parseSummaryRange } from './summary.validation.js';
 
 export const DailyMetricsSummaryRef = builder.prismaObject('DailyMetricsSummary', {
@@ -33,7 +33,7 @@ builder.queryFields((t) => ({
       to: t.arg.string({ required: false, description: 'YYYY-MM-DD' }),
     },
     resolve: (query, _root, args, ctx) =>
-      withQueryInputErrors(async () => {
+      withGraphQLErrors(async () => {
         const range = parseSummaryRange({ from: args.from ?? undefined, to: args.to ?? undefined });
         return ctx.prisma.dailyMetricsSummary.findMany({
           ...query,

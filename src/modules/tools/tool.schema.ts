@@ -1,9 +1,9 @@
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { compact } from '../shared/graphql.js';
-import { withQueryInputErrors } from '../shared/error-types.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import type { ToolSavings, ToolSavingsReport } from './tool.service.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 export const ToolSavingsGroupingEnum = builder.enumType('ToolSavingsGrouping', {
   values: {
@@ -99,7 +99,7 @@ builder.queryFields((t) => ({
     authScopes: { permission: 'tools:read' },
     args: { filter: t.arg({ type: ToolSessionFilter, required: false }) },
     resolve: (query, _root, args, ctx) =>
-      withQueryInputErrors(async () =>
+      withGraphQLErrors(async () =>
         ctx.prisma.toolSession.findMany({
           ...query,
           where: ctx.services.toolAnalytics.sessionWhere(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
@@ -125,7 +125,7 @@ builder.queryFields((t) => ({
       toolId: t.arg.string({ required: false }),
       pricePerMillionTokens: t.arg.string({ required: false, description: 'USD per million tokens; defaults to TOOL_TOKEN_PRICE_PER_MILLION (15)' }),
     },
-    resolve: (_root, args, ctx) => withQueryInputErrors(() => ctx.services.toolAnalytics.toolSavings(tenantOf(ctx), compact(args))),
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => ctx.services.toolAnalytics.toolSavings(tenantOf(ctx), compact(args))),
   }),
 }));
 
@@ -133,19 +133,14 @@ builder.mutationFields((t) => ({
   startToolSession: t.field({
     type: ToolSessionRef,
     authScopes: { permission: 'tools:write' },
-    errors: { types: [ValidationError], union: { name: 'StartToolSessionResult' }, result: { name: 'StartToolSessionSuccess' }, dataField: { name: 'toolSession' } },
+    errors: mutationErrors('StartToolSession', 'toolSession', [ValidationError]),
     args: { input: t.arg({ type: StartToolSessionInput, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.toolAnalytics.startToolSession(tenantOf(ctx), compact(args.input)),
   }),
   recordToolOperation: t.field({
     type: ToolOperationRef,
     authScopes: { permission: 'tools:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError],
-      union: { name: 'RecordToolOperationResult' },
-      result: { name: 'RecordToolOperationSuccess' },
-      dataField: { name: 'operation' },
-    },
+    errors: mutationErrors('RecordToolOperation', 'operation', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: RecordToolOperationInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.toolAnalytics.recordToolOperation(tenantOf(ctx), { ...compact(args.input), sessionId: args.input.sessionId.id }),
@@ -153,7 +148,7 @@ builder.mutationFields((t) => ({
   endToolSession: t.field({
     type: ToolSessionRef,
     authScopes: { permission: 'tools:write' },
-    errors: { types: [NotFoundError, ConflictError], union: { name: 'EndToolSessionResult' }, result: { name: 'EndToolSessionSuccess' }, dataField: { name: 'toolSession' } },
+    errors: mutationErrors('EndToolSession', 'toolSession', [NotFoundError, ConflictError]),
     args: { id: t.arg.globalID({ required: true, for: ToolSessionRef }) },
     resolve: (_root, args, ctx) => ctx.services.toolAnalytics.endToolSession(tenantOf(ctx), args.id.id),
   }),

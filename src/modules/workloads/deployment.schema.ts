@@ -5,6 +5,7 @@ import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { DEPLOYMENT_STATUSES, DEPLOYMENT_STRATEGIES, REPLICA_STATUSES } from './deployment.validation.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const DeploymentStrategyEnum = builder.enumType('DeploymentStrategy', {
   description: 'SPREAD places replicas across regions; PACKED keeps them in one region',
@@ -103,12 +104,7 @@ builder.mutationFields((t) => ({
     type: DeploymentRef,
     description: 'Creates a deployment and claims its first replicas at once',
     authScopes: { permission: 'deployments:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, ConflictError, InsufficientCapacityError],
-      union: { name: 'CreateDeploymentResult' },
-      result: { name: 'CreateDeploymentSuccess' },
-      dataField: { name: 'deployment' },
-    },
+    errors: mutationErrors('CreateDeployment', 'deployment', [ValidationError, NotFoundError, ConflictError, InsufficientCapacityError]),
     args: { input: t.arg({ type: CreateDeploymentInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.deployments.createDeployment(tenantOf(ctx), {
@@ -121,12 +117,7 @@ builder.mutationFields((t) => ({
     type: DeploymentRef,
     description: 'Sets the desired replica count (within min and max) and reconciles towards it',
     authScopes: { permission: 'deployments:write' },
-    errors: {
-      types: [ValidationError, NotFoundError],
-      union: { name: 'ScaleDeploymentResult' },
-      result: { name: 'ScaleDeploymentSuccess' },
-      dataField: { name: 'deployment' },
-    },
+    errors: mutationErrors('ScaleDeployment', 'deployment', [ValidationError, NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: DeploymentRef }), desiredReplicas: t.arg.int({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.deployments.scaleDeployment(tenantOf(ctx), args.id.id, args.desiredReplicas),
   }),
@@ -134,12 +125,7 @@ builder.mutationFields((t) => ({
     type: 'ID',
     description: 'Deletes a deployment and frees its nodes',
     authScopes: { permission: 'deployments:write' },
-    errors: {
-      types: [NotFoundError],
-      union: { name: 'DeleteDeploymentResult' },
-      result: { name: 'DeleteDeploymentSuccess' },
-      dataField: { name: 'deletedId' },
-    },
+    errors: mutationErrors('DeleteDeployment', 'deletedId', [NotFoundError]),
     args: { id: t.arg.globalID({ required: true, for: DeploymentRef }) },
     resolve: async (_root, args, ctx) => encodeGlobalID('Deployment', await ctx.services.deployments.deleteDeployment(tenantOf(ctx), args.id.id)),
   }),

@@ -17,6 +17,7 @@ import type { SchedulingNotes } from './scheduler.service.js';
 import { SESSION_STATUSES } from './session-states.js';
 import type { SessionActor } from './session-access.js';
 import { SESSION_TYPES } from './session.validation.js';
+import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const SessionStatusEnum = builder.enumType('SessionStatus', { values: enumValues(SESSION_STATUSES) });
 export const SessionTypeEnum = builder.enumType('SessionType', { values: enumValues(SESSION_TYPES) });
@@ -221,12 +222,7 @@ builder.mutationFields((t) => ({
     type: SessionRef,
     description: "Creates a pending session within the user's quotas",
     authScopes: { permission: 'sessions:write' },
-    errors: {
-      types: [ValidationError, QuotaExceededError, ForbiddenError, NotFoundError],
-      union: { name: 'CreateSessionResult' },
-      result: { name: 'CreateSessionSuccess' },
-      dataField: { name: 'session' },
-    },
+    errors: mutationErrors('CreateSession', 'session', [ValidationError, QuotaExceededError, ForbiddenError, NotFoundError]),
     args: { input: t.arg({ type: CreateSessionInput, required: true }) },
     resolve: (_root, args, ctx) => {
       const { placementPreferences, ...input } = args.input;
@@ -247,12 +243,7 @@ builder.mutationFields((t) => ({
     type: SessionRef,
     description: 'Places a pending session on a node now; when nothing fits it stays pending, with the reasons recorded',
     authScopes: { permission: 'sessions:write' },
-    errors: {
-      types: [NotFoundError, IllegalTransitionError, InsufficientCapacityError, ForbiddenError],
-      union: { name: 'ScheduleSessionResult' },
-      result: { name: 'ScheduleSessionSuccess' },
-      dataField: { name: 'session' },
-    },
+    errors: mutationErrors('ScheduleSession', 'session', [NotFoundError, IllegalTransitionError, InsufficientCapacityError, ForbiddenError]),
     args: { id: t.arg.globalID({ required: true, for: SessionRef }) },
     resolve: (_root, args, ctx) => ctx.services.scheduler.scheduleSession(actorOf(ctx), args.id.id),
   }),
@@ -260,12 +251,7 @@ builder.mutationFields((t) => ({
     type: SessionRef,
     description: 'Moves a session to another state; SCHEDULED places it as scheduleSession does. Terminal states release its resources.',
     authScopes: { permission: 'sessions:write' },
-    errors: {
-      types: [ValidationError, NotFoundError, IllegalTransitionError, InsufficientCapacityError, ForbiddenError],
-      union: { name: 'TransitionSessionResult' },
-      result: { name: 'TransitionSessionSuccess' },
-      dataField: { name: 'session' },
-    },
+    errors: mutationErrors('TransitionSession', 'session', [ValidationError, NotFoundError, IllegalTransitionError, InsufficientCapacityError, ForbiddenError]),
     args: {
       id: t.arg.globalID({ required: true, for: SessionRef }),
       status: t.arg({ type: SessionStatusEnum, required: true }),

@@ -1,0 +1,76 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../infra/logger.js';
+import type { Principal } from '../modules/identity/principal.js';
+import type { Services } from '../services.js';
+import type { RequestContexts } from './context.js';
+import type { GraphQLHandler } from './yoga.js';
+
+interface SocketExtra {
+  socket: WebSocket;
+  request: IncomingMessage;
+  principal?: Principal | null;
+  /** Stops tracking the socket for token expiry (4403) and revocation (4401). */
+  release?: () => void;
+}
+
+type RootValue = { execute(args: ExecutionArgs): unknown; subscribe(args: ExecutionArgs): unknown };
+
+/**
+ * graphql-ws on the GraphQL endpoint: credentials from the connection parameters once per socket,
+ * the rate limit per operation, and every operation run through the HTTP handler's envelop.
+ */
+export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, contexts: RequestContexts, services: Services, log: Logger) {
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  return useServer(
+    {
+      execute: (args) => (args.rootValue as RootValue).execute(args) as never,
+      subscribe: (args) => (args.rootValue as RootValue).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+        try {
+          const principal = await contexts.authenticate({ authorization: text(params.authorization) ?? text(params.Authorization), apiKey: text(params.apiKey) });
+          const extra = ctx.extra as SocketExtra;
+          extra.principal = principal;
+          if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
+          return true;
+        } catch (error) {
+          // Refused credentials were logged by authenticate; anything else is ours to see.
+          if (!(error instanceof GraphQLError)) log.error('socket not authenticated', { error: (error as Error).message });
+          return false;
+        }
+      },
+      onClose: (ctx) => (ctx.extra as SocketExtra).release?.(),
+      onSubscribe: async (ctx, _id, params) => {
+        const extra = ctx.extra as SocketExtra;
+        try {
+          await contexts.admit(extra.principal ?? null);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        const wsContext = contexts.contextFor(extra.principal ?? null, undefined, {
+          ip: extra.request.socket.remoteAddress ?? 'unknown',
+          userAgent: extra.request.headers['user-agent'] ?? null,
+        });
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, params, wsContext });
+        const document = parse(params.query);
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wsServer,
+    services.realtime.settings.keepAliveMs,
+  );
+}

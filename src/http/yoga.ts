@@ -1,0 +1,68 @@
+import type { IncomingMessage } from 'node:http';
+import { createYoga, useErrorHandler, type YogaLogger } from 'graphql-yoga';
+import type { GraphQLError } from 'graphql';
+import type { Config } from '../config.js';
+import type { Context } from '../context.js';
+import type { Database } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
+import type { PubSub } from '../infra/pubsub.js';
+import { buildSchema } from '../schema.js';
+import type { RequestContexts } from './context.js';
+import { useReadiness } from './readiness.js';
+import { useTenantScope } from './tenant-scope.js';
+
+/** What a request brings: the Node request over HTTP, or the context the WebSocket server built. */
+export interface ServerContext {
+  req?: IncomingMessage;
+  wsContext?: Context;
+}
+
+function yogaLogger(log: Logger): YogaLogger {
+  const text = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
+  return {
+    debug: (...args) => log.debug(text(args)),
+    info: (...args) => log.info(text(args)),
+    warn: (...args) => log.warn(text(args)),
+    // Unexpected resolver errors are logged once, with the request id, by the error handler below.
+    error: (...args) => log.debug(text(args)),
+  };
+}
+
+/** The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging. */
+export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts) {
+  return createYoga<ServerContext, Context>({
+    schema: buildSchema(),
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthz',
+    landingPage: false,
+    graphiql: config.graphiql ? { title: 'Omega Control Plane', subscriptionsProtocol: 'WS' } : false,
+    logging: yogaLogger(log),
+    context: async ({ request, req, wsContext }) => {
+      if (wsContext) return wsContext;
+      const principal = await contexts.authenticate({ authorization: request.headers.get('authorization'), apiKey: request.headers.get('x-api-key') });
+      await contexts.admit(principal);
+      return contexts.contextFor(principal, request.headers.get('x-request-id'), {
+        ip: req?.socket.remoteAddress ?? 'unknown',
+        userAgent: request.headers.get('user-agent'),
+      });
+    },
+    plugins: [
+      useTenantScope(),
+      useReadiness(db, pubsub),
+      useErrorHandler(({ errors, context }) => {
+        for (const error of errors as GraphQLError[]) {
+          const original = error.originalError;
+          if (!original || original.name === 'GraphQLError') continue;
+          log.error('unexpected error', {
+            requestId: (context as Partial<Context>).requestId,
+            path: error.path?.join('.'),
+            error: original.message,
+            stack: original.stack,
+          });
+        }
+      }),
+    ],
+  });
+}
+
+export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;

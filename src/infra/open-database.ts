@@ -1,0 +1,40 @@
+import { redactUrl, type Config } from '../config.js';
+import { StartupError } from '../startup-error.js';
+import { createDatabase, pingDatabase, type Database } from './db.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import type { Logger } from './logger.js';
+
+export interface OpenedDatabase {
+  db: Database;
+  /** The unredacted connection URL, for migrations. */
+  url: string;
+  /** Stops the embedded database when the API started one. */
+  stopEmbedded?: () => Promise<void>;
+}
+
+/** Connects to DATABASE_URL, or starts the embedded database when none is set, and checks it answers. */
+export async function openDatabase(config: Config, log: Logger): Promise<OpenedDatabase> {
+  let url = config.databaseUrl;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  if (url === undefined) {
+    const embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir === ':memory:' ? undefined : config.dataDir,
+      port: config.embeddedDbPort,
+    }).catch((error: unknown) => {
+      throw new StartupError(`embedded database could not start in ${config.dataDir}: ${(error as Error).message}`);
+    });
+    url = embedded.url;
+    stopEmbedded = embedded.close;
+    log.info('embedded database started', { dataDir: config.dataDir });
+  }
+  const db = createDatabase(url, config.dbPoolMax, { embedded: stopEmbedded !== undefined });
+  try {
+    await pingDatabase(db.pool);
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    await stopEmbedded?.();
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new StartupError(`database unreachable at ${redactUrl(url)}: ${(error as Error).message || reason}`);
+  }
+  return { db, url, stopEmbedded };
+}
