@@ -56,7 +56,7 @@ export class LocalStore {
         batch_key TEXT,
         delivered_at TIMESTAMP
       );
-      CREATE INDEX IF NOT EXISTS local_resources_undelivered ON local_resources (delivered_at, rowid);
+      CREATE INDEX IF NOT EXISTS local_resources_undelivered ON local_resources (delivered_at);
       CREATE TABLE IF NOT EXISTS local_sessions (
         session_id TEXT PRIMARY KEY,
         status TEXT NOT NULL,
