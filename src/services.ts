@@ -6,6 +6,7 @@ import type { PubSub } from './infra/pubsub.js';
 import { ClusterViewsService } from './modules/cluster/cluster-views.service.js';
 import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
+import { RegionService } from './modules/cluster/region.service.js';
 import { loadClusterSettings, type ClusterSettings } from './modules/cluster/settings.js';
 import { StorageService } from './modules/cluster/storage.service.js';
 import { DeploymentService } from './modules/workloads/deployment.service.js';
@@ -56,6 +57,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   identityAdmin: IdentityAdminService;
   nodes: NodeService;
+  regions: RegionService;
   clusterSettings: ClusterSettings;
   network: NetworkService;
   storage: StorageService;
@@ -88,13 +90,15 @@ export function createServices(deps: ServiceDeps): Services {
   // Half the pool for placements, so reads and other writes keep connections while placements queue.
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
+  const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation);
   return {
     authenticator,
     rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
     signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
     apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
-    identityAdmin: new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation),
+    identityAdmin,
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
+    regions: new RegionService(deps.db.system, (principal) => identityAdmin.isPlatformAdmin(principal)),
     clusterSettings,
     network: new NetworkService(deps.db.prisma),
     storage: new StorageService(deps.db.prisma),

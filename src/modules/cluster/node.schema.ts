@@ -2,7 +2,7 @@ import { encodeGlobalID, resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import type { Node } from '../../generated/prisma/client.js';
-import { ConflictError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
+import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
@@ -36,6 +36,7 @@ export const ClusterNodeRef = builder.prismaNode('Node', {
   id: { field: 'id' },
   fields: (t) => ({
     hostname: t.exposeString('hostname'),
+    machineId: t.exposeString('machineId', { nullable: true, description: "The machine's identity its agent registered with" }),
     ipAddress: t.exposeString('ipAddress'),
     nodeType: t.field({ type: NodeTypeEnum, resolve: (n) => n.nodeType as never }),
     status: t.field({ type: NodeStatusEnum, resolve: (n) => n.status as never }),
@@ -177,9 +178,24 @@ const NodeResourceInput = builder.inputType('NodeResourceInput', {
   }),
 });
 
+const NodeResourceChangeInput = builder.inputType('NodeResourceChangeInput', {
+  description: 'A resource to add or resize; omitted fields stay as they are',
+  fields: (t) => ({
+    resourceType: t.field({ type: ResourceTypeEnum, required: true }),
+    totalCapacity: t.float({ required: true, description: 'Refused below what sessions hold plus the reservation' }),
+    reservationCapacity: t.float({ required: false, description: 'Held back from scheduling' }),
+    unit: t.string({ required: false }),
+    constraints: t.field({ type: 'JSON', required: false }),
+  }),
+});
+
 const RegisterNodeInput = builder.inputType('RegisterNodeInput', {
   fields: (t) => ({
-    hostname: t.string({ required: true }),
+    hostname: t.string({ required: true, description: 'Unique within the tenant' }),
+    machineId: t.string({
+      required: false,
+      description: "The machine's stable identity (e.g. /etc/machine-id): registering it again returns its node with the inventory refreshed",
+    }),
     ipAddress: t.string({ required: true }),
     nodeType: t.field({ type: NodeTypeEnum, required: true }),
     status: t.field({ type: NodeStatusEnum, required: false, description: 'Defaults to INACTIVE until the first heartbeat' }),
@@ -227,13 +243,15 @@ const UpdateNodeInput = builder.inputType('UpdateNodeInput', {
     provider: t.string({ required: false }),
     instanceType: t.string({ required: false }),
     pricePerHour: t.float({ required: false }),
+    resources: t.field({ type: [NodeResourceChangeInput], required: false, description: 'Resources to add or resize' }),
+    interfaces: t.field({ type: [NetworkInterfaceInput], required: false, description: 'Replaces all network interfaces' }),
   }),
 });
 
 builder.mutationFields((t) => ({
   registerNode: t.field({
     type: ClusterNodeRef,
-    description: 'Registers a node with its resources and network interfaces',
+    description: 'Registers a node with its resources and network interfaces; idempotent per machineId',
     authScopes: { permission: 'cluster:write' },
     errors: mutationErrors('RegisterNode', 'node', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: RegisterNodeInput, required: true }) },
@@ -247,14 +265,16 @@ builder.mutationFields((t) => ({
   }),
   updateNode: t.field({
     type: ClusterNodeRef,
-    description: "Changes a node's descriptive fields; status has its own mutation",
+    description: "Changes a node's descriptive fields, resources and interfaces; status has its own mutation",
     authScopes: { permission: 'cluster:write' },
-    errors: mutationErrors('UpdateNode', 'node', [ValidationError, NotFoundError]),
+    errors: mutationErrors('UpdateNode', 'node', [ValidationError, NotFoundError, ConflictError, InsufficientCapacityError]),
     args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }), input: t.arg({ type: UpdateNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
       ctx.services.nodes.updateNode(tenantOf(ctx), args.id.id, {
         ...args.input,
         regionId: args.input.regionId === undefined ? undefined : (args.input.regionId?.id ?? null),
+        resources: args.input.resources?.map((resource) => compact(resource)) ?? undefined,
+        interfaces: args.input.interfaces?.map(networkInterfaceArgs) ?? undefined,
       }),
   }),
   setNodeStatus: t.field({

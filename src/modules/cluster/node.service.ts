@@ -7,6 +7,7 @@ import { loadPlaceableNodes } from './capacity.js';
 import type { Transaction } from '../../infra/db.js';
 import { EventPublisher, recordSystemEvent } from '../shared/domain-events.js';
 import type { NetworkInterfaceInput } from './network.validation.js';
+import { assertHostnameFree, inventoryColumns, resizeResources, retryOnceOnUniqueViolation } from './node-inventory.js';
 import {
   parseCapacityRequest,
   parseNodeFilter,
@@ -74,75 +75,110 @@ export class NodeService {
     this.events = new EventPublisher(pubsub, log);
   }
 
-  /** Registers a node with its resources and interfaces in one transaction and announces it. */
+  /**
+   * Registers a node with its resources and interfaces in one transaction and announces it. A
+   * machine that registers again (same machineId) gets its node back with the inventory refreshed.
+   */
   async registerNode(tenantId: string, rawInput: unknown) {
     const input = parseRegisterNode(rawInput);
-    const resources = input.resources ?? resourcesFromTotals(input);
-    const node = await this.prisma.$transaction(async (tx) => {
-      await assertRegionExists(tx, input.regionId);
-      const created = await tx.node.create({
-        data: {
-          tenantId,
-          hostname: input.hostname,
-          ipAddress: input.ipAddress,
-          nodeType: input.nodeType,
-          status: input.status,
-          totalCpuCores: input.totalCpuCores,
-          totalMemoryGb: input.totalMemoryGb,
-          totalStorageGb: input.totalStorageGb,
-          gpuCount: input.gpuCount,
-          gpuMemoryGb: input.gpuMemoryGb,
-          gpuType: input.gpuType,
-          networkBandwidthMbps: input.networkBandwidthMbps,
-          architecture: input.architecture,
-          osVersion: input.osVersion,
-          kernelVersion: input.kernelVersion,
-          dockerVersion: input.dockerVersion,
-          labels: input.labels as Prisma.InputJsonObject,
-          annotations: input.annotations as Prisma.InputJsonObject,
-          capabilities: input.capabilities as Prisma.InputJsonObject,
-          regionId: input.regionId,
-          provider: input.provider,
-          instanceType: input.instanceType,
-          spotInstance: input.spotInstance,
-          pricePerHour: input.pricePerHour,
-          // An agent that registers as active is alive now; otherwise the first heartbeat says so.
-          lastHeartbeat: input.status === 'active' ? new Date() : null,
-          resources: {
-            create: resources.map((resource) => ({
-              tenantId,
-              resourceType: resource.resourceType,
-              totalCapacity: resource.totalCapacity,
-              reservationCapacity: resource.reservationCapacity,
-              unit: resource.unit,
-              constraints: resource.constraints as Prisma.InputJsonObject,
-            })),
-          },
-        },
-      });
-      await insertNetworkInterfaces(tx, tenantId, created.id, input.interfaces);
-      await recordSystemEvent(tx, {
-        tenantId,
-        eventType: 'node.registered',
-        severity: 'info',
-        sourceComponent: 'cluster',
-        sourceNodeId: created.id,
-        message: `node ${created.hostname} registered as ${created.status}`,
-        details: { nodeId: created.id, hostname: created.hostname, status: created.status },
-      });
-      return created;
-    });
-    await this.events.publish(Topic.NodeRegistered, { tenantId, nodeId: node.id });
+    const { node, created } = await retryOnceOnUniqueViolation(
+      () =>
+        this.prisma.$transaction(async (tx) => {
+          await assertRegionExists(tx, input.regionId);
+          const known = input.machineId ? await tx.node.findFirst({ where: { tenantId, machineId: input.machineId }, select: { id: true } }) : null;
+          await assertHostnameFree(tx, tenantId, input.hostname, known?.id ?? null);
+          if (known) return { node: await this.refreshInventory(tx, tenantId, known.id, input), created: false };
+          return { node: await this.createNode(tx, tenantId, input), created: true };
+        }),
+      input.hostname,
+    );
+    if (created) await this.events.publish(Topic.NodeRegistered, { tenantId, nodeId: node.id });
     return node;
   }
 
+  private async createNode(tx: Transaction, tenantId: string, input: RegisterNodeInput) {
+    const resources = input.resources ?? resourcesFromTotals(input);
+    const created = await tx.node.create({
+      data: {
+        tenantId,
+        hostname: input.hostname,
+        machineId: input.machineId,
+        ipAddress: input.ipAddress,
+        nodeType: input.nodeType,
+        status: input.status,
+        totalCpuCores: input.totalCpuCores,
+        totalMemoryGb: input.totalMemoryGb,
+        totalStorageGb: input.totalStorageGb,
+        gpuCount: input.gpuCount,
+        gpuMemoryGb: input.gpuMemoryGb,
+        gpuType: input.gpuType,
+        networkBandwidthMbps: input.networkBandwidthMbps,
+        architecture: input.architecture,
+        osVersion: input.osVersion,
+        kernelVersion: input.kernelVersion,
+        dockerVersion: input.dockerVersion,
+        labels: input.labels as Prisma.InputJsonObject,
+        annotations: input.annotations as Prisma.InputJsonObject,
+        capabilities: input.capabilities as Prisma.InputJsonObject,
+        regionId: input.regionId,
+        provider: input.provider,
+        instanceType: input.instanceType,
+        spotInstance: input.spotInstance,
+        pricePerHour: input.pricePerHour,
+        // An agent that registers as active is alive now; otherwise the first heartbeat says so.
+        lastHeartbeat: input.status === 'active' ? new Date() : null,
+        resources: {
+          create: resources.map((resource) => ({
+            tenantId,
+            resourceType: resource.resourceType,
+            totalCapacity: resource.totalCapacity,
+            reservationCapacity: resource.reservationCapacity,
+            unit: resource.unit,
+            constraints: resource.constraints as Prisma.InputJsonObject,
+          })),
+        },
+      },
+    });
+    await insertNetworkInterfaces(tx, tenantId, created.id, input.interfaces);
+    await recordSystemEvent(tx, {
+      tenantId,
+      eventType: 'node.registered',
+      severity: 'info',
+      sourceComponent: 'cluster',
+      sourceNodeId: created.id,
+      message: `node ${created.hostname} registered as ${created.status}`,
+      details: { nodeId: created.id, hostname: created.hostname, status: created.status },
+    });
+    return created;
+  }
+
+  /** The machine's node, with what its agent now reports; reservations stay unless the agent lists them. */
+  private async refreshInventory(tx: Transaction, tenantId: string, nodeId: string, input: RegisterNodeInput) {
+    await tx.$queryRaw`SELECT 1 FROM nodes WHERE node_id = ${nodeId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
+    const node = await tx.node.update({ where: { id: nodeId }, data: inventoryColumns(input) });
+    const resources = input.resources ?? resourcesFromTotals(input).map(({ resourceType, totalCapacity, unit }) => ({ resourceType, totalCapacity, unit }));
+    await resizeResources(tx, tenantId, nodeId, resources);
+    if (input.interfaces.length > 0) {
+      await tx.nodeNetworkInterface.deleteMany({ where: { tenantId, nodeId } });
+      await insertNetworkInterfaces(tx, tenantId, nodeId, input.interfaces);
+    }
+    return node;
+  }
+
+  /** Changes descriptive fields, resizes resources (never below what is allocated) and replaces interfaces. */
   async updateNode(tenantId: string, nodeId: string, rawInput: unknown) {
     const input = parseUpdateNode(rawInput);
     return this.prisma.$transaction(async (tx) => {
       const existing = await tx.node.findFirst({ where: { id: nodeId, tenantId }, select: { id: true } });
       if (!existing) throw new NotFoundError('Node', nodeId);
       await assertRegionExists(tx, input.regionId);
-      const { labels, annotations, capabilities, ...columns } = input;
+      if (input.hostname) await assertHostnameFree(tx, tenantId, input.hostname, nodeId);
+      const { labels, annotations, capabilities, resources, interfaces, ...columns } = input;
+      if (resources) await resizeResources(tx, tenantId, nodeId, resources);
+      if (interfaces) {
+        await tx.nodeNetworkInterface.deleteMany({ where: { tenantId, nodeId } });
+        await insertNetworkInterfaces(tx, tenantId, nodeId, interfaces);
+      }
       return tx.node.update({
         where: { id: nodeId },
         data: {

@@ -24,6 +24,9 @@ const hostname = z
   .max(255)
   .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'must be a DNS hostname');
 
+/** A machine's stable identity as its agent reads it (/etc/machine-id or one it generated and kept). */
+const machineId = z.string().trim().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
 const resourceInput = z.object({
   resourceType: z.enum(RESOURCE_TYPES),
   totalCapacity: capacity,
@@ -32,9 +35,30 @@ const resourceInput = z.object({
   constraints: jsonObject,
 });
 
+type NetworkInterface = z.output<typeof networkInterfaceInput>;
+
+/** A resource type or an interface name listed twice is a mistake, not a last-one-wins. */
+function refineListsOnce(input: { resources?: { resourceType: string }[]; interfaces?: NetworkInterface[] }, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  input.resources?.forEach((resource, index) => {
+    if (seen.has(resource.resourceType)) {
+      ctx.addIssue({ code: 'custom', path: ['resources', index, 'resourceType'], message: `${resource.resourceType} is listed twice` });
+    }
+    seen.add(resource.resourceType);
+  });
+  const names = new Set<string>();
+  input.interfaces?.forEach((networkInterface, index) => {
+    if (names.has(networkInterface.interfaceName)) {
+      ctx.addIssue({ code: 'custom', path: ['interfaces', index, 'interfaceName'], message: `${networkInterface.interfaceName} is listed twice` });
+    }
+    names.add(networkInterface.interfaceName);
+  });
+}
+
 const registerNodeInput = z
   .object({
     hostname,
+    machineId: machineId.optional(),
     ipAddress: z.string().trim().refine((value) => isIP(value) !== 0, 'must be an IPv4 or IPv6 address'),
     nodeType: z.enum(NODE_TYPES),
     status: z.enum(NODE_STATUSES).default('inactive'),
@@ -61,26 +85,24 @@ const registerNodeInput = z
     interfaces: z.array(networkInterfaceInput).max(64).default([]),
   })
   .superRefine((input, ctx) => {
-    const seen = new Set<string>();
-    input.resources?.forEach((resource, index) => {
-      if (seen.has(resource.resourceType)) {
-        ctx.addIssue({ code: 'custom', path: ['resources', index, 'resourceType'], message: `${resource.resourceType} is listed twice` });
-      }
-      seen.add(resource.resourceType);
-    });
+    refineListsOnce(input, ctx);
     if (input.gpuCount === 0 && input.gpuMemoryGb > 0) {
       ctx.addIssue({ code: 'custom', path: ['gpuMemoryGb'], message: 'must be 0 when gpuCount is 0' });
     }
-    const names = new Set<string>();
-    input.interfaces.forEach((networkInterface, index) => {
-      if (names.has(networkInterface.interfaceName)) {
-        ctx.addIssue({ code: 'custom', path: ['interfaces', index, 'interfaceName'], message: `${networkInterface.interfaceName} is listed twice` });
-      }
-      names.add(networkInterface.interfaceName);
-    });
   });
 
 export type RegisterNodeInput = z.output<typeof registerNodeInput>;
+
+/** A resource to add or resize; what it omits (reservation, unit, constraints) stays as it is. */
+const resourceChange = z.object({
+  resourceType: z.enum(RESOURCE_TYPES),
+  totalCapacity: capacity,
+  reservationCapacity: z.number().finite().min(0).optional(),
+  unit: name(20).optional(),
+  constraints: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type NodeResourceChange = z.output<typeof resourceChange>;
 export type NodeResourceInput = z.output<typeof resourceInput>;
 
 export const parseRegisterNode = (input: unknown): RegisterNodeInput => parseInput(registerNodeInput, input);
@@ -102,8 +124,11 @@ const updateNodeInput = z
     provider: name(50).nullable().optional(),
     instanceType: name(100).nullable().optional(),
     pricePerHour: z.number().finite().min(0).max(1e6).nullable().optional(),
+    resources: z.array(resourceChange).min(1).max(RESOURCE_TYPES.length).optional(),
+    interfaces: z.array(networkInterfaceInput).max(64).optional(),
   })
-  .refine((input) => Object.values(input).some((value) => value !== undefined), { message: 'names no field to change' });
+  .refine((input) => Object.values(input).some((value) => value !== undefined), { message: 'names no field to change' })
+  .superRefine(refineListsOnce);
 
 export type UpdateNodeInput = z.output<typeof updateNodeInput>;
 

@@ -45,7 +45,10 @@ const SessionMetricPointInput = builder.inputType('SessionMetricPointInput', {
 });
 
 const IngestNodeMetricsInput = builder.inputType('IngestNodeMetricsInput', {
-  fields: (t) => ({ points: t.field({ type: [NodeMetricPointInput], required: true, description: 'At most 10,000 points' }) }),
+  fields: (t) => ({
+    points: t.field({ type: [NodeMetricPointInput], required: true, description: 'At most 10,000 points' }),
+    idempotencyKey: t.string({ required: false, description: 'A batch sent again under the same key is stored once and answers the first count' }),
+  }),
 });
 const IngestSessionMetricsInput = builder.inputType('IngestSessionMetricsInput', {
   fields: (t) => ({ points: t.field({ type: [SessionMetricPointInput], required: true, description: 'At most 10,000 points' }) }),
@@ -190,6 +193,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       ctx.services.metrics.ingestNodeMetrics(tenantOf(ctx), {
         points: args.input.points.map((point) => ({ ...compact(point), nodeId: point.nodeId.id })),
+        idempotencyKey: args.input.idempotencyKey ?? undefined,
       }),
   }),
   ingestSessionMetrics: t.field({

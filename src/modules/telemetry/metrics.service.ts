@@ -91,9 +91,12 @@ export class MetricsService {
     this.features = timeseriesFeaturesOf(system);
   }
 
-  /** Validates up to 10,000 node points, checks their nodes in one query and writes them in one statement. */
+  /**
+   * Validates up to 10,000 node points, checks their nodes in one query and writes them in one
+   * statement. With an idempotency key, a batch already stored answers its first count and stores nothing.
+   */
   async ingestNodeMetrics(tenantId: string, rawInput: unknown): Promise<number> {
-    const { points } = parseNodeMetricBatch(rawInput);
+    const { points, idempotencyKey } = parseNodeMetricBatch(rawInput);
     const ids = [...new Set(points.map((point) => point.nodeId))];
     const rows = await this.prisma.$queryRaw<{ id: string }[]>`
       SELECT node_id::text AS id FROM nodes WHERE tenant_id = ${tenantId}::uuid AND node_id = ANY(${ids}::uuid[])`;
@@ -103,10 +106,28 @@ export class MetricsService {
     }
     // One statement, one parameter: the batch as a JSON array of records, expanded by the database.
     const records = JSON.stringify(points.map((p) => ({ t: p.time, n: p.nodeId, m: p.metricType, v: p.value, u: p.unit ?? null, l: p.labels })));
-    const accepted = await this.prisma.$executeRaw`
-      INSERT INTO node_metrics (time, tenant_id, node_id, metric_type, value, unit, labels)
-      SELECT r.t, ${tenantId}::uuid, r.n, r.m, r.v, r.u, r.l::jsonb
-      FROM json_to_recordset(${records}::json) AS r(t timestamptz, n uuid, m varchar, v float8, u varchar, l text)`;
+    const { accepted, replayed } = await this.prisma.$transaction(async (tx) => {
+      if (idempotencyKey) {
+        // A concurrent request with the same key waits on this row, then finds it.
+        const claimed = await tx.$executeRaw`
+          INSERT INTO ingest_receipts (tenant_id, idempotency_key, accepted) VALUES (${tenantId}::uuid, ${idempotencyKey}, 0)
+          ON CONFLICT DO NOTHING`;
+        if (claimed === 0) {
+          const [receipt] = await tx.$queryRaw<{ accepted: number }[]>`
+            SELECT accepted FROM ingest_receipts WHERE tenant_id = ${tenantId}::uuid AND idempotency_key = ${idempotencyKey}`;
+          return { accepted: receipt?.accepted ?? 0, replayed: true };
+        }
+      }
+      const inserted = await tx.$executeRaw`
+        INSERT INTO node_metrics (time, tenant_id, node_id, metric_type, value, unit, labels)
+        SELECT r.t, ${tenantId}::uuid, r.n, r.m, r.v, r.u, r.l::jsonb
+        FROM json_to_recordset(${records}::json) AS r(t timestamptz, n uuid, m varchar, v float8, u varchar, l text)`;
+      if (idempotencyKey) {
+        await tx.$executeRaw`UPDATE ingest_receipts SET accepted = ${inserted}::int WHERE tenant_id = ${tenantId}::uuid AND idempotency_key = ${idempotencyKey}`;
+      }
+      return { accepted: inserted, replayed: false };
+    });
+    if (replayed) return accepted;
     await this.publish(
       tenantId,
       points.map((point) => ({ nodeId: point.nodeId, sessionId: null, metricType: point.metricType, value: point.value, unit: point.unit ?? null, time: point.time.toISOString() })),

@@ -64,7 +64,10 @@ export function truncatedValidationError(issues: ValidationError['issues']): Val
   ]);
 }
 
-export const parseNodeMetricBatch = (input: unknown) => parseBatch(batch(nodePoint), input);
+/** An agent's key for one batch: a batch sent again under the same key is stored once. */
+const idempotencyKey = z.string().trim().min(1).max(255).optional();
+
+export const parseNodeMetricBatch = (input: unknown) => parseBatch(batch(nodePoint).extend({ idempotencyKey }), input);
 export const parseSessionMetricBatch = (input: unknown) => parseBatch(batch(sessionPoint), input);
 
 const percent = z.number().finite().min(0).max(100).optional();

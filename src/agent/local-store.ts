@@ -1,0 +1,207 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** One sample of the host's vitals, as local_resources keeps it. */
+export interface ResourceSample {
+  timestamp: string;
+  cpuUsage: number;
+  memoryUsage: number;
+  diskUsage: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+  gpuUsage: number | null;
+  temperature: number | null;
+}
+
+export interface StoredSample extends ResourceSample {
+  rowid: number;
+}
+
+/** A session transition waiting to be told to the API, in local_events. */
+export interface PendingTransition {
+  eventId: number;
+  sessionId: string;
+  status: 'running' | 'completed' | 'failed';
+  reason: string | null;
+}
+
+/**
+ * Seed 001's node-local store: local_config, local_resources, local_sessions, local_events. Samples
+ * and session transitions wait here until the API acknowledges them, so an outage loses nothing
+ * acknowledged and a replay sends each once (a batch keeps its key until it is acknowledged).
+ */
+export class LocalStore {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS local_config (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+      );
+      CREATE TABLE IF NOT EXISTS local_resources (
+        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        cpu_usage REAL,
+        memory_usage REAL,
+        disk_usage REAL,
+        network_rx_bytes INTEGER,
+        network_tx_bytes INTEGER,
+        gpu_usage REAL,
+        temperature REAL,
+        batch_key TEXT,
+        delivered_at TIMESTAMP
+      );
+      CREATE INDEX IF NOT EXISTS local_resources_undelivered ON local_resources (delivered_at);
+      CREATE TABLE IF NOT EXISTS local_sessions (
+        session_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        container_id TEXT,
+        pid INTEGER,
+        started_at TIMESTAMP,
+        resource_limits TEXT
+      );
+      CREATE TABLE IF NOT EXISTS local_events (
+        event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        event_type TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        message TEXT NOT NULL,
+        details TEXT,
+        delivered_at TIMESTAMP
+      );
+    `);
+  }
+
+  config(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM local_config WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setConfig(key: string, value: string): void {
+    this.db
+      .prepare('INSERT INTO local_config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP')
+      .run(key, value);
+  }
+
+  /** Keeps a sample; past `limit` undelivered samples the oldest go, and the count says how many. */
+  addSample(sample: ResourceSample, limit: number): number {
+    this.db
+      .prepare(
+        `INSERT INTO local_resources (timestamp, cpu_usage, memory_usage, disk_usage, network_rx_bytes, network_tx_bytes, gpu_usage, temperature)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(sample.timestamp, sample.cpuUsage, sample.memoryUsage, sample.diskUsage, sample.networkRxBytes, sample.networkTxBytes, sample.gpuUsage, sample.temperature);
+    const dropped = this.db
+      .prepare(
+        `DELETE FROM local_resources WHERE rowid IN (
+           SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid
+           LIMIT max(0, (SELECT count(*) FROM local_resources WHERE delivered_at IS NULL) - ?))`,
+      )
+      .run(limit).changes;
+    if (dropped > 0) this.setConfig('dropped_samples', String(Number(this.config('dropped_samples') ?? 0) + dropped));
+    return dropped;
+  }
+
+  /**
+   * The oldest undelivered samples under one batch key: a batch already tried keeps its key and
+   * rows, so a resend is recognised by the API; otherwise up to `size` new rows get a new key.
+   */
+  nextBatch(size: number, keyPrefix: string): { key: string; samples: StoredSample[] } | null {
+    return this.db.transaction(() => {
+      const open = this.db.prepare('SELECT batch_key FROM local_resources WHERE delivered_at IS NULL AND batch_key IS NOT NULL ORDER BY rowid LIMIT 1').get() as
+        | { batch_key: string }
+        | undefined;
+      let key = open?.batch_key;
+      if (!key) {
+        const first = this.db.prepare('SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT 1').get() as { rowid: number } | undefined;
+        if (!first) return null;
+        key = `${keyPrefix}:${first.rowid}`;
+        this.db
+          .prepare(`UPDATE local_resources SET batch_key = ? WHERE rowid IN (SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT ?)`)
+          .run(key, size);
+      }
+      const rows = this.db.prepare('SELECT rowid, * FROM local_resources WHERE batch_key = ? AND delivered_at IS NULL ORDER BY rowid').all(key) as SampleRow[];
+      return { key, samples: rows.map(toSample) };
+    })();
+  }
+
+  /** The API stored the batch: its rows are kept a while as local history, then pruned. */
+  markDelivered(key: string, keepDeliveredFor = 3_600): void {
+    this.db.prepare('UPDATE local_resources SET delivered_at = ? WHERE batch_key = ?').run(new Date().toISOString(), key);
+    this.db.prepare('DELETE FROM local_resources WHERE delivered_at IS NOT NULL AND delivered_at < ?').run(new Date(Date.now() - keepDeliveredFor * 1000).toISOString());
+  }
+
+  undeliveredSamples(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM local_resources WHERE delivered_at IS NULL').get() as { n: number }).n;
+  }
+
+  /** Records an event; session transitions among them wait in order for the API. */
+  addEvent(eventType: string, severity: 'info' | 'warning' | 'error', message: string, details: Record<string, unknown> = {}): void {
+    this.db.prepare('INSERT INTO local_events (timestamp, event_type, severity, message, details) VALUES (?, ?, ?, ?, ?)').run(
+      new Date().toISOString(),
+      eventType,
+      severity,
+      message,
+      JSON.stringify(details),
+    );
+  }
+
+  /** Session transitions not yet acknowledged by the API, oldest first. */
+  pendingTransitions(): PendingTransition[] {
+    const rows = this.db
+      .prepare("SELECT event_id, details FROM local_events WHERE event_type = 'session.transition' AND delivered_at IS NULL ORDER BY event_id")
+      .all() as { event_id: number; details: string }[];
+    return rows.map((row) => ({ eventId: row.event_id, ...(JSON.parse(row.details) as Omit<PendingTransition, 'eventId'>) }));
+  }
+
+  markEventDelivered(eventId: number): void {
+    this.db.prepare('UPDATE local_events SET delivered_at = ? WHERE event_id = ?').run(new Date().toISOString(), eventId);
+  }
+
+  upsertSession(sessionId: string, status: string, pid: number | null, resourceLimits: Record<string, unknown>): void {
+    this.db
+      .prepare(
+        `INSERT INTO local_sessions (session_id, status, pid, started_at, resource_limits) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (session_id) DO UPDATE SET status = excluded.status, pid = coalesce(excluded.pid, local_sessions.pid)`,
+      )
+      .run(sessionId, status, pid, new Date().toISOString(), JSON.stringify(resourceLimits));
+  }
+
+  session(sessionId: string): { status: string; pid: number | null } | undefined {
+    return this.db.prepare('SELECT status, pid FROM local_sessions WHERE session_id = ?').get(sessionId) as { status: string; pid: number | null } | undefined;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+interface SampleRow {
+  rowid: number;
+  timestamp: string;
+  cpu_usage: number;
+  memory_usage: number;
+  disk_usage: number;
+  network_rx_bytes: number;
+  network_tx_bytes: number;
+  gpu_usage: number | null;
+  temperature: number | null;
+}
+
+function toSample(row: SampleRow): StoredSample {
+  return {
+    rowid: row.rowid,
+    timestamp: row.timestamp,
+    cpuUsage: row.cpu_usage,
+    memoryUsage: row.memory_usage,
+    diskUsage: row.disk_usage,
+    networkRxBytes: row.network_rx_bytes,
+    networkTxBytes: row.network_tx_bytes,
+    gpuUsage: row.gpu_usage,
+    temperature: row.temperature,
+  };
+}

@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** What the owner of the machine lets the API run: off unless enabled, and only allow-listed programs. */
+export interface CommandPolicy {
+  runCommands: boolean;
+  allowedCommands: string[];
+}
+
+export interface SessionToRun {
+  sessionId: string;
+  /** The session's `application`: a program and its arguments, split on whitespace, never given to a shell. */
+  commandLine: string | null;
+  environment: Record<string, string>;
+}
+
+export type SessionOutcome = { status: 'completed'; exitCode: 0 } | { status: 'failed'; reason: string; exitCode: number | null };
+
+/** Why the policy refuses a session's command, or null when it may run. */
+export function refusal(policy: CommandPolicy, commandLine: string | null): string | null {
+  if (!policy.runCommands) return 'this agent does not run commands sent by the API (its owner has not enabled --run-commands)';
+  const program = commandLine?.trim().split(/\s+/)[0];
+  if (!program) return 'the session names no command (its application field is empty)';
+  if (!policy.allowedCommands.includes(program)) return `command ${program} is not in the agent's allow-list`;
+  return null;
+}
+
+/** Runs sessions as child processes and stops them when asked; each outcome is reported once. */
+export class SessionRunner {
+  private readonly running = new Map<string, ChildProcess>();
+  private readonly stopping = new Set<string>();
+
+  start(session: SessionToRun, onExit: (outcome: SessionOutcome) => void): number | null {
+    const [program, ...args] = session.commandLine!.trim().split(/\s+/);
+    // A minimal environment: the session's own variables over PATH and HOME, nothing else of the agent's.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', ...session.environment };
+    const child = spawn(program!, args, { env, stdio: 'ignore' });
+    this.running.set(session.sessionId, child);
+    let reported = false;
+    const report = (outcome: SessionOutcome) => {
+      if (reported) return;
+      reported = true;
+      this.running.delete(session.sessionId);
+      if (this.stopping.delete(session.sessionId)) return;
+      onExit(outcome);
+    };
+    child.on('error', (error) => report({ status: 'failed', reason: `could not start: ${error.message}`, exitCode: null }));
+    child.on('exit', (code, signal) => {
+      if (code === 0) report({ status: 'completed', exitCode: 0 });
+      else report({ status: 'failed', reason: code === null ? `killed by ${signal}` : `exit code ${code}`, exitCode: code });
+    });
+    return child.pid ?? null;
+  }
+
+  isRunning(sessionId: string): boolean {
+    return this.running.has(sessionId);
+  }
+
+  /** Stops a session the API ended (cancelled or failed elsewhere); its exit is not reported. */
+  stop(sessionId: string): boolean {
+    const child = this.running.get(sessionId);
+    if (!child) return false;
+    this.stopping.add(sessionId);
+    child.kill('SIGTERM');
+    setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 5_000).unref();
+    return true;
+  }
+
+  stopAll(): void {
+    for (const sessionId of [...this.running.keys()]) this.stop(sessionId);
+  }
+}

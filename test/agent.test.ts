@@ -1,0 +1,178 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateApiKeyDocument, RegisterMachineDocument, ScheduleSessionDocument } from './generated/graphql.js';
+import { rawId } from './helpers/builders.js';
+import { createSession, expectResult, systemEvents } from './helpers/cluster.js';
+import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
+import { startTestServer, type SignedInUser, type TestServer } from './helpers/server.js';
+
+const MACHINE_ID = 'agent-test-machine-0001';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Waits for a condition with a generous deadline; slow machines only make it take longer. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, deadlineMs = 90_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+// Several API instances on one database in turn: PostgreSQL, which outlives each of them.
+describe.runIf(runPostgresTests)('the node agent, a real process against a real server', () => {
+  let scratch: { url: string; drop(): Promise<void> };
+  let port: number;
+  let server: TestServer;
+  let admin: SignedInUser;
+  let apiKey: string;
+  let dataDir: string;
+  let agent: ChildProcess | undefined;
+  const agentLog: string[] = [];
+
+  const startServer = async () => startTestServer('postgres', { databaseUrl: scratch.url, port, jobsEnabled: false });
+  const startAgent = () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join('node_modules', 'tsx', 'dist', 'cli.mjs'),
+        'src/agent/main.ts',
+        '--api', `http://127.0.0.1:${port}/graphql`,
+        '--api-key', apiKey,
+        '--data-dir', dataDir,
+        '--heartbeat-interval-ms', '500',
+        '--sample-interval-ms', '200',
+        '--batch-samples', '7',
+        '--machine-id', MACHINE_ID,
+        '--hostname', 'agent-host.test',
+        '--run-commands',
+        '--allow-command', process.execPath,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr!.on('data', (chunk: Buffer) => agentLog.push(chunk.toString()));
+    return child;
+  };
+  const stopAgent = async () => {
+    if (!agent || agent.exitCode !== null) return;
+    const exited = new Promise((resolve) => agent!.once('exit', resolve));
+    agent.kill('SIGTERM');
+    await exited;
+  };
+  const store = () => new Database(join(dataDir, 'agent.sqlite'), { readonly: true, fileMustExist: true });
+  const undelivered = () => {
+    const db = store();
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM local_resources WHERE delivered_at IS NULL').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  const agentNode = () => server.db.system.node.findFirst({ where: { tenantId: admin.tenantId, machineId: MACHINE_ID } });
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase();
+    port = await freePort();
+    server = await startServer();
+    admin = await server.signIn({ role: 'admin' });
+    await server.db.system.user.update({ where: { id: admin.userId }, data: { quotaCpuHours: 10_000, quotaMemoryGbHours: 100_000 } });
+    const environment = await server.db.system.environment.create({ data: { tenantId: admin.tenantId, name: 'prod' } });
+    const scopes = ['cluster:read', 'cluster:write', 'sessions:read', 'sessions:write', 'sessions:manage', 'metrics:write'];
+    const created = await admin.request(CreateApiKeyDocument, {
+      input: { name: 'agent', environmentId: encodeGlobalID('Environment', environment.id), scopes, rateLimitPerMinute: 100_000 },
+    });
+    const payload = created.data!.createApiKey;
+    if (payload.__typename !== 'CreateApiKeySuccess') throw new Error(JSON.stringify(payload));
+    apiKey = payload.created.secret;
+    dataDir = mkdtempSync(join(tmpdir(), 'omega-agent-'));
+  }, 120_000);
+  afterAll(async () => {
+    await stopAgent();
+    await server?.close();
+    await scratch?.drop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('registers its machine once however often it starts, and its heartbeats keep the node active', async () => {
+    agent = startAgent();
+    const first = await eventually('the agent to register', agentNode);
+    await stopAgent();
+    agent = startAgent();
+    const before = first.lastHeartbeat?.getTime() ?? 0;
+    const beating = await eventually('a heartbeat after the restart', async () => {
+      const node = await agentNode();
+      return node && node.lastHeartbeat && node.lastHeartbeat.getTime() > before ? node : null;
+    });
+    expect(beating.id).toBe(first.id);
+    expect(beating.status).toBe('active');
+    expect(await server.db.system.node.count({ where: { tenantId: admin.tenantId } })).toBe(1);
+
+    const again = expectResult(
+      await admin.request(RegisterMachineDocument, {
+        input: { hostname: 'agent-host.test', machineId: MACHINE_ID, ipAddress: '127.0.0.1', nodeType: 'COMPUTE', totalCpuCores: 1, totalMemoryGb: 1, totalStorageGb: 1 },
+      }),
+      'RegisterNodeSuccess',
+    ).node;
+    expect(rawId(again.id)).toBe(first.id);
+  }, 240_000);
+
+  it('runs a scheduled session as a process and reports how it ended, refusing commands outside its allow-list', async () => {
+    const node = (await agentNode())!;
+    const run = async (sessionName: string, application: string) => {
+      const session = await createSession(admin, { sessionName, cpuRequest: 0.1, memoryRequestGb: 0.1, application, environmentVariables: { EXIT_CODE: '3' } });
+      expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
+      return rawId(session.id);
+    };
+    const completes = await run('completes', `${process.execPath} -e process.exit(0)`);
+    const fails = await run('fails', `${process.execPath} -e process.exit(Number(process.env.EXIT_CODE))`);
+    const refused = await run('refused', 'rm -rf /tmp/nothing-here');
+
+    const final = async (id: string) =>
+      eventually(`session ${id} to end`, async () => {
+        const session = await server.db.system.session.findUnique({ where: { id } });
+        return session && ['completed', 'failed', 'cancelled'].includes(session.status) ? session : null;
+      });
+    expect((await final(completes)).status).toBe('completed');
+    expect((await final(fails)).status).toBe('failed');
+    expect((await final(refused)).status).toBe('failed');
+    expect((await server.db.system.session.findUnique({ where: { id: completes } }))!.scheduledNodeId).toBe(node.id);
+
+    const transitions = (await systemEvents(server, admin.tenantId, 'session.state_changed')).map((event) => event.details as { sessionId: string; status: string; reason: string | null });
+    expect(transitions.filter((t) => t.sessionId === completes).map((t) => t.status)).toEqual(['scheduled', 'running', 'completed']);
+    expect(transitions.find((t) => t.sessionId === fails && t.status === 'failed')?.reason).toBe('exit code 3');
+    expect(transitions.find((t) => t.sessionId === refused && t.status === 'failed')?.reason).toMatch(/not in the agent's allow-list/);
+    expect(transitions.some((t) => t.sessionId === refused && t.status === 'running')).toBe(false);
+  }, 240_000);
+
+  it('buffers metrics while the API is down and replays every one exactly once when it returns', async () => {
+    const node = (await agentNode())!;
+    await server.close();
+    await eventually('samples to pile up while the API is away', () => undelivered() >= 20);
+    server = await startServer();
+    await eventually('the buffer to drain', () => undelivered() === 0);
+    await stopAgent();
+
+    const db = store();
+    // Samples taken after the drain may still wait; every acknowledged one must be stored once.
+    const samples = (db.prepare('SELECT count(*) AS n FROM local_resources WHERE delivered_at IS NOT NULL').get() as { n: number }).n;
+    db.close();
+    const [stored] = await server.db.system.$queryRaw<{ points: number; times: number }[]>`
+      SELECT count(*)::int AS points, count(DISTINCT time)::int AS times
+      FROM node_metrics WHERE node_id = ${node.id}::uuid AND metric_type = 'cpu_usage'`;
+    expect(stored).toEqual({ points: samples, times: samples });
+  }, 240_000);
+});
