@@ -71,7 +71,7 @@ const bucketRow = (b: any): Plain => ({ bucket: iso(b.bucket), avg: Number(b.avg
 function benchQueries(tenantId: string, nodeId: string, nodeGlobalId: string): BenchQuery[] {
   const to = new Date(Math.floor(Date.now() / 60_000) * 60_000);
   const from = new Date(to.getTime() - 3_600_000);
-  return [
+  const queries: BenchQuery[] = [
     {
       name: 'nodes(first: 50) + resources',
       api: {
@@ -161,7 +161,8 @@ function benchQueries(tenantId: string, nodeId: string, nodeGlobalId: string): B
         rows: (json) => json.map(bucketRow),
       },
     },
-  ].filter((q) => !process.env.BENCH_QUERIES || process.env.BENCH_QUERIES.split(',').some((name) => q.name.startsWith(name)));
+  ];
+  return queries.filter((q) => !process.env.BENCH_QUERIES || process.env.BENCH_QUERIES.split(',').some((name) => q.name.startsWith(name)));
 }
 
 /** Starts a server process and resolves with the first URL or port it prints. */
