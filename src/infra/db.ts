@@ -7,6 +7,7 @@ import type {
   Transaction as AdapterTransaction,
 } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { OWNER_SCOPE, ScopedConnections, type ConnectionScope } from './scoped-connections.js';
 import { currentTenantId } from './tenant-scope.js';
 
 /** The role tenant work runs as; row-level security applies to it (see the RLS migration). */
@@ -17,6 +18,7 @@ export interface Database {
   prisma: PrismaClient;
   /** Cross-tenant work (sign-in, schedulers, jobs): the owner's connection, not bound to a tenant. */
   system: PrismaClient;
+  /** Owner statements (health checks); on a server its connections are switched to the owner first. */
   pool: pg.Pool;
   close(): Promise<void>;
 }
@@ -99,23 +101,34 @@ function transactionalFactory(factory: SqlDriverAdapterFactory, enter: (tx: Adap
   };
 }
 
+const tenantScope = (): ConnectionScope => ({ kind: 'tenant', role: APP_ROLE, tenantId: currentTenantId() ?? '' });
+
 /**
- * `embedded`: the database is the embedded PGlite, whose socket server keeps a connection's
- * statements together only inside a transaction; there the owner's statements run in one too, or
- * two connections' extended-protocol messages can interleave.
+ * On a server, each connection's session carries its scope (see ScopedConnections), so a statement
+ * needs no transaction of its own. `embedded`: the embedded PGlite serves every connection from one
+ * session and keeps a connection's statements together only inside a transaction; there every
+ * statement runs in a transaction that takes its scope transaction-locally, the owner's included.
  */
 export function createDatabase(url: string, poolMax: number, options: { embedded?: boolean } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  const system = new PrismaClient({
-    adapter: options.embedded ? transactionalFactory(new PrismaPg(pool), enterNothing) : new PrismaPg(pool),
-  });
-  const prisma = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterTenant) });
+  let system: PrismaClient;
+  let prisma: PrismaClient;
+  let ownerPool = pool;
+  if (options.embedded) {
+    system = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterNothing) });
+    prisma = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterTenant) });
+  } else {
+    const connections = new ScopedConnections(pool);
+    ownerPool = connections.view(() => OWNER_SCOPE);
+    system = new PrismaClient({ adapter: new PrismaPg(ownerPool) });
+    prisma = new PrismaClient({ adapter: new PrismaPg(connections.view(tenantScope)) });
+  }
   return {
     prisma,
     system,
-    pool,
+    pool: ownerPool,
     async close() {
       await Promise.all([prisma.$disconnect(), system.$disconnect()]);
       await pool.end();

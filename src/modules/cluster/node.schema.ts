@@ -4,6 +4,7 @@ import { tenantOf } from '../../context.js';
 import type { Node } from '../../generated/prisma/client.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
+import { inOneStatement } from '../shared/read-query.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
 import { RegionRef } from './region.schema.js';
@@ -16,15 +17,20 @@ export const SortDirectionEnum = builder.enumType('SortDirection', { values: { A
 
 const decimal = (value: { toNumber(): number } | null) => (value === null ? null : value.toNumber());
 
+// Select mode: a query loads only the columns its fields ask for.
 export const NodeResourceRef = builder.prismaObject('NodeResource', {
   description: 'A schedulable capacity of a node: what it has, what is allocated, what is free',
+  select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id'),
-    resourceType: t.field({ type: ResourceTypeEnum, resolve: (r) => r.resourceType as never }),
-    totalCapacity: t.float({ resolve: (r) => r.totalCapacity.toNumber() }),
-    allocatedCapacity: t.float({ resolve: (r) => r.allocatedCapacity.toNumber() }),
-    availableCapacity: t.float({ resolve: (r) => decimal(r.availableCapacity) ?? r.totalCapacity.minus(r.allocatedCapacity).toNumber() }),
-    reservationCapacity: t.float({ resolve: (r) => r.reservationCapacity.toNumber() }),
+    resourceType: t.field({ type: ResourceTypeEnum, select: { resourceType: true }, resolve: (r) => r.resourceType as never }),
+    totalCapacity: t.float({ select: { totalCapacity: true }, resolve: (r) => r.totalCapacity.toNumber() }),
+    allocatedCapacity: t.float({ select: { allocatedCapacity: true }, resolve: (r) => r.allocatedCapacity.toNumber() }),
+    availableCapacity: t.float({
+      select: { availableCapacity: true, totalCapacity: true, allocatedCapacity: true },
+      resolve: (r) => decimal(r.availableCapacity) ?? r.totalCapacity.minus(r.allocatedCapacity).toNumber(),
+    }),
+    reservationCapacity: t.float({ select: { reservationCapacity: true }, resolve: (r) => r.reservationCapacity.toNumber() }),
     unit: t.exposeString('unit'),
     constraints: t.expose('constraints', { type: 'JSON' }),
   }),
@@ -34,17 +40,18 @@ export const ClusterNodeRef = builder.prismaNode('Node', {
   name: 'ClusterNode',
   description: 'A machine of the cluster that runs compute sessions and model replicas',
   id: { field: 'id' },
+  select: { id: true },
   fields: (t) => ({
     hostname: t.exposeString('hostname'),
     machineId: t.exposeString('machineId', { nullable: true, description: "The machine's identity its agent registered with" }),
     ipAddress: t.exposeString('ipAddress'),
-    nodeType: t.field({ type: NodeTypeEnum, resolve: (n) => n.nodeType as never }),
-    status: t.field({ type: NodeStatusEnum, resolve: (n) => n.status as never }),
+    nodeType: t.field({ type: NodeTypeEnum, select: { nodeType: true }, resolve: (n) => n.nodeType as never }),
+    status: t.field({ type: NodeStatusEnum, select: { status: true }, resolve: (n) => n.status as never }),
     totalCpuCores: t.exposeInt('totalCpuCores'),
-    totalMemoryGb: t.float({ resolve: (n) => n.totalMemoryGb.toNumber() }),
-    totalStorageGb: t.float({ resolve: (n) => n.totalStorageGb.toNumber() }),
+    totalMemoryGb: t.float({ select: { totalMemoryGb: true }, resolve: (n) => n.totalMemoryGb.toNumber() }),
+    totalStorageGb: t.float({ select: { totalStorageGb: true }, resolve: (n) => n.totalStorageGb.toNumber() }),
     gpuCount: t.exposeInt('gpuCount'),
-    gpuMemoryGb: t.float({ description: 'Total over all GPUs', resolve: (n) => n.gpuMemoryGb.toNumber() }),
+    gpuMemoryGb: t.float({ description: 'Total over all GPUs', select: { gpuMemoryGb: true }, resolve: (n) => n.gpuMemoryGb.toNumber() }),
     gpuType: t.exposeString('gpuType', { nullable: true }),
     networkBandwidthMbps: t.exposeInt('networkBandwidthMbps'),
     architecture: t.exposeString('architecture'),
@@ -58,7 +65,7 @@ export const ClusterNodeRef = builder.prismaNode('Node', {
     provider: t.exposeString('provider', { nullable: true }),
     instanceType: t.exposeString('instanceType', { nullable: true }),
     spotInstance: t.exposeBoolean('spotInstance'),
-    pricePerHour: t.float({ nullable: true, description: 'USD per hour for the whole node', resolve: (n) => decimal(n.pricePerHour) }),
+    pricePerHour: t.float({ nullable: true, description: 'USD per hour for the whole node', select: { pricePerHour: true }, resolve: (n) => decimal(n.pricePerHour) }),
     clusterName: t.exposeString('clusterName', { nullable: true, description: 'Set while the node serves a deployment replica' }),
     modelName: t.exposeString('modelName', { nullable: true }),
     lastHeartbeat: t.expose('lastHeartbeat', { type: 'DateTime', nullable: true }),
@@ -131,7 +138,7 @@ builder.queryFields((t) => ({
       const field = args.orderBy?.field ?? 'createdAt';
       const direction = args.orderBy?.direction ?? 'desc';
       return ctx.prisma.node.findMany({
-        ...query,
+        ...inOneStatement(query),
         where: await ctx.services.nodes.nodeWhere(tenantOf(ctx), nodeFilterArgs(args.filter)),
         orderBy: [
           field === 'lastHeartbeat' ? { lastHeartbeat: { sort: direction, nulls: 'last' } } : { [field]: direction },
@@ -146,7 +153,7 @@ builder.queryFields((t) => ({
     description: 'One node by its ID, or null when the tenant has no such node',
     authScopes: { permission: 'cluster:read' },
     args: { id: t.arg.globalID({ required: true, for: ClusterNodeRef }) },
-    resolve: (query, _root, args, ctx) => ctx.prisma.node.findFirst({ ...query, where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
+    resolve: (query, _root, args, ctx) => ctx.prisma.node.findFirst({ ...inOneStatement(query), where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
   }),
   availableNodes: t.connection({
     type: AvailableNodeRef,

@@ -4,6 +4,7 @@ import { tenantOf } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
+import { inOneStatement } from '../shared/read-query.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { SEVERITIES } from '../../infra/topics.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
@@ -13,11 +14,12 @@ export const EventSeverityEnum = builder.enumType('EventSeverity', { values: enu
 export const SystemEventRef = builder.prismaNode('SystemEvent', {
   description: 'Something that happened in the cluster, from a component, a node or a session',
   id: { field: 'id_timestamp' },
+  select: { id: true, timestamp: true },
   fields: (t) => ({
     eventId: t.exposeString('id', { description: 'The event’s own UUID' }),
     timestamp: t.expose('timestamp', { type: 'DateTime' }),
     eventType: t.exposeString('eventType'),
-    severity: t.field({ type: EventSeverityEnum, resolve: (event) => event.severity as never }),
+    severity: t.field({ type: EventSeverityEnum, select: { severity: true }, resolve: (event) => event.severity as never }),
     sourceComponent: t.exposeString('sourceComponent'),
     sourceNode: t.relation('sourceNode', { nullable: true }),
     session: t.relation('session', { nullable: true, description: 'The compute session it concerns' }),
@@ -25,6 +27,7 @@ export const SystemEventRef = builder.prismaNode('SystemEvent', {
       type: 'ID',
       nullable: true,
       description: 'The user who caused it, when one did',
+      select: { userId: true },
       resolve: (event) => (event.userId ? encodeGlobalID('User', event.userId) : null),
     }),
     message: t.exposeString('message'),
@@ -34,6 +37,7 @@ export const SystemEventRef = builder.prismaNode('SystemEvent', {
       type: 'ID',
       nullable: true,
       description: 'The user who resolved it',
+      select: { resolvedById: true },
       resolve: (event) => (event.resolvedById ? encodeGlobalID('User', event.resolvedById) : null),
     }),
   }),
@@ -75,7 +79,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx) =>
       withGraphQLErrors(async () =>
         ctx.prisma.systemEvent.findMany({
-          ...query,
+          ...inOneStatement(query),
           where: ctx.services.systemEvents.where(
             tenantOf(ctx),
             args.filter ? { ...compact(args.filter), nodeId: args.filter.nodeId?.id, sessionId: args.filter.sessionId?.id } : {},

@@ -13,6 +13,7 @@ import {
   QuotaExceededError,
   ValidationError,
 } from '../shared/errors.js';
+import { inOneStatement } from '../shared/read-query.js';
 import type { SchedulingNotes } from './scheduler.service.js';
 import { SESSION_STATUSES } from './session-states.js';
 import type { SessionActor } from './session-access.js';
@@ -35,12 +36,13 @@ export const actorOf = (ctx: Context): SessionActor => ({
 
 export const SessionAllocationRef = builder.prismaObject('SessionAllocation', {
   description: 'Capacity of one resource a session holds (or held) on a node',
+  select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id'),
-    resourceType: t.field({ type: ResourceTypeEnum, resolve: (row) => row.resourceType as never }),
-    allocatedAmount: t.float({ resolve: (row) => row.allocatedAmount.toNumber() }),
+    resourceType: t.field({ type: ResourceTypeEnum, select: { resourceType: true }, resolve: (row) => row.resourceType as never }),
+    allocatedAmount: t.float({ select: { allocatedAmount: true }, resolve: (row) => row.allocatedAmount.toNumber() }),
     unit: t.exposeString('unit'),
-    status: t.field({ type: AllocationStatusEnum, resolve: (row) => row.status as never }),
+    status: t.field({ type: AllocationStatusEnum, select: { status: true }, resolve: (row) => row.status as never }),
     allocationTime: t.expose('allocationTime', { type: 'DateTime' }),
     deallocationTime: t.expose('deallocationTime', { type: 'DateTime', nullable: true }),
     node: t.relation('node'),
@@ -78,23 +80,24 @@ const SchedulingNotesRef = builder.objectRef<SchedulingNotes>('SchedulingNotes')
 export const SessionRef = builder.prismaNode('Session', {
   description: 'A compute session: what it asks for, where it runs, and where it is in its life',
   id: { field: 'id' },
+  select: { id: true },
   fields: (t) => ({
     sessionName: t.exposeString('sessionName'),
-    sessionType: t.field({ type: SessionTypeEnum, resolve: (s) => s.sessionType as never }),
-    status: t.field({ type: SessionStatusEnum, resolve: (s) => s.status as never }),
+    sessionType: t.field({ type: SessionTypeEnum, select: { sessionType: true }, resolve: (s) => s.sessionType as never }),
+    status: t.field({ type: SessionStatusEnum, select: { status: true }, resolve: (s) => s.status as never }),
     userId: t.exposeString('userId', { description: 'The user the session runs for (users.user_id)' }),
     user: t.relation('user'),
     application: t.exposeString('application', { nullable: true }),
     containerImage: t.exposeString('containerImage', { nullable: true }),
     priority: t.exposeInt('priority'),
     maxRuntimeMinutes: t.exposeInt('maxRuntimeMinutes', { nullable: true }),
-    cpuRequest: t.float({ resolve: (s) => s.cpuRequest.toNumber() }),
-    cpuLimit: t.float({ nullable: true, resolve: (s) => s.cpuLimit?.toNumber() ?? null }),
-    memoryRequestGb: t.float({ resolve: (s) => s.memoryRequestGb.toNumber() }),
-    memoryLimitGb: t.float({ nullable: true, resolve: (s) => s.memoryLimitGb?.toNumber() ?? null }),
+    cpuRequest: t.float({ select: { cpuRequest: true }, resolve: (s) => s.cpuRequest.toNumber() }),
+    cpuLimit: t.float({ nullable: true, select: { cpuLimit: true }, resolve: (s) => s.cpuLimit?.toNumber() ?? null }),
+    memoryRequestGb: t.float({ select: { memoryRequestGb: true }, resolve: (s) => s.memoryRequestGb.toNumber() }),
+    memoryLimitGb: t.float({ nullable: true, select: { memoryLimitGb: true }, resolve: (s) => s.memoryLimitGb?.toNumber() ?? null }),
     gpuRequest: t.exposeInt('gpuRequest'),
     gpuType: t.exposeString('gpuType', { nullable: true }),
-    storageRequestGb: t.float({ resolve: (s) => s.storageRequestGb.toNumber() }),
+    storageRequestGb: t.float({ select: { storageRequestGb: true }, resolve: (s) => s.storageRequestGb.toNumber() }),
     networkPolicy: t.exposeString('networkPolicy'),
     environmentVariables: t.expose('environmentVariables', { type: 'JSON' }),
     resourceConstraints: t.expose('resourceConstraints', { type: 'JSON' }),
@@ -103,6 +106,7 @@ export const SessionRef = builder.prismaNode('Session', {
       type: SchedulingNotesRef,
       nullable: true,
       description: 'Why a pending session has not been placed yet; null once it is',
+      select: { schedulingNotes: true },
       resolve: (s) => (s.schedulingNotes as SchedulingNotes | null) ?? null,
     }),
     scheduledNode: t.relation('scheduledNode', { nullable: true }),
@@ -201,7 +205,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx) => {
       const direction = args.orderBy?.direction ?? 'desc';
       return ctx.prisma.session.findMany({
-        ...query,
+        ...inOneStatement(query),
         where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...compact(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }),
         orderBy: [{ [args.orderBy?.field ?? 'createdAt']: direction }, ...(args.orderBy?.field === 'priority' ? [{ createdAt: 'asc' as const }] : []), { id: direction }],
       });
@@ -213,7 +217,7 @@ builder.queryFields((t) => ({
     description: 'One session by its ID, or null when the tenant has no such session',
     authScopes: { permission: 'sessions:read' },
     args: { id: t.arg.globalID({ required: true, for: SessionRef }) },
-    resolve: (query, _root, args, ctx) => ctx.prisma.session.findFirst({ ...query, where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
+    resolve: (query, _root, args, ctx) => ctx.prisma.session.findFirst({ ...inOneStatement(query), where: { id: args.id.id, tenantId: tenantOf(ctx) } }),
   }),
 }));
 

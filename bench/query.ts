@@ -1,0 +1,345 @@
+/**
+ * Dashboard reads: requests per second of the API's list queries against PostGraphile 5 on the same
+ * database under the same row-level security, and against the same result as one raw SQL statement.
+ *
+ *   npm run bench:query
+ *   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=50 npm run bench:query
+ *   BENCH_QUERIES=nodes BENCH_TARGETS=api,raw npm run bench:query      # a subset while iterating
+ *   BENCH_PROFILE=./profiles npm run bench:query                       # the API process under --cpu-prof
+ *
+ * One scratch database on TEST_DATABASE_URL's server (1,000 nodes x 5 resources in the dashboard
+ * tenant, 500 running sessions x 3 allocations, 2,000 system events, a day of metrics, and a second
+ * tenant). The API and PostGraphile run as their own processes with pools of DB_POOL_MAX (10); the
+ * raw baseline is node-postgres with 10 connections as the owner, the tenant named in the WHERE
+ * clause. Every target is checked to return the same rows before it is measured. Targets and
+ * queries are interleaved in rounds (BENCH_ROUNDS x BENCH_SECONDS each); the median round is shown.
+ * No response cache is on. PostGraphile and the load generator (autocannon) come from
+ * bench/peers, installed there on first use, never in the product's dependencies.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { applyMigrations } from '../src/infra/migrator.js';
+import { TokenService } from '../src/modules/identity/tokens.js';
+import { createScratchDatabase } from '../test/helpers/services.js';
+import { BENCH_METRIC, seedBenchDatabase } from './query-seed.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const POOL = 10;
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+const JWT_SECRET = 'bench-secret-for-signing-access-tokens-0123456789';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const peers = fileURLToPath(new URL('./peers/', import.meta.url));
+
+type Target = 'api' | 'postgraphile' | 'raw';
+const TARGETS = (process.env.BENCH_TARGETS?.split(',') ?? ['api', 'postgraphile', 'raw']) as Target[];
+
+/** A row of a result reduced to what every target returns alike (enums lower case, numerics as numbers, times as ISO). */
+type Plain = Record<string, unknown>;
+const lower = (value: unknown) => String(value).toLowerCase();
+const iso = (value: unknown) => new Date(String(value)).toISOString();
+
+interface BenchQuery {
+  name: string;
+  api: { query: string; rows(data: any): Plain[] };
+  postgraphile: { query: string; rows(data: any): Plain[] };
+  raw: { sql: string; params: unknown[]; rows(json: any[]): Plain[] };
+}
+
+const nodeRow = (n: any, resources: any[]): Plain => ({
+  hostname: n.hostname,
+  status: lower(n.status),
+  resources: resources.map((r) => ({ resourceType: lower(r.resourceType), totalCapacity: Number(r.totalCapacity), allocatedCapacity: Number(r.allocatedCapacity) })),
+});
+const sessionRow = (s: any, allocations: any[]): Plain => ({
+  sessionName: s.sessionName,
+  status: lower(s.status),
+  cpuRequest: Number(s.cpuRequest),
+  allocations: allocations.map((a) => ({ resourceType: lower(a.resourceType), allocatedAmount: Number(a.allocatedAmount), status: lower(a.status) })),
+});
+const eventRow = (e: any): Plain => ({ eventType: e.eventType, severity: lower(e.severity), message: e.message, timestamp: iso(e.timestamp) });
+const bucketRow = (b: any): Plain => ({ bucket: iso(b.bucket), avg: Number(b.avg).toFixed(6), min: Number(b.min), max: Number(b.max), count: Number(b.count) });
+
+function benchQueries(tenantId: string, nodeId: string, nodeGlobalId: string): BenchQuery[] {
+  const to = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+  const from = new Date(to.getTime() - 3_600_000);
+  const queries: BenchQuery[] = [
+    {
+      name: 'nodes(first: 50) + resources',
+      api: {
+        query: '{ nodes(first: 50) { edges { node { id hostname status resources { id resourceType totalCapacity allocatedCapacity } } } } }',
+        rows: (d) => d.nodes.edges.map((e: any) => nodeRow(e.node, e.node.resources)),
+      },
+      postgraphile: {
+        query: `{ allClusterNodes(first: 50, orderBy: [CREATED_AT_DESC, PRIMARY_KEY_DESC]) { edges { node { id hostname status
+                  nodeResourcesByNodeId(orderBy: RESOURCE_TYPE_ASC) { nodes { id resourceType totalCapacity allocatedCapacity } } } } } }`,
+        rows: (d) => d.allClusterNodes.edges.map((e: any) => nodeRow(e.node, e.node.nodeResourcesByNodeId.nodes)),
+      },
+      raw: {
+        sql: `SELECT coalesce(json_agg(json_build_object('id', n.node_id, 'hostname', n.hostname, 'status', n.status, 'resources', r.resources)
+                ORDER BY n.created_at DESC, n.node_id DESC), '[]') AS result
+              FROM (SELECT node_id, hostname, status, created_at FROM nodes WHERE tenant_id = $1 ORDER BY created_at DESC, node_id DESC LIMIT 50) n
+              CROSS JOIN LATERAL (
+                SELECT coalesce(json_agg(json_build_object('id', r.resource_id, 'resourceType', r.resource_type,
+                  'totalCapacity', r.total_capacity, 'allocatedCapacity', r.allocated_capacity) ORDER BY r.resource_type), '[]') AS resources
+                FROM node_resources r WHERE r.node_id = n.node_id) r`,
+        params: [tenantId],
+        rows: (json) => json.map((n) => nodeRow(n, n.resources)),
+      },
+    },
+    {
+      name: 'sessions(first: 50) + allocations',
+      api: {
+        query: '{ sessions(first: 50) { edges { node { id sessionName status cpuRequest allocations { id resourceType allocatedAmount status } } } } }',
+        rows: (d) => d.sessions.edges.map((e: any) => sessionRow(e.node, e.node.allocations)),
+      },
+      postgraphile: {
+        query: `{ allSessions(first: 50, orderBy: [CREATED_AT_DESC, PRIMARY_KEY_DESC]) { edges { node { id sessionName status cpuRequest
+                  sessionAllocationsBySessionId(orderBy: [ALLOCATION_TIME_ASC, RESOURCE_TYPE_ASC]) { nodes { id resourceType allocatedAmount status } } } } } }`,
+        rows: (d) => d.allSessions.edges.map((e: any) => sessionRow(e.node, e.node.sessionAllocationsBySessionId.nodes)),
+      },
+      raw: {
+        sql: `SELECT coalesce(json_agg(json_build_object('id', s.session_id, 'sessionName', s.session_name, 'status', s.status,
+                'cpuRequest', s.cpu_request, 'allocations', a.allocations) ORDER BY s.created_at DESC, s.session_id DESC), '[]') AS result
+              FROM (SELECT session_id, session_name, status, cpu_request, created_at FROM sessions WHERE tenant_id = $1
+                    ORDER BY created_at DESC, session_id DESC LIMIT 50) s
+              CROSS JOIN LATERAL (
+                SELECT coalesce(json_agg(json_build_object('id', a.allocation_id, 'resourceType', a.resource_type,
+                  'allocatedAmount', a.allocated_amount, 'status', a.status) ORDER BY a.allocation_time, a.resource_type), '[]') AS allocations
+                FROM session_allocations a WHERE a.session_id = s.session_id) a`,
+        params: [tenantId],
+        rows: (json) => json.map((s) => sessionRow(s, s.allocations)),
+      },
+    },
+    {
+      name: 'systemEvents(first: 50)',
+      api: {
+        query: '{ systemEvents(first: 50) { edges { node { id eventType severity message timestamp } } } }',
+        rows: (d) => d.systemEvents.edges.map((e: any) => eventRow(e.node)),
+      },
+      postgraphile: {
+        query: '{ allSystemEvents(first: 50, orderBy: [TIMESTAMP_DESC, PRIMARY_KEY_DESC]) { edges { node { id eventType severity message timestamp } } } }',
+        rows: (d) => d.allSystemEvents.edges.map((e: any) => eventRow(e.node)),
+      },
+      raw: {
+        sql: `SELECT coalesce(json_agg(json_build_object('id', e.event_id, 'eventType', e.event_type, 'severity', e.severity,
+                'message', e.message, 'timestamp', e.timestamp) ORDER BY e.timestamp DESC, e.event_id DESC), '[]') AS result
+              FROM (SELECT event_id, event_type, severity, message, timestamp FROM system_events WHERE tenant_id = $1
+                    ORDER BY timestamp DESC, event_id DESC LIMIT 50) e`,
+        params: [tenantId],
+        rows: (json) => json.map(eventRow),
+      },
+    },
+    {
+      name: 'metricSeries(1 h, 1 min buckets)',
+      api: {
+        query: `{ metricSeries(nodeId: "${nodeGlobalId}", metricType: "${BENCH_METRIC}", from: "${from.toISOString()}", to: "${to.toISOString()}",
+                  bucket: ONE_MINUTE) { buckets { bucket avg min max count } } }`,
+        rows: (d) => d.metricSeries.buckets.map(bucketRow),
+      },
+      postgraphile: {
+        query: `{ benchMetricSeries(node: "${nodeId}", metric: "${BENCH_METRIC}", fromTime: "${from.toISOString()}", toTime: "${to.toISOString()}",
+                  bucketSeconds: 60) { nodes { bucket avg min max count } } }`,
+        rows: (d) => d.benchMetricSeries.nodes.map(bucketRow),
+      },
+      raw: {
+        sql: `SELECT coalesce(json_agg(json_build_object('bucket', s.bucket, 'avg', s.avg, 'min', s.min, 'max', s.max, 'count', s.count) ORDER BY s.bucket), '[]') AS result
+              FROM (SELECT date_bin(make_interval(secs => 60), m.time, '2000-01-03T00:00:00Z'::timestamptz) AS bucket,
+                           avg(m.value)::float8 AS avg, min(m.value)::float8 AS min, max(m.value)::float8 AS max, count(*) AS count
+                    FROM node_metrics m
+                    WHERE m.tenant_id = $1 AND m.node_id = $2 AND m.metric_type = $3 AND m.time >= $4 AND m.time < $5
+                    GROUP BY 1) s`,
+        params: [tenantId, nodeId, BENCH_METRIC, from, to],
+        rows: (json) => json.map(bucketRow),
+      },
+    },
+  ];
+  return queries.filter((q) => !process.env.BENCH_QUERIES || process.env.BENCH_QUERIES.split(',').some((name) => q.name.startsWith(name)));
+}
+
+/** Starts a server process and resolves with the first URL or port it prints. */
+function startProcess(name: string, command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; ready: RegExp }): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = options.ready.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]) });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function postGraphQL(url: string, token: string, query: string): Promise<any> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+  const body = (await response.json()) as { data?: unknown; errors?: unknown };
+  if (!response.ok || body.errors) throw new Error(`${url}: ${response.status} ${JSON.stringify(body.errors ?? body).slice(0, 800)}`);
+  return body.data;
+}
+
+type Autocannon = (options: Record<string, unknown>) => Promise<{ requests: { total: number }; duration: number; errors: number; timeouts: number; non2xx: number }>;
+
+async function httpRate(autocannon: Autocannon, url: string, token: string, query: string, seconds: number): Promise<number> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  if (result.errors || result.timeouts || result.non2xx) throw new Error(`${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
+  return result.requests.total / result.duration;
+}
+
+async function rawRate(pool: pg.Pool, sql: string, params: unknown[], seconds: number): Promise<number> {
+  const deadline = Date.now() + seconds * 1000;
+  const started = process.hrtime.bigint();
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (Date.now() < deadline) {
+        await pool.query(sql, params);
+        done += 1;
+      }
+    }),
+  );
+  return done / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+const sameRows = (a: Plain[], b: Plain[]) => JSON.stringify(a) === JSON.stringify(b);
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  if (TARGETS.some((t) => t !== 'raw') && !existsSync(`${peers}node_modules/autocannon`)) {
+    console.log('installing bench/peers (PostGraphile, autocannon) ...');
+    const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: peers, stdio: 'inherit' });
+    if (installed.status !== 0) throw new Error('npm ci in bench/peers failed');
+  }
+  const autocannon = createRequire(`${peers}package.json`)('autocannon') as Autocannon;
+
+  const scratch = await createScratchDatabase('omega_bench');
+  const children: ChildProcess[] = [];
+  const owner = new pg.Pool({ connectionString: scratch.url, max: POOL });
+  // The database is dropped with FORCE at the end; an idle client losing its server is expected then.
+  owner.on('error', () => undefined);
+  try {
+    await applyMigrations(scratch.url);
+    const tenantId = randomUUID();
+    const userId = randomUUID();
+    const seedClient = await owner.connect();
+    try {
+      await seedBenchDatabase(seedClient as unknown as pg.Client, tenantId, userId, randomUUID());
+    } finally {
+      seedClient.release();
+    }
+    const { rows: [newest] } = await owner.query<{ node_id: string }>('SELECT node_id FROM nodes WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT 1', [tenantId]);
+    const nodeId = newest!.node_id;
+    const nodeGlobalId = Buffer.from(`ClusterNode:${nodeId}`).toString('base64');
+
+    const env = { JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'error', DATABASE_URL: scratch.url, DB_POOL_MAX: String(POOL), PORT: '0' };
+    const config = loadConfig(env);
+    const tokens = await TokenService.create(config.auth);
+    const { token } = await tokens.issueAccessToken({ userId, tenantId, role: 'admin', sessionFamilyId: null });
+
+    const urls: Partial<Record<Target, string>> = {};
+    if (TARGETS.includes('api')) {
+      const api = await startProcess(
+        'API',
+        process.execPath,
+        ['--import', 'tsx', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'src/main.ts'],
+        {
+          cwd: root,
+          env: { ...process.env, ...env, HOST: '127.0.0.1', MIGRATE_ON_START: 'false', SEED_ON_START: 'false', JOBS_ENABLED: 'false', GRAPHIQL: 'false', USER_RATE_LIMIT_PER_MINUTE: '1000000' },
+          ready: /ready at http:\/\/127\.0\.0\.1:(\d+)\//,
+        },
+      );
+      children.push(api.child);
+      urls.api = `http://127.0.0.1:${api.port}/graphql`;
+    }
+    if (TARGETS.includes('postgraphile')) {
+      const peer = await startProcess('PostGraphile', process.execPath, ['-r', './with-resolvers.cjs', 'postgraphile-server.mjs'], {
+        cwd: peers,
+        env: { ...process.env, ...env },
+        ready: /listening (\d+)/,
+      });
+      children.push(peer.child);
+      urls.postgraphile = `http://127.0.0.1:${peer.port}/graphql`;
+    }
+
+    const queries = benchQueries(tenantId, nodeId, nodeGlobalId);
+    for (const q of queries) {
+      const { rows } = await owner.query<{ result: any[] }>(q.raw.sql, q.raw.params);
+      const expected = q.raw.rows(rows[0]!.result);
+      if (expected.length === 0) throw new Error(`${q.name}: the raw statement returned no rows`);
+      for (const target of ['api', 'postgraphile'] as const) {
+        const url = urls[target];
+        if (!url) continue;
+        const got = q[target].rows(await postGraphQL(url, token, q[target].query));
+        if (!sameRows(got, expected)) throw new Error(`${q.name}: ${target} differs from raw SQL\n${JSON.stringify(got[0])}\n${JSON.stringify(expected[0])}`);
+      }
+    }
+
+    const measureOnce = (q: BenchQuery, target: Target, seconds: number) =>
+      target === 'raw' ? rawRate(owner, q.raw.sql, q.raw.params, seconds) : httpRate(autocannon, urls[target]!, token, q[target].query, seconds);
+
+    const load = [loadavg()];
+    for (const q of queries) for (const target of TARGETS) await measureOnce(q, target, 2); // warm-up
+    const rates = new Map<string, number[]>();
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const q of queries) {
+        for (const target of TARGETS) {
+          const rate = await measureOnce(q, target, SECONDS);
+          rates.set(`${q.name}|${target}`, [...(rates.get(`${q.name}|${target}`) ?? []), rate]);
+        }
+      }
+      load.push(loadavg());
+    }
+
+    const pad = (text: string, width: number) => text.padEnd(width);
+    const num = (n: number | undefined, width: number) => (n === undefined ? '-' : n.toFixed(0)).padStart(width);
+    const ratio = (a: number | undefined, b: number | undefined, width: number) => (a && b ? (a / b).toFixed(2) : '-').padStart(width);
+    console.log(`\nDashboard reads, req/s (median of ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} concurrent clients, pools of ${POOL})\n`);
+    console.log(`${pad('query', 36)}${'API'.padStart(8)}${'PostGraphile'.padStart(14)}${'raw SQL'.padStart(10)}${'API/PG'.padStart(9)}${'API/raw'.padStart(9)}   API rounds`);
+    for (const q of queries) {
+      const m = (target: Target) => (rates.has(`${q.name}|${target}`) ? median(rates.get(`${q.name}|${target}`)!) : undefined);
+      const api = m('api');
+      const rounds = (rates.get(`${q.name}|api`) ?? []).map((r) => r.toFixed(0)).join(' ');
+      console.log(`${pad(q.name, 36)}${num(api, 8)}${num(m('postgraphile'), 14)}${num(m('raw'), 10)}${ratio(api, m('postgraphile'), 9)}${ratio(api, m('raw'), 9)}   ${rounds}`);
+    }
+    const fmt = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
+    console.log(`\nload average (1/5/15 min): before ${fmt(load[0]!)}, after ${fmt(load.at(-1)!)}; machine: ${(await import('node:os')).cpus().length} cores`);
+  } finally {
+    for (const child of children) await stopProcess(child);
+    await owner.end();
+    await scratch.drop();
+  }
+}
+
+await main();
+process.exit(0);
