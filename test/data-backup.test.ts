@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,20 +7,10 @@ import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
 import { backupDatabase, restoreDatabase } from '../src/ops/backup.js';
 import { RegisterNodeDocument } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
+import { runOperatorCommand } from './helpers/operator-command.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
 import { rowCounts, snapshotTables } from './helpers/table-snapshot.js';
-
-const TSX = path.resolve('node_modules/.bin/tsx');
-
-/** The operator command as an operator runs it, in its own process. */
-function runCommand(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(TSX, ['scripts/db-lifecycle.ts', ...args], { env: { ...process.env, DATABASE_URL: '', ...env } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 async function snapshotEmbedded(dataDir: string): Promise<Record<string, string[]>> {
   const embedded = await startEmbeddedPostgres({ dataDir });
@@ -56,7 +45,7 @@ describe('backup and restore of the embedded database', () => {
   });
 
   it('refuses, from the command line, while the server has the data folder open, naming the process', async () => {
-    const command = await runCommand(['backup', path.join(work, 'live.tgz')], { DATA_DIR: dataDir });
+    const command = await runOperatorCommand(['backup', path.join(work, 'live.tgz')], { DATA_DIR: dataDir });
     expect(command.code).toBe(1);
     expect(command.stderr).toMatch(new RegExp(`open in process ${process.pid} \\(the server\\).*stop the server`));
     expect(existsSync(path.join(work, 'live.tgz'))).toBe(false);
