@@ -22,6 +22,8 @@ export interface RestoreResult extends BackupResult {
 const PG_DUMP_MAGIC = Buffer.from('PGDMP');
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const OWNED_SCHEMAS = ['public', 'security'];
+// Dropped with them by a forced restore: it holds the monthly partitions of the telemetry tables.
+const PARTITION_SCHEMA = 'telemetry_partitions';
 
 /** Writes a backup of the target to `file`: pg_dump's custom format, or the embedded data folder. */
 export async function backupDatabase(target: DatabaseTarget, file: string): Promise<BackupResult> {
@@ -95,6 +97,7 @@ async function restorePostgres(url: string, file: string, force: boolean): Promi
       throw new OperatorError(`db:restore: the database already holds ${rows[0]!.tables} tables; restore into an empty database, or pass --force to replace them`);
     }
     if (rows[0]!.tables > 0) {
+      await client.query(`DROP SCHEMA IF EXISTS ${PARTITION_SCHEMA} CASCADE`);
       await client.query('DROP SCHEMA IF EXISTS security CASCADE');
       await client.query('DROP SCHEMA IF EXISTS public CASCADE');
       await client.query('CREATE SCHEMA public');
