@@ -10,11 +10,15 @@ export interface EmbeddedPostgresOptions {
   /** TCP port to listen on; 0 picks a free one. */
   port?: number;
   host?: string;
+  /** A data folder archive (from dumpDataDir) the new database starts from; only for an empty dataDir. */
+  loadDataDir?: Blob;
 }
 
 export interface EmbeddedPostgres {
   /** postgres:// URL for node-postgres and @prisma/adapter-pg. */
   url: string;
+  /** A gzipped tar of the data folder, taken between two statements, so consistent. */
+  dumpDataDir(): Promise<Blob>;
   /** Stops the socket server, then shuts PGlite down cleanly. End client pools first. */
   close(): Promise<void>;
 }
@@ -24,14 +28,14 @@ const MAX_CONNECTIONS = 16;
 const LOCK_FILE = 'embedded.lock';
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
-  const { dataDir, port = 0, host = '127.0.0.1' } = options;
+  const { dataDir, port = 0, host = '127.0.0.1', loadDataDir } = options;
   const dir = dataDir === undefined ? undefined : path.resolve(dataDir);
   const unlock = dir === undefined ? async () => undefined : await lockDataDir(dir);
 
   let db: PGlite;
   try {
     const extensions = { vector };
-    db = dir === undefined ? await PGlite.create({ extensions }) : await PGlite.create(dir, { extensions });
+    db = dir === undefined ? await PGlite.create({ extensions, loadDataDir }) : await PGlite.create(dir, { extensions, loadDataDir });
   } catch (error) {
     await unlock();
     throw error;
@@ -66,7 +70,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   };
 
   const urlHost = host.includes(':') ? `[${host}]` : host;
-  return { url: `postgres://postgres@${urlHost}:${boundPort}/postgres`, close };
+  return { url: `postgres://postgres@${urlHost}:${boundPort}/postgres`, dumpDataDir: () => db.dumpDataDir('gzip'), close };
 }
 
 const lockedByThisProcess = new Set<string>();
@@ -77,7 +81,7 @@ const lockedByThisProcess = new Set<string>();
  * A lock left by a process that died is taken over, also when a restarted container gives
  * this process the dead one's pid.
  */
-async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   if (lockedByThisProcess.has(dir)) throw new Error(`${dir} is already open in this process`);
   await mkdir(dir, { recursive: true });
   const lockPath = path.join(dir, LOCK_FILE);

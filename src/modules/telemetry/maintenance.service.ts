@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Logger } from '../../infra/logger.js';
 import { withExclusiveLock } from '../../infra/locks.js';
+import { MonthlyPartitions } from './partitions.js';
 import { DAY_MS, floorTo, timeseriesFeaturesOf, type TimeseriesFeatures } from './timeseries.js';
 
 export interface TelemetrySettings {
@@ -26,8 +27,10 @@ const LONG_WORK_MS = 10 * 60_000;
 export interface RetentionResult {
   /** Rows (or, with TimescaleDB without a retention policy, chunks) removed per table. */
   removed: Record<RawMetricTable, number>;
-  /** none: nothing to do (TimescaleDB's policies retain); rows: batched deletes; chunks: drop_chunks. */
-  method: 'none' | 'rows' | 'chunks';
+  /** With monthly partitions: the whole months dropped per table (`removed` then counts rows of the default partition). */
+  partitionsDropped?: Record<RawMetricTable, number>;
+  /** none: TimescaleDB's policies retain; rows: batched deletes; chunks: drop_chunks; partitions: whole months dropped. */
+  method: 'none' | 'rows' | 'chunks' | 'partitions';
 }
 
 export const RAW_METRIC_TABLES = ['node_metrics', 'session_metrics', 'system_metrics', 'llm_metrics'] as const;
@@ -36,6 +39,7 @@ export type RawMetricTable = (typeof RAW_METRIC_TABLES)[number];
 /** Cross-tenant upkeep of the telemetry tables: daily summaries, raw retention, the hourly rollup. Runs as the owner. */
 export class TelemetryMaintenanceService {
   private readonly features: () => Promise<TimeseriesFeatures>;
+  readonly partitions: MonthlyPartitions;
 
   constructor(
     private readonly system: PrismaClient,
@@ -43,6 +47,7 @@ export class TelemetryMaintenanceService {
     readonly settings: TelemetrySettings = telemetrySettings(),
   ) {
     this.features = timeseriesFeaturesOf(system);
+    this.partitions = new MonthlyPartitions(system);
   }
 
   /**
@@ -127,6 +132,16 @@ export class TelemetryMaintenanceService {
       if (policy?.present) return { removed, method: 'none' };
       for (const table of RAW_METRIC_TABLES) removed[table] = await this.dropChunks(table, cutoff);
       return { removed, method: 'chunks' };
+    }
+    if (await this.partitions.isPartitioned('node_metrics')) {
+      const partitionsDropped: Record<RawMetricTable, number> = { node_metrics: 0, session_metrics: 0, system_metrics: 0, llm_metrics: 0 };
+      for (const table of RAW_METRIC_TABLES) {
+        const dropped = await withExclusiveLock(this.system, 'telemetry.retention', (tx) => this.partitions.dropBefore(table, cutoff, tx));
+        if (dropped === undefined) break;
+        removed[table] = dropped.defaultRows;
+        partitionsDropped[table] = dropped.partitions;
+      }
+      return { removed, method: 'partitions', partitionsDropped };
     }
     const tenants = await this.system.tenant.findMany({ select: { id: true } });
     for (const table of RAW_METRIC_TABLES) {
