@@ -19,7 +19,7 @@ import { print } from 'graphql';
 import pg from 'pg';
 import { IngestNodeMetricsDocument } from '../test/generated/graphql.js';
 import { aRegisteredNode, rawId } from '../test/helpers/builders.js';
-import { runPostgresTests } from '../test/helpers/services.js';
+import { runPostgresTests } from '../test/helpers/backing-services.js';
 import { readMigrations } from '../test/helpers/timescale-pglite.js';
 import { startTestServer, type DatabaseKind } from '../test/helpers/server.js';
 

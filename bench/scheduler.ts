@@ -20,7 +20,7 @@ import { loadConfig } from '../src/config.js';
 import { SchedulePendingSessionsDocument, ScheduleSessionDocument } from '../test/generated/graphql.js';
 import { aComputeNode } from '../test/helpers/builders.js';
 import { registerNode } from '../test/helpers/cluster.js';
-import { runPostgresTests } from '../test/helpers/services.js';
+import { runPostgresTests } from '../test/helpers/backing-services.js';
 import { startTestServer, TEST_JWT_SECRET, type DatabaseKind, type SignedInUser, type TestServer } from '../test/helpers/server.js';
 
 // No agent sends heartbeats here: nodes stay placeable for the whole run.

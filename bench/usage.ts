@@ -13,7 +13,7 @@ import { createLogger } from '../src/infra/logger.js';
 import { previousMonth } from '../src/modules/billing/billing.period.js';
 import { BillingService } from '../src/modules/billing/billing.service.js';
 import { RecordUsageDocument, UsageReportDocument } from '../test/generated/graphql.js';
-import { runPostgresTests } from '../test/helpers/services.js';
+import { runPostgresTests } from '../test/helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser } from '../test/helpers/server.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000);

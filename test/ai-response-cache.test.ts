@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/infra/logger.js';
 import { ResponseCacheService } from '../src/modules/ai/response-cache.service.js';
 import { LookupCachedResponseDocument, StoreCachedResponseDocument } from './generated/graphql.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

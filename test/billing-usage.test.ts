@@ -4,7 +4,7 @@ import { hashSecret, newApiKey } from '../src/modules/identity/secrets.js';
 import { UsageService } from '../src/modules/billing/usage.service.js';
 import { runInTenant } from '../src/infra/tenant-scope.js';
 import { RecordUsageDocument, UsageRecordsDocument, UsageReportDocument, type RecordUsageInput } from './generated/graphql.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

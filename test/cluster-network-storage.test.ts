@@ -22,7 +22,7 @@ import {
 } from './generated/graphql.js';
 import { aGpuNode, aNetworkInterface, globalId } from './helpers/builders.js';
 import { createSession, expectResult, registerNode } from './helpers/cluster.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

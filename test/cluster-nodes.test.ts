@@ -17,7 +17,7 @@ import {
 } from './generated/graphql.js';
 import { aComputeNode, aGpuNode, aNetworkInterface, globalId, rawId } from './helpers/builders.js';
 import { createSession, expectResult, listenAsAnotherInstance, registerNode, setHeartbeat, systemEvents } from './helpers/cluster.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

@@ -19,7 +19,7 @@ import {
 } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
 import { STRONG_PASSWORD, login } from './helpers/identity.js';
-import { TEST_REDIS_URL, runPostgresTests } from './helpers/services.js';
+import { TEST_REDIS_URL, runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

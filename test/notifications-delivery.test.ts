@@ -24,7 +24,7 @@ import {
   UpdateNotificationConfigDocument,
   type CreateNotificationConfigInput,
 } from './generated/graphql.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
+import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

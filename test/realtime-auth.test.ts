@@ -13,7 +13,7 @@ import {
 import { aComputeNode } from './helpers/builders.js';
 import { aUserWithPassword, login } from './helpers/identity.js';
 import { bearer, openSocket, runRedisTests, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 // The socket rules do not depend on the database; one kind keeps the file quick.

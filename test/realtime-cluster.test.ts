@@ -21,7 +21,7 @@ import {
 } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
 import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 // Instances share a PostgreSQL; the embedded database serves one process, so two share it only where PostgreSQL is missing.

@@ -13,7 +13,7 @@ import { MemoryRealtimeStore } from '../src/modules/realtime/realtime.store.js';
 import { userPrincipal } from '../src/modules/identity/principal.js';
 import { RealtimeRegisterNodeDocument } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

@@ -4,7 +4,7 @@ import { Topic } from '../src/infra/topics.js';
 import { NodesDocument, OnNodeHeartbeatDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
 import { bearer, eventually, runRedisTests, startOwnRedis, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
 
 // Heartbeats reach PostgreSQL a tenth of a second after they arrive here, so the test need not wait long.

@@ -8,7 +8,7 @@ import { LIVENESS_LOCK, LivenessSweeper } from '../src/modules/realtime/liveness
 import { OnNodeStatusChangedDocument, OnSystemEventsDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
 import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

@@ -9,7 +9,7 @@ import {
   type NodeMetricPointInput,
 } from './generated/graphql.js';
 import { aComputeSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

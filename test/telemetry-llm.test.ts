@@ -14,7 +14,7 @@ import {
   type RecordLlmMetricsInput,
 } from './generated/graphql.js';
 import { aComputeSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

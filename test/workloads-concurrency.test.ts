@@ -3,7 +3,7 @@ import { loadConfig } from '../src/config.js';
 import { ScheduleSessionDocument } from './generated/graphql.js';
 import { aComputeNode, rawId } from './helpers/builders.js';
 import { createSession, registerNode } from './helpers/cluster.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, TEST_JWT_SECRET, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 
 /** Sessions each node has room for: 50 in all, each session asking 2 cores and 8 GB. */

@@ -15,7 +15,7 @@ import {
 } from './generated/graphql.js';
 import { globalId, rawId } from './helpers/builders.js';
 import { expectResult, failNode, listenAsAnotherInstance, registerNode, systemEvents } from './helpers/cluster.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

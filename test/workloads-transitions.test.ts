@@ -3,7 +3,7 @@ import { loadConfig } from '../src/config.js';
 import { ClusterNodeDocument, TransitionSessionDocument, type SessionStatus } from './generated/graphql.js';
 import { createSession, expectResult, registerNode } from './helpers/cluster.js';
 import { aComputeNode, rawId } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, TEST_JWT_SECRET, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

@@ -4,7 +4,7 @@ import type { TopicName, TopicPayloads } from '../../src/infra/topics.js';
 import { CreateSessionDocument, RegisterClusterNodeDocument, type CreateSessionInput, type RegisterNodeInput } from '../generated/graphql.js';
 import { aGpuNode, aSession, rawId } from './builders.js';
 import type { GraphQLClient, TestServer } from './server.js';
-import { TEST_REDIS_URL } from './services.js';
+import { TEST_REDIS_URL } from './backing-services.js';
 
 /** The payload of a mutation result union, asserting it is the expected member. */
 export function expectResult<R extends { __typename?: string }, T extends NonNullable<R['__typename']>>(

@@ -7,7 +7,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import type { TopicName } from '../../src/infra/topics.js';
-import { TEST_REDIS_URL } from './services.js';
+import { TEST_REDIS_URL } from './backing-services.js';
 
 const IN_CI = process.env.CI === 'true';
 

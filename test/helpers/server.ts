@@ -9,7 +9,7 @@ import { createLogger } from '../../src/infra/logger.js';
 import type { Role } from '../../src/modules/identity/permissions.js';
 import { TokenService } from '../../src/modules/identity/tokens.js';
 import { createServer, type RunningServer } from '../../src/server.js';
-import { createScratchDatabase } from './services.js';
+import { createScratchDatabase } from './backing-services.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
