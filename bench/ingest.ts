@@ -131,7 +131,7 @@ async function benchDatabase(kind: DatabaseKind): Promise<Row[]> {
   const server = await startTestServer(kind, { logLevel: 'error', jobsEnabled: false });
   try {
     const agent = await server.signIn({ role: 'operator' });
-    const nodeGlobalId = await aRegisteredNode(agent);
+    const nodeGlobalId = (await aRegisteredNode(agent)).id;
     const nodeId = rawId(nodeGlobalId);
     const body = (points: Point[]) =>
       JSON.stringify({ query: QUERY, variables: { input: { points: points.map((p) => ({ ...p, nodeId: nodeGlobalId, unit: '%' })) } } });

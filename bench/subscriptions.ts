@@ -69,7 +69,7 @@ async function serve(role: 'first' | 'second', databaseUrl: string | undefined):
     let extra = {};
     if (role === 'first') {
       const user = await server.signIn({ role: 'operator' });
-      extra = { token: user.token, tenantId: user.tenantId, nodeId: await aRegisteredNode(user, { status: 'ACTIVE' }) };
+      extra = { token: user.token, tenantId: user.tenantId, nodeId: (await aRegisteredNode(user, { status: 'ACTIVE' })).id };
     }
     process.on('message', async (message: ToChild) => {
       if (message.type === 'memory') {

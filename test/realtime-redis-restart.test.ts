@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisPubSub, type PubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
-import { NodesDocument, OnNodeHeartbeatDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
+import { ClusterNodesDocument, OnNodeHeartbeatDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
 import { bearer, eventually, runRedisTests, startOwnRedis, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
 import { runPostgresTests } from './helpers/backing-services.js';
@@ -52,7 +52,7 @@ describe.skipIf(!runRedisTests)('a Redis restart under two API instances', () =>
     expect(during.data?.recordHeartbeat).toMatchObject({ __typename: 'RecordHeartbeatSuccess', heartbeat: { load: 0.2 } });
     const heardAt = new Date((during.data!.recordHeartbeat as { heartbeat: { at: string } }).heartbeat.at);
     expect((await feedOnA.next()).nodeHeartbeat.load).toBe(0.2);
-    const listed = await b.withHeaders(user.headers).request(NodesDocument, { first: 5 });
+    const listed = await b.withHeaders(user.headers).request(ClusterNodesDocument, { first: 5 });
     expect(listed.data?.nodes.edges.map((edge) => edge.node.id)).toEqual([nodeId]);
     // The heartbeat still reaches PostgreSQL.
     const stored = await eventually(async () => {

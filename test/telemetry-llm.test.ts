@@ -13,7 +13,7 @@ import {
   RecordSystemMetricsDocument,
   type RecordLlmMetricsInput,
 } from './generated/graphql.js';
-import { aComputeSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
+import { aRunningSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
 import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
@@ -68,7 +68,7 @@ describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s
     expect(invalid.data.recordLlmMetrics.issues.map((i) => i.path).sort()).toEqual(['generationTimeMs', 'totalTokens']);
 
     const stranger = await server.signIn({ role: 'operator' });
-    const foreignNode = await aRegisteredNode(agent);
+    const foreignNode = (await aRegisteredNode(agent)).id;
     const foreign = await stranger.request(RecordLlmMetricsDocument, { input: request({ nodeId: foreignNode }) });
     expect(foreign.data?.recordLlmMetrics).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'nodeId' }] });
   });
@@ -156,7 +156,7 @@ describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s
   it('summarizes a finished day per tenant, and a re-run replaces the summary', async () => {
     const owner = await server.signIn({ role: 'operator' });
     const other = await server.signIn({ role: 'operator' });
-    const node = await aRegisteredNode(owner);
+    const node = (await aRegisteredNode(owner)).id;
     for (const input of [
       request({ modelId: 'model-a', tokensGenerated: 100, generationTimeMs: 1000, timestamp: at(yesterday, 1) }),
       request({ modelId: 'model-a', tokensGenerated: 300, generationTimeMs: 1000, cacheHit: true, timestamp: at(yesterday, 2) }),
@@ -202,8 +202,8 @@ describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s
 
   it('removes raw metrics past the retention period in batches and keeps the rest', async () => {
     const owner = await server.signIn({ role: 'operator' });
-    const nodeId = await aRegisteredNode(owner);
-    const sessionId = await aComputeSession(server.db.system, owner.tenantId, owner.userId);
+    const nodeId = (await aRegisteredNode(owner)).id;
+    const sessionId = await aRunningSession(server.db.system, owner.tenantId, owner.userId);
     const old = new Date(Date.now() - 40 * DAY_MS);
     const recent = hourStart(2);
     const points = (start: Date, count: number) =>

@@ -30,6 +30,17 @@ export interface SignedInUser extends GraphQLClient {
   token: string;
 }
 
+/** The payload of a mutation result union, asserting it is the expected member. */
+export function expectResult<R extends { __typename?: string }, T extends NonNullable<R['__typename']>>(
+  result: ExecutionResult<Record<string, R>>,
+  typename: T,
+): Extract<R, { __typename?: T }> {
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  const value = Object.values(result.data ?? {})[0];
+  if (value?.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(value)}`);
+  return value as Extract<R, { __typename?: T }>;
+}
+
 export interface TestServer extends RunningServer, GraphQLClient {
   kind: DatabaseKind;
   config: Config;
