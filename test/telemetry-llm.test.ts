@@ -3,7 +3,7 @@ import { createLogger } from '../src/infra/logger.js';
 import { createMemoryPubSub } from '../src/infra/pubsub.js';
 import { runInTenant } from '../src/infra/tenant-scope.js';
 import { LlmMetricsService, type LlmRequestRecorded } from '../src/modules/telemetry/llm-metrics.service.js';
-import { TelemetryMaintenanceService } from '../src/modules/telemetry/maintenance.service.js';
+import type { Services } from '../src/services.js';
 import {
   DailyMetricsSummariesDocument,
   IngestNodeMetricsDocument,
@@ -15,7 +15,7 @@ import {
 } from './generated/graphql.js';
 import { aRunningSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
 import { runPostgresTests } from './helpers/backing-services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { servicesOf, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const HOUR_MS = 3_600_000;
@@ -38,12 +38,12 @@ const request = (overrides: Partial<RecordLlmMetricsInput>): RecordLlmMetricsInp
 describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s', (kind) => {
   let server: TestServer;
   let agent: SignedInUser;
-  let maintenance: TelemetryMaintenanceService;
+  let maintenance: Services['telemetryMaintenance'];
 
   beforeAll(async () => {
     server = await startTestServer(kind);
     agent = await server.signIn({ role: 'operator' });
-    maintenance = new TelemetryMaintenanceService(server.db.system, log, { retentionDays: 30, summaryLookbackDays: 2 });
+    maintenance = servicesOf(server).telemetryMaintenance;
     await server.db.system.model.create({ data: { modelId: 'llama-3.1-8b-instruct', name: 'Llama 3.1 8B', contextLength: 131072 } });
   });
   afterAll(async () => {
