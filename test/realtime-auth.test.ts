@@ -12,9 +12,9 @@ import {
 } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
 import { aUserWithPassword, login } from './helpers/identity.js';
-import { bearer, openSocket, runRedisTests, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { bearer, openSocket, runRedisTests, startRealtimeServer, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 // The socket rules do not depend on the database; one kind keeps the file quick.
 const kind: DatabaseKind = runPostgresTests ? 'postgres' : 'pglite';
@@ -22,7 +22,7 @@ const kind: DatabaseKind = runPostgresTests ? 'postgres' : 'pglite';
 describe('socket credentials expire', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(kind, { auth: { accessTokenTtlSeconds: 2 } as never });
+    server = await startRealtimeServer(kind, { auth: { accessTokenTtlSeconds: 2 } as never });
   });
   afterAll(async () => {
     await server?.close();
@@ -52,8 +52,8 @@ describe.skipIf(!runRedisTests)('revoked credentials close their sockets on ever
   let admin: SignedInUser;
 
   beforeAll(async () => {
-    a = await startTestServer(kind, { redisUrl: TEST_REDIS_URL });
-    b = await startTestServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
+    a = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL });
+    b = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
     admin = await a.signIn({ role: 'admin' });
   });
   afterAll(async () => {

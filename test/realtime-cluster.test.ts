@@ -20,9 +20,9 @@ import {
   SessionLiveStateDocument,
 } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
-import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { bearer, runRedisTests, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 // Instances share a PostgreSQL; the embedded database serves one process, so two share it only where PostgreSQL is missing.
 const kinds: DatabaseKind[] = runPostgresTests ? ['postgres'] : ['pglite'];
@@ -41,8 +41,8 @@ describe.skipIf(!runRedisTests).each(kinds)('real-time events across two API ins
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    a = await startTestServer(kind, { redisUrl: TEST_REDIS_URL });
-    b = await startTestServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
+    a = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL });
+    b = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));

@@ -2,14 +2,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockKey } from '../src/infra/locks.js';
 import { createLogger } from '../src/infra/logger.js';
-import { createRedisPubSub, type PubSub } from '../src/infra/pubsub.js';
+import type { PubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
 import { LIVENESS_LOCK, LivenessSweeper } from '../src/modules/realtime/liveness.sweeper.js';
 import { OnNodeStatusChangedDocument, OnSystemEventsDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
 import { aComputeNode } from './helpers/builders.js';
-import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { anotherInstanceBus, bearer, runRedisTests, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
@@ -21,9 +21,9 @@ describe.skipIf(!runRedisTests).each(kinds)('the liveness sweeper on %s', (kind)
 
   beforeAll(async () => {
     // No background jobs: only the sweepers these tests run mark nodes failed here.
-    server = await startTestServer(kind, { redisUrl: TEST_REDIS_URL, jobsEnabled: false });
+    server = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL, jobsEnabled: false });
     // The sweeper as another instance runs it: same database, same Redis.
-    pubsub = createRedisPubSub(TEST_REDIS_URL);
+    pubsub = anotherInstanceBus(TEST_REDIS_URL);
   });
   afterAll(async () => {
     await pubsub?.close();

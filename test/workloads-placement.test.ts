@@ -147,16 +147,12 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
 // the jobs' when both run outside a transaction at once.
 describe.runIf(runPostgresTests)('background jobs on postgres', () => {
   let server: TestServer;
-  const saved = { ...process.env };
   beforeAll(async () => {
     // Short intervals so the jobs run while the test waits; settings are read when the server starts.
-    process.env.SCHEDULER_PASS_INTERVAL_MS = '200';
-    process.env.DEPLOYMENT_RECONCILE_INTERVAL_MS = '200';
-    server = await startTestServer('postgres', { jobsEnabled: true });
+    server = await startTestServer('postgres', { jobsEnabled: true }, { env: { SCHEDULER_PASS_INTERVAL_MS: '200', DEPLOYMENT_RECONCILE_INTERVAL_MS: '200' } });
   });
   afterAll(async () => {
     await server?.close();
-    process.env = saved;
   });
 
   it('place pending sessions without anyone asking', async () => {

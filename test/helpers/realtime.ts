@@ -6,14 +6,29 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
+import type { Config } from '../../src/config.js';
+import { createRedisPubSub, type PubSub, type PubSubOptions } from '../../src/infra/pubsub.js';
 import type { TopicName } from '../../src/infra/topics.js';
 import { TEST_REDIS_URL } from './backing-services.js';
+import { startTestServer, type DatabaseKind, type TestServer } from './server.js';
 
 const IN_CI = process.env.CI === 'true';
 
-// Every server of this test file publishes under its own namespace, so parallel test files sharing one Redis never hear each other.
+/** The pub/sub namespace of this test file's servers and buses, so parallel test files sharing one Redis never hear each other. */
 export const PUBSUB_NAMESPACE = `test-${randomBytes(5).toString('hex')}`;
-process.env.PUBSUB_NAMESPACE = PUBSUB_NAMESPACE;
+
+/**
+ * Starts a test server that publishes under this file's namespace. The server reads PUBSUB_NAMESPACE
+ * from the environment only, so it is set while the server starts; `env` adds other start-up settings.
+ */
+export function startRealtimeServer(kind: DatabaseKind, overrides: Partial<Config> = {}, env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServer(kind, overrides, { env: { PUBSUB_NAMESPACE, ...env } });
+}
+
+/** A Redis-backed bus of another API instance, under this file's namespace. */
+export function anotherInstanceBus(redisUrl: string, options: Omit<PubSubOptions, 'namespace'> = {}): PubSub {
+  return createRedisPubSub(redisUrl, { ...options, namespace: PUBSUB_NAMESPACE });
+}
 
 async function redisAnswers(url: string): Promise<boolean> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
