@@ -5,12 +5,11 @@ import {
   CreateApiKeyDocument,
   LogoutDocument,
   OnNodeHeartbeatDocument,
-  RealtimeRegisterNodeDocument,
   RecordHeartbeatDocument,
   RevokeApiKeyDocument,
   UpdateUserDocument,
 } from './generated/graphql.js';
-import { aComputeNode } from './helpers/builders.js';
+import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
 import { aUserWithPassword, login } from './helpers/identity.js';
 import { bearer, openSocket, runRedisTests, startRealtimeServer, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
@@ -122,8 +121,7 @@ describe.skipIf(!runRedisTests)('revoked credentials close their sockets on ever
     await untilSubscribedInRedis(TEST_REDIS_URL, Topic.NodeHeartbeatsRecorded, admin.tenantId);
 
     // It delivers first: a heartbeat recorded on A arrives over B's event stream.
-    const node = await admin.request(RealtimeRegisterNodeDocument, { input: aComputeNode() });
-    const nodeId = node.data?.registerNode.__typename === 'RegisterNodeSuccess' ? node.data.registerNode.node.id : '';
+    const nodeId = (await aRegisteredNode(admin, aComputeNode())).id;
     await admin.request(RecordHeartbeatDocument, { input: { nodeId, status: 'HEALTHY', load: 0.4 } });
     expect(await feed.next()).toMatchObject({ nodeHeartbeat: { nodeId, status: 'HEALTHY', load: 0.4 } });
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
-import { ClusterNodesDocument, OnNodeHeartbeatDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
-import { aComputeNode } from './helpers/builders.js';
+import { ClusterNodesDocument, OnNodeHeartbeatDocument, RecordHeartbeatDocument } from './generated/graphql.js';
+import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
 import { anotherInstanceBus, bearer, eventually, runRedisTests, startOwnRedis, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
 import { runPostgresTests } from './helpers/backing-services.js';
 import type { DatabaseKind, TestServer } from './helpers/server.js';
@@ -31,8 +31,7 @@ describe.skipIf(!runRedisTests)('a Redis restart under two API instances', () =>
 
   it('keeps the API and the sockets up while Redis is down, and delivery resumes when it is back', async () => {
     const user = await a.signIn({ role: 'operator' });
-    const registered = await user.request(RealtimeRegisterNodeDocument, { input: aComputeNode() });
-    const nodeId = registered.data?.registerNode.__typename === 'RegisterNodeSuccess' ? registered.data.registerNode.node.id : '';
+    const nodeId = (await aRegisteredNode(user, aComputeNode())).id;
     const onA = wsClient(a.url, bearer(user.token));
     const onB = wsClient(b.url, bearer(user.token));
     const feedOnA = subscribe(onA, OnNodeHeartbeatDocument, { nodeId });
