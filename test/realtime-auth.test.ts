@@ -11,8 +11,8 @@ import {
 } from './generated/graphql.js';
 import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
 import { aUserWithPassword, login } from './helpers/identity.js';
-import { bearer, openSocket, runRedisTests, startRealtimeServer, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import { bearer, openSocket, startRealtimeServer, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 // The socket rules do not depend on the database; one kind keeps the file quick.

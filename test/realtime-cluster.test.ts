@@ -18,8 +18,8 @@ import {
   SessionLiveStateDocument,
 } from './generated/graphql.js';
 import { aComputeNode, aPendingSession, aRegisteredNode } from './helpers/builders.js';
-import { bearer, runRedisTests, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import { bearer, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 // Instances share a PostgreSQL; the embedded database serves one process, so two share it only where PostgreSQL is missing.

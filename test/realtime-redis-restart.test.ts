@@ -3,8 +3,8 @@ import type { PubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
 import { ClusterNodesDocument, OnNodeHeartbeatDocument, RecordHeartbeatDocument } from './generated/graphql.js';
 import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
-import { anotherInstanceBus, bearer, eventually, runRedisTests, startOwnRedis, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
-import { runPostgresTests } from './helpers/backing-services.js';
+import { anotherInstanceBus, bearer, eventually, startOwnRedis, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests } from './helpers/backing-services.js';
 import type { DatabaseKind, TestServer } from './helpers/server.js';
 
 // Heartbeats reach PostgreSQL a tenth of a second after they arrive here, so the test need not wait long.

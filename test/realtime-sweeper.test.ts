@@ -7,8 +7,8 @@ import { Topic } from '../src/infra/topics.js';
 import { LIVENESS_LOCK, LivenessSweeper } from '../src/modules/realtime/liveness.sweeper.js';
 import { OnNodeStatusChangedDocument, OnSystemEventsDocument, RecordHeartbeatDocument } from './generated/graphql.js';
 import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
-import { anotherInstanceBus, bearer, runRedisTests, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import { anotherInstanceBus, bearer, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

@@ -9,7 +9,7 @@ import {
   type NodeMetricPointInput,
 } from './generated/graphql.js';
 import { aRunningSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
@@ -307,20 +307,6 @@ describe('long ranges read the hourly rollup', () => {
   });
 });
 
-const IN_CI = process.env.CI === 'true';
-async function redisAnswers(): Promise<boolean> {
-  const probe = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-const runRedisTests = IN_CI || (await redisAnswers());
 
 describe.runIf(runRedisTests)('metrics publishing through Redis', () => {
   let server: TestServer;

@@ -9,10 +9,8 @@ import WebSocket from 'ws';
 import type { Config } from '../../src/config.js';
 import { createRedisPubSub, type PubSub, type PubSubOptions } from '../../src/infra/pubsub.js';
 import type { TopicName } from '../../src/infra/topics.js';
-import { TEST_REDIS_URL } from './backing-services.js';
+import { redisAnswers } from './backing-services.js';
 import { startTestServer, type DatabaseKind, type TestServer } from './server.js';
-
-const IN_CI = process.env.CI === 'true';
 
 /** The pub/sub namespace of this test file's servers and buses, so parallel test files sharing one Redis never hear each other. */
 export const PUBSUB_NAMESPACE = `test-${randomBytes(5).toString('hex')}`;
@@ -29,22 +27,6 @@ export function startRealtimeServer(kind: DatabaseKind, overrides: Partial<Confi
 export function anotherInstanceBus(redisUrl: string, options: Omit<PubSubOptions, 'namespace'> = {}): PubSub {
   return createRedisPubSub(redisUrl, { ...options, namespace: PUBSUB_NAMESPACE });
 }
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/** Whether tests that need Redis run: always in CI (so a missing Redis fails them), else when one answers. */
-export const runRedisTests = IN_CI || (await redisAnswers(TEST_REDIS_URL));
 
 /** A graphql-ws client over a real WebSocket, signed in with these connection params. */
 export function wsClient(url: string, connectionParams: Record<string, string>, options: { lazy?: boolean } = {}): Client {
