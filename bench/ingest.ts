@@ -19,7 +19,7 @@ import { print } from 'graphql';
 import pg from 'pg';
 import { IngestNodeMetricsDocument } from '../test/generated/graphql.js';
 import { aRegisteredNode, rawId } from '../test/helpers/builders.js';
-import { runPostgresTests } from '../test/helpers/services.js';
+import { runPostgresTests } from '../test/helpers/backing-services.js';
 import { readMigrations } from '../test/helpers/timescale-pglite.js';
 import { startTestServer, type DatabaseKind } from '../test/helpers/server.js';
 
@@ -131,7 +131,7 @@ async function benchDatabase(kind: DatabaseKind): Promise<Row[]> {
   const server = await startTestServer(kind, { logLevel: 'error', jobsEnabled: false });
   try {
     const agent = await server.signIn({ role: 'operator' });
-    const nodeGlobalId = await aRegisteredNode(agent);
+    const nodeGlobalId = (await aRegisteredNode(agent)).id;
     const nodeId = rawId(nodeGlobalId);
     const body = (points: Point[]) =>
       JSON.stringify({ query: QUERY, variables: { input: { points: points.map((p) => ({ ...p, nodeId: nodeGlobalId, unit: '%' })) } } });

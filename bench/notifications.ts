@@ -14,7 +14,7 @@ import { createDatabase } from '../src/infra/db.js';
 import { createLogger } from '../src/infra/logger.js';
 import { DeliveryWorker } from '../src/modules/notifications/delivery.worker.js';
 import { CreateNotificationConfigDocument } from '../test/generated/graphql.js';
-import { runPostgresTests } from '../test/helpers/services.js';
+import { runPostgresTests } from '../test/helpers/backing-services.js';
 import { startTestServer, type DatabaseKind } from '../test/helpers/server.js';
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 2_000);

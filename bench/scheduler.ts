@@ -18,9 +18,8 @@
 import { print } from 'graphql';
 import { loadConfig } from '../src/config.js';
 import { SchedulePendingSessionsDocument, ScheduleSessionDocument } from '../test/generated/graphql.js';
-import { aComputeNode } from '../test/helpers/builders.js';
-import { registerNode } from '../test/helpers/cluster.js';
-import { runPostgresTests } from '../test/helpers/services.js';
+import { aComputeNode, aRegisteredNode } from '../test/helpers/builders.js';
+import { runPostgresTests } from '../test/helpers/backing-services.js';
 import { startTestServer, TEST_JWT_SECRET, type DatabaseKind, type SignedInUser, type TestServer } from '../test/helpers/server.js';
 
 // No agent sends heartbeats here: nodes stay placeable for the whole run.
@@ -36,7 +35,7 @@ async function arrange(server: TestServer): Promise<{ operator: SignedInUser; se
   const operator = await server.signIn({ role: 'operator' });
   const room = Math.ceil(SESSIONS / 2 / NODES);
   for (let i = 0; i < NODES; i += 1) {
-    await registerNode(operator, aComputeNode({ hostname: `bench-${i}.test`, totalCpuCores: 2 * room, totalMemoryGb: 8 * room }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: `bench-${i}.test`, totalCpuCores: 2 * room, totalMemoryGb: 8 * room }));
   }
   const base = Date.now();
   // Written straight to the table: the bench times scheduling, not session creation.

@@ -32,7 +32,7 @@ import { createRedisPubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
 import { OnNodeHeartbeatDocument, RecordHeartbeatDocument } from '../test/generated/graphql.js';
 import { aRegisteredNode, rawId } from '../test/helpers/builders.js';
-import { runPostgresTests, TEST_REDIS_URL } from '../test/helpers/services.js';
+import { runPostgresTests, TEST_REDIS_URL } from '../test/helpers/backing-services.js';
 import { startTestServer, type DatabaseKind } from '../test/helpers/server.js';
 
 const DATABASE: DatabaseKind = process.env.BENCH_DATABASE === 'postgres' ? 'postgres' : 'pglite';
@@ -69,7 +69,7 @@ async function serve(role: 'first' | 'second', databaseUrl: string | undefined):
     let extra = {};
     if (role === 'first') {
       const user = await server.signIn({ role: 'operator' });
-      extra = { token: user.token, tenantId: user.tenantId, nodeId: await aRegisteredNode(user, { status: 'ACTIVE' }) };
+      extra = { token: user.token, tenantId: user.tenantId, nodeId: (await aRegisteredNode(user, { status: 'ACTIVE' })).id };
     }
     process.on('message', async (message: ToChild) => {
       if (message.type === 'memory') {

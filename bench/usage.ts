@@ -9,12 +9,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
-import { createLogger } from '../src/infra/logger.js';
 import { previousMonth } from '../src/modules/billing/billing.period.js';
-import { BillingService } from '../src/modules/billing/billing.service.js';
 import { RecordUsageDocument, UsageReportDocument } from '../test/generated/graphql.js';
-import { runPostgresTests } from '../test/helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser } from '../test/helpers/server.js';
+import { runPostgresTests } from '../test/helpers/backing-services.js';
+import { servicesOf, startTestServer, type DatabaseKind, type SignedInUser } from '../test/helpers/server.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -116,7 +114,7 @@ async function run(kind: DatabaseKind): Promise<string[]> {
       lines.push(`${kind}: usageReport ${name} over ${Math.ceil(RECORDS / TENANTS)} of ${RECORDS} rows: median ${percentile(times, 50).toFixed(1)} ms`);
     }
 
-    const billing = new BillingService(server.db.prisma, server.db.system, createLogger('error'));
+    const { billing } = servicesOf(server);
     const [created, closeMs] = await timed(() => Promise.all([billing.closeMonth(month), billing.closeMonth(month)]));
     const events = created.flat().length;
     const [row] = await server.db.system.$queryRaw<{ sum: string }[]>`SELECT coalesce(sum(amount_usd), 0)::text AS sum FROM billing_events WHERE period_start = ${month.start}::date`;

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/infra/logger.js';
-import { ResponseCacheService } from '../src/modules/ai/response-cache.service.js';
 import { LookupCachedResponseDocument, StoreCachedResponseDocument } from './generated/graphql.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { servicesOf, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const PROMPT = 'Summarise the cluster status';
@@ -67,7 +65,7 @@ describe.each(kinds)('response cache over HTTP on %s', (kind) => {
     expect(await lookup({ prompt: 'short-lived' })).toMatchObject({ hit: false, entry: null });
     expect((await server.db.system.responseCache.findFirstOrThrow({ where: { cacheKey: stored.cachedResponse.cacheKey } })).hitCount).toBe(0);
 
-    const purged = await new ResponseCacheService(server.db.prisma, server.db.system, createLogger('silent')).purgeExpired();
+    const purged = await servicesOf(server).responseCache.purgeExpired();
     expect(purged).toBe(1);
     expect(await server.db.system.responseCache.count({ where: { cacheKey: stored.cachedResponse.cacheKey } })).toBe(0);
     expect(await server.db.system.responseCache.count({ where: { tenantId: user.tenantId } })).toBe(2);

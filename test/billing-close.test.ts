@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../src/infra/db.js';
-import { createLogger } from '../src/infra/logger.js';
 import { invoiceIdempotencyKey, parseMonth, previousMonth, type BillingMonth } from '../src/modules/billing/billing.period.js';
-import { BillingService } from '../src/modules/billing/billing.service.js';
 import {
   BillingEventByIdDocument,
   BillingEventsDocument,
@@ -11,11 +9,10 @@ import {
   RecordBillingEventDeliveryDocument,
   RecordUsageDocument,
 } from './generated/graphql.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { servicesOf, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
-const log = createLogger('silent');
 
 /** The month `monthsAgo` before the current one, and an instant inside it. */
 function monthsAgo(count: number): { month: BillingMonth; inside: (day: number) => string } {
@@ -66,8 +63,8 @@ describe.each(kinds)('monthly close on %s', (kind) => {
       await record(tenant, modelA, 1000 * (index + 1), 500, inside(2));
       await record(tenant, modelB, 3000, 3000, inside(28));
     }
-    const first = new BillingService(server.db.prisma, server.db.system, log);
-    const other = new BillingService(otherConnection.prisma, otherConnection.system, log);
+    const first = servicesOf(server).billing;
+    const other = servicesOf(server, otherConnection).billing;
     const [a, b, c] = await Promise.all([first.closeMonth(month), other.closeMonth(month), first.closeMonth(month)]);
     const created = [...a, ...b, ...c].map((event) => event.tenantId).sort();
     expect(created).toEqual(tenants.map((t) => t.tenantId).sort());
@@ -163,7 +160,7 @@ describe.each(kinds)('monthly close on %s', (kind) => {
   });
 
   it("the job's close settles the previous month", async () => {
-    const billing = new BillingService(server.db.prisma, server.db.system, log);
+    const { billing } = servicesOf(server);
     const now = new Date(Date.UTC(2031, 0, 15));
     expect(previousMonth(now).label).toBe('2030-12');
     const admin = await server.signIn({ role: 'admin' });

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret, newApiKey } from '../src/modules/identity/secrets.js';
-import { UsageService } from '../src/modules/billing/usage.service.js';
 import { runInTenant } from '../src/infra/tenant-scope.js';
 import { RecordUsageDocument, UsageRecordsDocument, UsageReportDocument, type RecordUsageInput } from './generated/graphql.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { servicesOf, startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -279,7 +278,7 @@ describe.each(kinds)('usage over HTTP on %s', (kind) => {
     const owner = await server.signIn({ role: 'admin' });
     const stranger = await server.signIn({ role: 'admin' });
     const foreignKey = await anApiKey(server, stranger, 'foreign');
-    const usage = new UsageService(server.db.prisma);
+    const { usage } = servicesOf(server);
     const { record, created } = await runInTenant(owner.tenantId, () =>
       server.db.prisma.$transaction((tx) =>
         usage.recordLlmRequest({ tenantId: owner.tenantId, modelId: large.modelId, requestId: 'svc-1', promptTokens: 400_000, completionTokens: 100_000 }, tx),

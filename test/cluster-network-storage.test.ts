@@ -9,7 +9,7 @@ import {
   NetworkInterfacesDocument,
   NetworkTopologiesDocument,
   NetworkTopologyDocument,
-  RegisterClusterNodeDocument,
+  RegisterNodeDocument,
   StoragePoolDocument,
   StoragePoolsDocument,
   StorageVolumesDocument,
@@ -20,10 +20,9 @@ import {
   type StoragePoolFilter,
   type CreateStorageVolumeInput,
 } from './generated/graphql.js';
-import { aGpuNode, aNetworkInterface, globalId } from './helpers/builders.js';
-import { createSession, expectResult, registerNode } from './helpers/cluster.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aGpuNode, aNetworkInterface, aPendingSession, aRegisteredNode, globalId } from './helpers/builders.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { expectResult, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -75,14 +74,14 @@ describe.each(kinds)('network topologies and storage over HTTP on %s', (kind) =>
     const operator = await server.signIn({ role: 'operator' });
     const fabric = await createTopology(operator);
     const management = await createTopology(operator, { topologyName: 'mgmt', networkType: 'ETHERNET', subnet: '192.168.10.0/24', vlanId: null });
-    const node = await registerNode(operator, {
+    const node = await aRegisteredNode(operator, {
       hostname: 'ib-node.test',
       interfaces: [
         aNetworkInterface({ interfaceName: 'ib0', macAddress: '02:00:00:00:00:01', ipAddress: '10.8.1.7', interfaceType: 'CLUSTER', topologyId: fabric.id }),
         aNetworkInterface({ interfaceName: 'eth0', macAddress: '02:00:00:00:00:02', ipAddress: '192.168.10.7', interfaceType: 'MANAGEMENT', topologyId: management.id }),
       ],
     });
-    await registerNode(operator, { hostname: 'other.test', interfaces: [aNetworkInterface({ interfaceName: 'ib0', macAddress: '02:00:00:00:00:03', interfaceType: 'CLUSTER', topologyId: fabric.id })] });
+    await aRegisteredNode(operator, { hostname: 'other.test', interfaces: [aNetworkInterface({ interfaceName: 'ib0', macAddress: '02:00:00:00:00:03', interfaceType: 'CLUSTER', topologyId: fabric.id })] });
 
     const fetched = (await operator.request(NetworkTopologyDocument, { id: fabric.id })).data!.networkTopology!;
     expect(fetched.interfaces.map((i) => i.macAddress).sort()).toEqual(['02:00:00:00:00:01', '02:00:00:00:00:03']);
@@ -114,7 +113,7 @@ describe.each(kinds)('network topologies and storage over HTTP on %s', (kind) =>
 
   it('creates volumes only within their pool\'s free capacity and gives it back on delete', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const node = await registerNode(operator);
+    const node = await aRegisteredNode(operator);
     const created = await operator.request(CreateStoragePoolDocument, {
       input: { poolName: 'fast', poolType: 'REPLICATED', totalCapacityGb: 100, performanceTier: 'NVME', nodeIds: [node.id] },
     });
@@ -123,7 +122,7 @@ describe.each(kinds)('network topologies and storage over HTTP on %s', (kind) =>
 
     const volume = async (name: string, sizeGb: number, extra: Partial<CreateStorageVolumeInput> = {}) =>
       operator.request(CreateStorageVolumeDocument, { input: { poolId: pool.id, volumeName: name, sizeGb, ...extra } });
-    const session = await createSession(operator);
+    const session = await aPendingSession(operator);
     const first = expectResult(await volume('data', 60, { sessionId: session.id, mountPath: '/data', accessMode: 'READ_WRITE_MANY' }), 'CreateStorageVolumeSuccess').volume;
     expect(first).toMatchObject({ sizeGb: 60, accessMode: 'READ_WRITE_MANY', mountPath: '/data', session: { id: session.id }, pool: { usedCapacityGb: 60, availableCapacityGb: 40 } });
     const tooBig = expectResult(await volume('big', 50), 'InsufficientCapacityError');
@@ -190,7 +189,7 @@ describe.each(kinds)('network topologies and storage over HTTP on %s', (kind) =>
     const stranger = await server.signIn({ role: 'operator' });
     const topology = await createTopology(owner);
     const pool = expectResult(await owner.request(CreateStoragePoolDocument, { input: { poolName: 'mine', poolType: 'LOCAL', totalCapacityGb: 10 } }), 'CreateStoragePoolSuccess').pool;
-    await registerNode(owner, { interfaces: [aNetworkInterface({ topologyId: topology.id })] });
+    await aRegisteredNode(owner, { interfaces: [aNetworkInterface({ topologyId: topology.id })] });
 
     expect((await stranger.request(NetworkTopologyDocument, { id: topology.id })).data!.networkTopology).toBeNull();
     expect((await stranger.request(NetworkTopologiesDocument, {})).data!.networkTopologies.edges).toEqual([]);
@@ -199,7 +198,7 @@ describe.each(kinds)('network topologies and storage over HTTP on %s', (kind) =>
     expect(expectResult(await stranger.request(DeleteNetworkTopologyDocument, { id: topology.id }), 'NotFoundError').resource).toBe('NetworkTopology');
     // The other tenant's subnet neither clashes with nor is visible to this one.
     expectResult(await stranger.request(CreateNetworkTopologyDocument, { input: aTopology() }), 'CreateNetworkTopologySuccess');
-    const borrowed = await stranger.request(RegisterClusterNodeDocument, { input: aGpuNode({ interfaces: [aNetworkInterface({ topologyId: topology.id })] }) });
+    const borrowed = await stranger.request(RegisterNodeDocument, { input: aGpuNode({ interfaces: [aNetworkInterface({ topologyId: topology.id })] }) });
     expect(expectResult(borrowed, 'ValidationError').issues).toEqual([{ path: 'interfaces.0.topologyId', message: 'no such network topology' }]);
 
     expect((await stranger.request(StoragePoolDocument, { id: pool.id })).data!.storagePool).toBeNull();

@@ -6,7 +6,7 @@ import {
   ClusterNodesDocument,
   DeregisterNodeDocument,
   RegionsDocument,
-  RegisterClusterNodeDocument,
+  RegisterNodeDocument,
   ScheduleSessionDocument,
   SetNodeStatusDocument,
   TransitionSessionDocument,
@@ -15,10 +15,10 @@ import {
   type ClusterNodesQueryVariables,
   type RegionFilter,
 } from './generated/graphql.js';
-import { aComputeNode, aGpuNode, aNetworkInterface, globalId, rawId } from './helpers/builders.js';
-import { createSession, expectResult, listenAsAnotherInstance, registerNode, setHeartbeat, systemEvents } from './helpers/cluster.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
+import { aComputeNode, aGpuNode, aNetworkInterface, aPendingSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
+import { listenAsAnotherInstance, setHeartbeat, systemEvents } from './helpers/cluster.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import { expectResult, startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -45,7 +45,7 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
 
   it('registers a node with its region, price and network interfaces, and reads them back by id', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const node = await registerNode(operator, {
+    const node = await aRegisteredNode(operator, {
       hostname: 'gpu-detail.test',
       regionId: regionIds[`east-${suffix}`],
       pricePerHour: 12.5,
@@ -73,9 +73,63 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
     expect(events).toEqual([expect.objectContaining({ severity: 'info', sourceNodeId: rawId(node.id), message: 'node gpu-detail.test registered as active' })]);
   });
 
+  it('registers a node with the resources it lists, and lists it', async () => {
+    const operator = await server.signIn({ role: 'operator' });
+    const node = await aRegisteredNode(operator, {
+      hostname: 'gpu-a.test',
+      resources: [
+        { resourceType: 'GPU', totalCapacity: 8, unit: 'devices' },
+        { resourceType: 'CPU', totalCapacity: 60, unit: 'cores' },
+      ],
+    });
+    expect(node).toMatchObject({ hostname: 'gpu-a.test', nodeType: 'GPU', status: 'ACTIVE', gpuCount: 8, gpuType: 'H100', labels: { zone: 'a', accelerator: 'h100' } });
+    expect(node.resources).toEqual([
+      { resourceType: 'CPU', totalCapacity: 60, allocatedCapacity: 0, availableCapacity: 60, unit: 'cores' },
+      { resourceType: 'GPU', totalCapacity: 8, allocatedCapacity: 0, availableCapacity: 8, unit: 'devices' },
+    ]);
+    const listed = await operator.request(ClusterNodesDocument, { first: 10 });
+    expect(listed.errors).toBeUndefined();
+    expect(listed.data!.nodes.edges.map((edge) => edge.node.id)).toContain(node.id);
+  });
+
+  it('derives resources from the totals when none are listed', async () => {
+    const operator = await server.signIn({ role: 'operator' });
+    const node = await aRegisteredNode(operator, aComputeNode({ totalCpuCores: 32, totalMemoryGb: 128.5 }));
+    expect(node.resources.map((r) => [r.resourceType, r.totalCapacity])).toEqual([
+      ['CPU', 32],
+      ['MEMORY', 128.5],
+      ['STORAGE', 2048],
+    ]);
+  });
+
+  it('returns null for an unknown node id', async () => {
+    const operator = await server.signIn({ role: 'operator' });
+    const fetched = await operator.request(ClusterNodeDocument, { id: globalId('ClusterNode', '00000000-0000-4000-8000-000000000000') });
+    expect(fetched.errors).toBeUndefined();
+    expect(fetched.data!.node).toBeNull();
+  });
+
+  it('refuses invalid totals and resources with a typed error naming each field', async () => {
+    const operator = await server.signIn({ role: 'operator' });
+    const result = await operator.request(RegisterNodeDocument, {
+      input: aGpuNode({
+        hostname: 'not a hostname!',
+        ipAddress: '999.1.1.1',
+        totalCpuCores: 0,
+        resources: [
+          { resourceType: 'GPU', totalCapacity: 8, unit: 'devices' },
+          { resourceType: 'GPU', totalCapacity: -1, unit: 'devices' },
+        ],
+      }),
+    });
+    expect(expectResult(result, 'ValidationError').issues.map((issue) => issue.path).sort()).toEqual(
+      ['hostname', 'ipAddress', 'resources.1.resourceType', 'resources.1.totalCapacity', 'totalCpuCores'].sort(),
+    );
+  });
+
   it('refuses bad interfaces and unknown regions with typed errors naming each field', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const result = await operator.request(RegisterClusterNodeDocument, {
+    const result = await operator.request(RegisterNodeDocument, {
       input: aGpuNode({
         regionId: globalId('Region', '00000000-0000-4000-8000-000000000001'),
         interfaces: [
@@ -87,15 +141,15 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
     const error = expectResult(result, 'ValidationError');
     expect(error.issues.map((issue) => issue.path).sort()).toEqual(['interfaces.0.macAddress', 'interfaces.1.interfaceName', 'interfaces.1.speedMbps']);
 
-    const unknownRegion = await operator.request(RegisterClusterNodeDocument, { input: aGpuNode({ regionId: globalId('Region', '00000000-0000-4000-8000-000000000001') }) });
+    const unknownRegion = await operator.request(RegisterNodeDocument, { input: aGpuNode({ regionId: globalId('Region', '00000000-0000-4000-8000-000000000001') }) });
     expect(expectResult(unknownRegion, 'ValidationError').issues).toEqual([{ path: 'regionId', message: 'no such region' }]);
   });
 
   it('filters nodes by status, type, region, GPU type, contained labels and heartbeat age, and orders them', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const a = await registerNode(operator, { hostname: 'a.test', gpuType: 'H100', labels: { zone: 'a', team: { name: 'ml', tier: 1 } }, regionId: regionIds[`east-${suffix}`] });
-    const b = await registerNode(operator, { hostname: 'b.test', gpuType: 'A100', labels: { zone: 'a', team: { name: 'ml', tier: 2 } }, regionId: regionIds[`west-${suffix}`] });
-    const c = await registerNode(operator, aComputeNode({ hostname: 'c.test', status: 'MAINTENANCE', labels: { zone: 'b' } }));
+    const a = await aRegisteredNode(operator, { hostname: 'a.test', gpuType: 'H100', labels: { zone: 'a', team: { name: 'ml', tier: 1 } }, regionId: regionIds[`east-${suffix}`] });
+    const b = await aRegisteredNode(operator, { hostname: 'b.test', gpuType: 'A100', labels: { zone: 'a', team: { name: 'ml', tier: 2 } }, regionId: regionIds[`west-${suffix}`] });
+    const c = await aRegisteredNode(operator, aComputeNode({ hostname: 'c.test', status: 'MAINTENANCE', labels: { zone: 'b' } }));
     await setHeartbeat(server, a.id, new Date(Date.now() - 3_600_000));
 
     const hostnames = async (variables: ClusterNodesQueryVariables) => {
@@ -115,14 +169,16 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
 
     const page = await operator.request(ClusterNodesDocument, { first: 2, orderBy: { field: 'HOSTNAME', direction: 'ASC' } });
     expect(page.data!.nodes.totalCount).toBe(3);
+    expect(page.data!.nodes.pageInfo.hasNextPage).toBe(true);
     const rest = await operator.request(ClusterNodesDocument, { first: 2, after: page.data!.nodes.pageInfo.endCursor, orderBy: { field: 'HOSTNAME', direction: 'ASC' } });
     expect(rest.data!.nodes.edges.map((edge) => edge.node.id)).toEqual([c.id]);
+    expect(rest.data!.nodes.pageInfo.hasNextPage).toBe(false);
     expect([a.id, b.id]).toEqual(page.data!.nodes.edges.map((edge) => edge.node.id));
   });
 
   it('updates descriptive fields and refuses what it must', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const node = await registerNode(operator, { regionId: regionIds[`east-${suffix}`] });
+    const node = await aRegisteredNode(operator, { regionId: regionIds[`east-${suffix}`] });
     const updated = await operator.request(UpdateNodeDocument, { id: node.id, input: { labels: { zone: 'c' }, regionId: null, pricePerHour: 3.25, gpuType: 'H200' } });
     expect(expectResult(updated, 'UpdateNodeSuccess').node).toMatchObject({ labels: { zone: 'c' }, region: null, pricePerHour: 3.25, gpuType: 'H200' });
 
@@ -136,7 +192,7 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
 
   it('moves nodes between states, records each change and publishes it', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const node = await registerNode(operator);
+    const node = await aRegisteredNode(operator);
     const listener =
       kind === 'postgres'
         ? await listenAsAnotherInstance('cluster.node.status_changed', operator.tenantId, {
@@ -176,8 +232,8 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
 
   it('refuses to deregister a node while a session holds resources on it, then deregisters it', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const node = await registerNode(operator, aComputeNode());
-    const session = await createSession(operator);
+    const node = await aRegisteredNode(operator, aComputeNode());
+    const session = await aPendingSession(operator);
     expectResult(await operator.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
 
     const refused = expectResult(await operator.request(DeregisterNodeDocument, { id: node.id }), 'ResourceInUseError');
@@ -192,12 +248,12 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
 
   it('lists available nodes as get_available_nodes does: active, recent heartbeat, enough free capacity, best fit first', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    await registerNode(operator, aComputeNode({ hostname: 'big.test', totalCpuCores: 64, totalMemoryGb: 256 }));
-    const small = await registerNode(operator, aComputeNode({ hostname: 'small.test', totalCpuCores: 16, totalMemoryGb: 64 }));
-    await registerNode(operator, aComputeNode({ hostname: 'tiny.test', totalCpuCores: 4, totalMemoryGb: 16 }));
-    await registerNode(operator, { hostname: 'gpu.test', gpuType: 'H100', labels: { zone: 'a', accelerator: 'h100' } });
-    await registerNode(operator, aComputeNode({ hostname: 'drained.test', status: 'DRAINING' }));
-    const stale = await registerNode(operator, aComputeNode({ hostname: 'stale.test' }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'big.test', totalCpuCores: 64, totalMemoryGb: 256 }));
+    const small = await aRegisteredNode(operator, aComputeNode({ hostname: 'small.test', totalCpuCores: 16, totalMemoryGb: 64 }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'tiny.test', totalCpuCores: 4, totalMemoryGb: 16 }));
+    await aRegisteredNode(operator, { hostname: 'gpu.test', gpuType: 'H100', labels: { zone: 'a', accelerator: 'h100' } });
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'drained.test', status: 'DRAINING' }));
+    const stale = await aRegisteredNode(operator, aComputeNode({ hostname: 'stale.test' }));
     await setHeartbeat(server, stale.id, new Date(Date.now() - 120_000));
 
     const available = async (variables: AvailableNodesQueryVariables) =>
@@ -224,7 +280,7 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
   it("keeps each tenant's nodes to itself", async () => {
     const owner = await server.signIn({ role: 'operator' });
     const stranger = await server.signIn({ role: 'admin' });
-    const node = await registerNode(owner, { labels: { secret: 'yes' } });
+    const node = await aRegisteredNode(owner, { labels: { secret: 'yes' } });
 
     expect((await stranger.request(ClusterNodeDocument, { id: node.id })).data!.node).toBeNull();
     expect((await stranger.request(ClusterNodesDocument, { first: 50, filter: { labels: { secret: 'yes' } } })).data!.nodes.edges).toEqual([]);
@@ -235,9 +291,22 @@ describe.each(kinds)('cluster nodes over HTTP on %s', (kind) => {
     expect((await owner.request(ClusterNodeDocument, { id: node.id })).data!.node).toMatchObject({ status: 'ACTIVE', labels: { secret: 'yes' } });
   });
 
+  it('serves the same operations over graphql-ws', async () => {
+    const operator = await server.signIn({ role: 'operator' });
+    await aRegisteredNode(operator);
+    const result = await operator.requestOverWebSocket(ClusterNodesDocument, { first: 1 });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.nodes.edges).toHaveLength(1);
+  });
+
+  it('answers health and readiness probes', async () => {
+    expect((await server.get('/healthz')).status).toBe(200);
+    expect((await server.get('/readyz')).status).toBe(200);
+  });
+
   it('lets only cluster writers change nodes', async () => {
     const reader = await server.signIn({ role: 'user' });
-    const result = await reader.request(RegisterClusterNodeDocument, { input: aGpuNode() });
+    const result = await reader.request(RegisterNodeDocument, { input: aGpuNode() });
     expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 });

@@ -8,7 +8,7 @@ import {
   readMigrations,
   type TestDb,
 } from './helpers/timescale-pglite.js';
-import { ADMIN_DATABASE_URL, createScratchDatabase } from './helpers/services.js';
+import { ADMIN_DATABASE_URL, createScratchDatabase } from './helpers/backing-services.js';
 
 interface ServerKind {
   timescale: boolean;

@@ -9,8 +9,8 @@ import {
   CreateTenantDocument,
   CreateUserDocument,
   MeDocument,
-  NodeByIdDocument,
-  NodesDocument,
+  ClusterNodeDocument,
+  ClusterNodesDocument,
   RegisterNodeDocument,
   RevokeApiKeyDocument,
   TenantDocument,
@@ -19,7 +19,7 @@ import {
 } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
 import { STRONG_PASSWORD, login } from './helpers/identity.js';
-import { TEST_REDIS_URL, runPostgresTests } from './helpers/services.js';
+import { TEST_REDIS_URL, runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
@@ -79,7 +79,7 @@ describe.each(kinds)('API keys, roles and tenants on %s', (kind) => {
     expect(created.secret.startsWith(`omk_${created.apiKey.prefix}_`)).toBe(true);
     const viaHeader = await server.withHeaders({ 'x-api-key': created.secret }).request(MeDocument);
     expect(viaHeader.data!.me).toMatchObject({ kind: 'API_KEY', permissions: ['cluster:read', 'cluster:write'] });
-    const viaAuthorization = await server.withHeaders({ authorization: `ApiKey ${created.secret}` }).request(NodesDocument, { first: 1 });
+    const viaAuthorization = await server.withHeaders({ authorization: `ApiKey ${created.secret}` }).request(ClusterNodesDocument, { first: 1 });
     expect(viaAuthorization.errors).toBeUndefined();
 
     const row = await server.db.system.apiKey.findFirstOrThrow({ where: { keyPrefix: created.apiKey.prefix } });
@@ -111,7 +111,7 @@ describe.each(kinds)('API keys, roles and tenants on %s', (kind) => {
 
   it('lets readonly users read but call no mutation', async () => {
     const viewer = await server.signIn({ role: 'readonly', tenantId: admin.tenantId });
-    expect((await viewer.request(NodesDocument, { first: 1 })).errors).toBeUndefined();
+    expect((await viewer.request(ClusterNodesDocument, { first: 1 })).errors).toBeUndefined();
     const attempts = [
       await viewer.request(RegisterNodeDocument, { input: aGpuNode() }),
       await viewer.request(CreateUserDocument, { input: { username: 'sneaky', email: 'sneaky@example.test', role: 'ADMIN' } }),
@@ -136,8 +136,8 @@ describe.each(kinds)('API keys, roles and tenants on %s', (kind) => {
     if (registered.data!.registerNode.__typename !== 'RegisterNodeSuccess') throw new Error('node not registered');
     const nodeId = registered.data!.registerNode.node.id;
 
-    expect((await other.request(NodeByIdDocument, { id: nodeId })).data!.node).toBeNull();
-    const otherNodes = await other.request(NodesDocument, { first: 100 });
+    expect((await other.request(ClusterNodeDocument, { id: nodeId })).data!.node).toBeNull();
+    const otherNodes = await other.request(ClusterNodesDocument, { first: 100 });
     expect(otherNodes.data!.nodes.edges.map((edge) => edge.node.hostname)).not.toContain('tenant-a-only.test');
     const otherUsers = await other.request(UsersDocument, {});
     expect(otherUsers.data!.users.edges.map((edge) => edge.node.id)).not.toContain(encodeGlobalID('User', admin.userId));

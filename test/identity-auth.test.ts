@@ -16,7 +16,7 @@ import {
   SecurityEventsDocument,
 } from './generated/graphql.js';
 import { STRONG_PASSWORD, aUserWithPassword, login } from './helpers/identity.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { TEST_JWT_SECRET, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

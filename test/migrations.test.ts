@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
 import { applyMigrations, diffDatabaseToSchema } from '../src/infra/migrator.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
+import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
 
 const MIGRATIONS_DIR = path.resolve('prisma/migrations');
 const SCHEMA_PATH = path.resolve('prisma/schema.prisma');

@@ -11,7 +11,7 @@ import {
   UpdateNotificationConfigDocument,
   type CreateNotificationConfigInput,
 } from './generated/graphql.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];

@@ -13,8 +13,8 @@ import { Topic } from '../src/infra/topics.js';
 import { DeliveryWorker, retryDelayMs } from '../src/modules/notifications/delivery.worker.js';
 import { notificationEventsJob } from '../src/modules/notifications/notification.events.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../src/modules/notifications/notification.payloads.js';
-import { NotificationService } from '../src/modules/notifications/notification.service.js';
 import type { NotificationSettings } from '../src/modules/notifications/notification.settings.js';
+import type { Services } from '../src/services.js';
 import {
   CreateNotificationConfigDocument,
   NotificationDeliveriesDocument,
@@ -24,8 +24,8 @@ import {
   UpdateNotificationConfigDocument,
   type CreateNotificationConfigInput,
 } from './generated/graphql.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
+import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { servicesOf, startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const log = createLogger('silent');
@@ -120,7 +120,7 @@ describe('retry delays', () => {
 
 describe.each(kinds)('webhook deliveries on %s', (kind) => {
   let server: TestServer;
-  let notifications: NotificationService;
+  let notifications: Services['notifications'];
   const receivers: { close(): Promise<void> }[] = [];
   const extraConnections: Database[] = [];
 
@@ -141,7 +141,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     vi.stubEnv('NOTIFICATIONS_ALLOW_PRIVATE_TARGETS', 'true');
     server = await startTestServer(kind, { jobsEnabled: false });
     vi.unstubAllEnvs();
-    notifications = new NotificationService(server.db.prisma);
+    notifications = servicesOf(server).notifications;
   });
   afterEach(async () => {
     await Promise.all(receivers.splice(0).map((r) => r.close()));
@@ -555,7 +555,7 @@ describe.each(kinds)('deliveries across an API restart on %s', (kind) => {
       const admin = await setup.signIn({ role: 'admin' });
       await aChannel(admin, { targetUrl: hook.url('/restart') });
       const eventId = randomUUID();
-      expect(await new NotificationService(setup.db.prisma).enqueueEvent(admin.tenantId, { eventId, eventType: 'node.failed', payload: { nodeId: 'n-1' } })).toBe(1);
+      expect(await servicesOf(setup).notifications.enqueueEvent(admin.tenantId, { eventId, eventType: 'node.failed', payload: { nodeId: 'n-1' } })).toBe(1);
       const { id } = await setup.db.system.notificationDelivery.findFirstOrThrow({ where: { eventId } });
       await setup.close();
 

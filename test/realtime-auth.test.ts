@@ -5,16 +5,15 @@ import {
   CreateApiKeyDocument,
   LogoutDocument,
   OnNodeHeartbeatDocument,
-  RealtimeRegisterNodeDocument,
   RecordHeartbeatDocument,
   RevokeApiKeyDocument,
   UpdateUserDocument,
 } from './generated/graphql.js';
-import { aComputeNode } from './helpers/builders.js';
+import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
 import { aUserWithPassword, login } from './helpers/identity.js';
-import { bearer, openSocket, runRedisTests, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { bearer, openSocket, startRealtimeServer, subscribe, subscribeOverSse, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 // The socket rules do not depend on the database; one kind keeps the file quick.
 const kind: DatabaseKind = runPostgresTests ? 'postgres' : 'pglite';
@@ -22,7 +21,7 @@ const kind: DatabaseKind = runPostgresTests ? 'postgres' : 'pglite';
 describe('socket credentials expire', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(kind, { auth: { accessTokenTtlSeconds: 2 } as never });
+    server = await startRealtimeServer(kind, { auth: { accessTokenTtlSeconds: 2 } as never });
   });
   afterAll(async () => {
     await server?.close();
@@ -52,8 +51,8 @@ describe.skipIf(!runRedisTests)('revoked credentials close their sockets on ever
   let admin: SignedInUser;
 
   beforeAll(async () => {
-    a = await startTestServer(kind, { redisUrl: TEST_REDIS_URL });
-    b = await startTestServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
+    a = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL });
+    b = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
     admin = await a.signIn({ role: 'admin' });
   });
   afterAll(async () => {
@@ -122,8 +121,7 @@ describe.skipIf(!runRedisTests)('revoked credentials close their sockets on ever
     await untilSubscribedInRedis(TEST_REDIS_URL, Topic.NodeHeartbeatsRecorded, admin.tenantId);
 
     // It delivers first: a heartbeat recorded on A arrives over B's event stream.
-    const node = await admin.request(RealtimeRegisterNodeDocument, { input: aComputeNode() });
-    const nodeId = node.data?.registerNode.__typename === 'RegisterNodeSuccess' ? node.data.registerNode.node.id : '';
+    const nodeId = (await aRegisteredNode(admin, aComputeNode())).id;
     await admin.request(RecordHeartbeatDocument, { input: { nodeId, status: 'HEALTHY', load: 0.4 } });
     expect(await feed.next()).toMatchObject({ nodeHeartbeat: { nodeId, status: 'HEALTHY', load: 0.4 } });
 

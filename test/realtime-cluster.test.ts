@@ -11,18 +11,16 @@ import {
   OnNodeStatusChangedDocument,
   OnSessionStateChangedDocument,
   OnSystemEventsDocument,
-  RealtimeCreateSessionDocument,
   RealtimeIngestNodeMetricsDocument,
   RealtimeRecordSystemEventDocument,
-  RealtimeRegisterNodeDocument,
   RecordHeartbeatDocument,
   RecordHeartbeatsDocument,
   SessionLiveStateDocument,
 } from './generated/graphql.js';
-import { aComputeNode } from './helpers/builders.js';
-import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aComputeNode, aPendingSession, aRegisteredNode } from './helpers/builders.js';
+import { bearer, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 // Instances share a PostgreSQL; the embedded database serves one process, so two share it only where PostgreSQL is missing.
 const kinds: DatabaseKind[] = runPostgresTests ? ['postgres'] : ['pglite'];
@@ -41,8 +39,8 @@ describe.skipIf(!runRedisTests).each(kinds)('real-time events across two API ins
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    a = await startTestServer(kind, { redisUrl: TEST_REDIS_URL });
-    b = await startTestServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
+    a = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL });
+    b = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL, databaseUrl: a.rawDatabaseUrl });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.dispose()));
@@ -52,12 +50,10 @@ describe.skipIf(!runRedisTests).each(kinds)('real-time events across two API ins
 
   async function aTenant(nodeStatus: 'ACTIVE' | 'INACTIVE' = 'ACTIVE'): Promise<Tenant> {
     const user = await a.signIn({ role: 'operator' });
-    const registered = await user.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: nodeStatus }) });
-    const payload = registered.data?.registerNode;
-    if (payload?.__typename !== 'RegisterNodeSuccess') throw new Error(`node not registered: ${JSON.stringify(registered)}`);
+    const node = await aRegisteredNode(user, aComputeNode({ status: nodeStatus }));
     const onB = wsClient(b.url, bearer(user.token));
     clients.push(onB);
-    return { user, nodeId: payload.node.id, onB };
+    return { user, nodeId: node.id, onB };
   }
 
   /** Both tenants' subscribers are live on B: each tenant's channel of the topic has B subscribed in Redis. */
@@ -107,11 +103,9 @@ describe.skipIf(!runRedisTests).each(kinds)('real-time events across two API ins
     const theirFeed = subscribe(theirs.onB, OnSessionStateChangedDocument, {});
     await live(Topic.SessionStateChanged, mine, theirs);
 
-    const session = { sessionType: 'BATCH', cpuRequest: 1, memoryRequestGb: 1, maxRuntimeMinutes: 30 } as const;
-    const theirSession = await theirs.user.request(RealtimeCreateSessionDocument, { input: { ...session, sessionName: 'theirs' } });
-    const mySession = await mine.user.request(RealtimeCreateSessionDocument, { input: { ...session, sessionName: 'mine' } });
-    const myId = mySession.data?.createSession.__typename === 'CreateSessionSuccess' ? mySession.data.createSession.session.id : undefined;
-    const theirId = theirSession.data?.createSession.__typename === 'CreateSessionSuccess' ? theirSession.data.createSession.session.id : undefined;
+    const session = { cpuRequest: 1, memoryRequestGb: 1, maxRuntimeMinutes: 30 };
+    const theirId = (await aPendingSession(theirs.user, { ...session, sessionName: 'theirs' })).id;
+    const myId = (await aPendingSession(mine.user, { ...session, sessionName: 'mine' })).id;
     expect(myId).toBeDefined();
 
     expect(await myFeed.next()).toEqual({
@@ -187,9 +181,9 @@ describe.skipIf(!runRedisTests).each(kinds)('real-time events across two API ins
     await live(Topic.ClusterStateChanged, mine, theirs);
 
     // Theirs grows to 3 nodes first, mine to 2: a leak would show 3 on my side.
-    await theirs.user.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: 'ACTIVE' }) });
-    await theirs.user.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: 'INACTIVE' }) });
-    await mine.user.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: 'MAINTENANCE' }) });
+    await aRegisteredNode(theirs.user, aComputeNode({ status: 'ACTIVE' }));
+    await aRegisteredNode(theirs.user, aComputeNode({ status: 'INACTIVE' }));
+    await aRegisteredNode(mine.user, aComputeNode({ status: 'MAINTENANCE' }));
     await mine.user.request(RecordHeartbeatDocument, { input: { nodeId: mine.nodeId, status: 'HEALTHY', load: 0.5 } });
 
     let state = (await myFeed.next()).clusterState;

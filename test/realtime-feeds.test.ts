@@ -12,9 +12,8 @@ import { LiveFeeds } from '../src/modules/realtime/live-feeds.js';
 import { loadRealtimeSettings } from '../src/modules/realtime/realtime.settings.js';
 import { MemoryRealtimeStore } from '../src/modules/realtime/realtime.store.js';
 import { userPrincipal } from '../src/modules/identity/principal.js';
-import { RealtimeRegisterNodeDocument } from './generated/graphql.js';
-import { aComputeNode } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
+import { aComputeNode, aRegisteredNode, rawId } from './helpers/builders.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
@@ -157,9 +156,7 @@ describe.each(kinds)('coalesced heartbeat writes on %s', (kind) => {
     const user = await server.signIn({ role: 'operator' });
     const stranger = await server.signIn({ role: 'operator' });
     const register = async (as: typeof user) => {
-      const result = await as.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: 'ACTIVE' }) });
-      if (result.data?.registerNode.__typename !== 'RegisterNodeSuccess') throw new Error(JSON.stringify(result));
-      return Buffer.from(result.data.registerNode.node.id, 'base64').toString().split(':')[1]!;
+      return rawId((await aRegisteredNode(as, aComputeNode({ status: 'ACTIVE' }))).id);
     };
     const nodes = [await register(user), await register(user), await register(user)];
     const foreignNode = await register(stranger);

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisPubSub, type PubSub } from '../src/infra/pubsub.js';
+import type { PubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
-import { NodesDocument, OnNodeHeartbeatDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
-import { aComputeNode } from './helpers/builders.js';
-import { bearer, eventually, runRedisTests, startOwnRedis, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
+import { ClusterNodesDocument, OnNodeHeartbeatDocument, RecordHeartbeatDocument } from './generated/graphql.js';
+import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
+import { anotherInstanceBus, bearer, eventually, startOwnRedis, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient, type OwnRedis } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests } from './helpers/backing-services.js';
+import type { DatabaseKind, TestServer } from './helpers/server.js';
 
 // Heartbeats reach PostgreSQL a tenth of a second after they arrive here, so the test need not wait long.
-process.env.HEARTBEAT_FLUSH_INTERVAL_MS = '100';
+const FAST_HEARTBEAT_FLUSH = { HEARTBEAT_FLUSH_INTERVAL_MS: '100' };
 
 const kind: DatabaseKind = runPostgresTests ? 'postgres' : 'pglite';
 const nodeUuid = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
@@ -20,8 +20,8 @@ describe.skipIf(!runRedisTests)('a Redis restart under two API instances', () =>
 
   beforeAll(async () => {
     redis = await startOwnRedis();
-    a = await startTestServer(kind, { redisUrl: redis.url });
-    b = await startTestServer(kind, { redisUrl: redis.url, databaseUrl: a.rawDatabaseUrl });
+    a = await startRealtimeServer(kind, { redisUrl: redis.url }, FAST_HEARTBEAT_FLUSH);
+    b = await startRealtimeServer(kind, { redisUrl: redis.url, databaseUrl: a.rawDatabaseUrl }, FAST_HEARTBEAT_FLUSH);
   });
   afterAll(async () => {
     await b?.close();
@@ -31,8 +31,7 @@ describe.skipIf(!runRedisTests)('a Redis restart under two API instances', () =>
 
   it('keeps the API and the sockets up while Redis is down, and delivery resumes when it is back', async () => {
     const user = await a.signIn({ role: 'operator' });
-    const registered = await user.request(RealtimeRegisterNodeDocument, { input: aComputeNode() });
-    const nodeId = registered.data?.registerNode.__typename === 'RegisterNodeSuccess' ? registered.data.registerNode.node.id : '';
+    const nodeId = (await aRegisteredNode(user, aComputeNode())).id;
     const onA = wsClient(a.url, bearer(user.token));
     const onB = wsClient(b.url, bearer(user.token));
     const feedOnA = subscribe(onA, OnNodeHeartbeatDocument, { nodeId });
@@ -52,7 +51,7 @@ describe.skipIf(!runRedisTests)('a Redis restart under two API instances', () =>
     expect(during.data?.recordHeartbeat).toMatchObject({ __typename: 'RecordHeartbeatSuccess', heartbeat: { load: 0.2 } });
     const heardAt = new Date((during.data!.recordHeartbeat as { heartbeat: { at: string } }).heartbeat.at);
     expect((await feedOnA.next()).nodeHeartbeat.load).toBe(0.2);
-    const listed = await b.withHeaders(user.headers).request(NodesDocument, { first: 5 });
+    const listed = await b.withHeaders(user.headers).request(ClusterNodesDocument, { first: 5 });
     expect(listed.data?.nodes.edges.map((edge) => edge.node.id)).toEqual([nodeId]);
     // The heartbeat still reaches PostgreSQL.
     const stored = await eventually(async () => {
@@ -91,8 +90,8 @@ describe.skipIf(!runRedisTests)('events published while Redis is away', () => {
 
   it('are held and sent to the other instances when Redis is back', async () => {
     // The resend waits two seconds after the publisher reconnects, longer than a subscriber's reconnect backoff (at most one).
-    const publisher = createRedisPubSub(redis.url, { resendDelayMs: 2_000 });
-    const listener = createRedisPubSub(redis.url);
+    const publisher = anotherInstanceBus(redis.url, { resendDelayMs: 2_000 });
+    const listener = anotherInstanceBus(redis.url);
     buses.push(publisher, listener);
     const tenantId = '00000000-0000-4000-8000-000000000001';
     const heard: number[] = [];

@@ -2,14 +2,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockKey } from '../src/infra/locks.js';
 import { createLogger } from '../src/infra/logger.js';
-import { createRedisPubSub, type PubSub } from '../src/infra/pubsub.js';
+import type { PubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
 import { LIVENESS_LOCK, LivenessSweeper } from '../src/modules/realtime/liveness.sweeper.js';
-import { OnNodeStatusChangedDocument, OnSystemEventsDocument, RealtimeRegisterNodeDocument, RecordHeartbeatDocument } from './generated/graphql.js';
-import { aComputeNode } from './helpers/builders.js';
-import { bearer, runRedisTests, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { OnNodeStatusChangedDocument, OnSystemEventsDocument, RecordHeartbeatDocument } from './generated/graphql.js';
+import { aComputeNode, aRegisteredNode } from './helpers/builders.js';
+import { anotherInstanceBus, bearer, startRealtimeServer, subscribe, untilSubscribedInRedis, wsClient } from './helpers/realtime.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import type { DatabaseKind, SignedInUser, TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
@@ -21,9 +21,9 @@ describe.skipIf(!runRedisTests).each(kinds)('the liveness sweeper on %s', (kind)
 
   beforeAll(async () => {
     // No background jobs: only the sweepers these tests run mark nodes failed here.
-    server = await startTestServer(kind, { redisUrl: TEST_REDIS_URL, jobsEnabled: false });
+    server = await startRealtimeServer(kind, { redisUrl: TEST_REDIS_URL, jobsEnabled: false });
     // The sweeper as another instance runs it: same database, same Redis.
-    pubsub = createRedisPubSub(TEST_REDIS_URL);
+    pubsub = anotherInstanceBus(TEST_REDIS_URL);
   });
   afterAll(async () => {
     await pubsub?.close();
@@ -31,9 +31,7 @@ describe.skipIf(!runRedisTests).each(kinds)('the liveness sweeper on %s', (kind)
   });
 
   async function aNodeSilentFor(user: SignedInUser, seconds: number): Promise<string> {
-    const registered = await user.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: 'ACTIVE' }) });
-    if (registered.data?.registerNode.__typename !== 'RegisterNodeSuccess') throw new Error(JSON.stringify(registered));
-    const nodeId = registered.data.registerNode.node.id;
+    const nodeId = (await aRegisteredNode(user, aComputeNode({ status: 'ACTIVE' }))).id;
     await server.db.system.$executeRaw`UPDATE nodes SET last_heartbeat = now() - make_interval(secs => ${seconds}::int) WHERE node_id = ${uuidOf(nodeId)}::uuid`;
     return nodeId;
   }
@@ -106,10 +104,8 @@ describe.skipIf(!runRedisTests).each(kinds)('the liveness sweeper on %s', (kind)
     const client = wsClient(server.url, bearer(user.token));
     const statuses = subscribe(client, OnNodeStatusChangedDocument, {});
     await untilSubscribedInRedis(TEST_REDIS_URL, Topic.NodeStatusChanged, user.tenantId);
-    const registered = await user.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: 'ACTIVE' }) });
-    const draining = await user.request(RealtimeRegisterNodeDocument, { input: aComputeNode({ status: 'DRAINING' }) });
-    const nodeId = registered.data?.registerNode.__typename === 'RegisterNodeSuccess' ? registered.data.registerNode.node.id : '';
-    const drainingId = draining.data?.registerNode.__typename === 'RegisterNodeSuccess' ? draining.data.registerNode.node.id : '';
+    const nodeId = (await aRegisteredNode(user, aComputeNode({ status: 'ACTIVE' }))).id;
+    const drainingId = (await aRegisteredNode(user, aComputeNode({ status: 'DRAINING' }))).id;
 
     await user.request(RecordHeartbeatDocument, { input: { nodeId: drainingId, status: 'HEALTHY', load: 0.1 } });
     await user.request(RecordHeartbeatDocument, { input: { nodeId, status: 'UNHEALTHY', load: 0.1 } });

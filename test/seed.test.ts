@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoData } from '../src/seed.js';
-import { NodesDocument } from './generated/graphql.js';
+import { ClusterNodesDocument } from './generated/graphql.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('demo seed', () => {
@@ -37,7 +37,7 @@ describe('demo seed', () => {
   it('lets a new user see nodes at once', async () => {
     const demo = await server.db.system.tenant.findUniqueOrThrow({ where: { slug: 'demo' } });
     const viewer = await server.signIn({ role: 'readonly', tenantId: demo.id });
-    const result = await viewer.request(NodesDocument, { first: 5 });
+    const result = await viewer.request(ClusterNodesDocument, { first: 5 });
     expect(result.errors).toBeUndefined();
     expect(result.data!.nodes.edges).toHaveLength(5);
     expect(result.data!.nodes.edges[0]!.node.hostname).toMatch(/\.omega\.internal$/);

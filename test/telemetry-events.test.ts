@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordSystemEventDocument, ResolveEventDocument, SystemEventsDocument, type RecordSystemEventInput } from './generated/graphql.js';
-import { aComputeSession, aRegisteredNode, globalId } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
+import { aRunningSession, aRegisteredNode, globalId } from './helpers/builders.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
@@ -29,8 +29,8 @@ describe.each(kinds)('system events over HTTP on %s', (kind) => {
   beforeAll(async () => {
     server = await startTestServer(kind);
     operator = await server.signIn({ role: 'operator' });
-    nodeId = await aRegisteredNode(operator);
-    sessionId = globalId('Session', await aComputeSession(server.db.system, operator.tenantId, operator.userId));
+    nodeId = (await aRegisteredNode(operator)).id;
+    sessionId = globalId('Session', await aRunningSession(server.db.system, operator.tenantId, operator.userId));
     await record({ message: 'e1', severity: 'INFO', eventType: 'node.registered', sourceNodeId: nodeId, timestamp: minutesAgo(50) });
     await record({ message: 'e2', severity: 'ERROR', eventType: 'session.failed', sessionId, timestamp: minutesAgo(40) });
     await record({ message: 'e3', severity: 'CRITICAL', eventType: 'node.failed', sourceNodeId: nodeId, timestamp: minutesAgo(30), details: { gpu: 3 } });

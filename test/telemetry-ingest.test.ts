@@ -8,8 +8,8 @@ import {
   RecordSystemMetricsDocument,
   type NodeMetricPointInput,
 } from './generated/graphql.js';
-import { aComputeSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { aRunningSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
+import { runPostgresTests, runRedisTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
@@ -42,7 +42,7 @@ describe.each(kinds)('metrics ingest over HTTP on %s', (kind) => {
   beforeAll(async () => {
     server = await startTestServer(kind);
     agent = await server.signIn({ role: 'operator' });
-    nodeId = await aRegisteredNode(agent);
+    nodeId = (await aRegisteredNode(agent)).id;
   });
   afterAll(async () => {
     await server?.close();
@@ -112,7 +112,7 @@ describe.each(kinds)('metrics ingest over HTTP on %s', (kind) => {
 
   it('refuses a batch naming a node of another tenant, and stores none of its points', async () => {
     const stranger = await server.signIn({ role: 'operator' });
-    const theirNode = await aRegisteredNode(stranger);
+    const theirNode = (await aRegisteredNode(stranger)).id;
     const before = await nodeMetricRows(server, agent.tenantId);
     const batch = [...points(nodeId, hoursAgo(2), 3, () => 1), ...points(theirNode, hoursAgo(2), 2, () => 1)];
     const result = await agent.request(IngestNodeMetricsDocument, { input: { points: batch } });
@@ -207,7 +207,7 @@ describe.each(kinds)('metrics ingest over HTTP on %s', (kind) => {
   });
 
   it('ingests points of compute sessions of the tenant only', async () => {
-    const sessionId = await aComputeSession(server.db.system, agent.tenantId, agent.userId);
+    const sessionId = await aRunningSession(server.db.system, agent.tenantId, agent.userId);
     const start = hoursAgo(3);
     const sessionPoints = [0, 1, 2, 3].map((i) => ({
       sessionId: globalId('Session', sessionId),
@@ -265,7 +265,7 @@ describe('long ranges read the hourly rollup', () => {
   beforeAll(async () => {
     server = await startTestServer('pglite');
     agent = await server.signIn({ role: 'operator' });
-    nodeId = await aRegisteredNode(agent);
+    nodeId = (await aRegisteredNode(agent)).id;
   });
   afterAll(async () => {
     await server?.close();
@@ -307,20 +307,6 @@ describe('long ranges read the hourly rollup', () => {
   });
 });
 
-const IN_CI = process.env.CI === 'true';
-async function redisAnswers(): Promise<boolean> {
-  const probe = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-const runRedisTests = IN_CI || (await redisAnswers());
 
 describe.runIf(runRedisTests)('metrics publishing through Redis', () => {
   let server: TestServer;
@@ -344,7 +330,7 @@ describe.runIf(runRedisTests)('metrics publishing through Redis', () => {
 
   it('publishes a batch of 10,000 points as one message carrying every point', async () => {
     const agent = await server.signIn({ role: 'operator' });
-    const nodeId = await aRegisteredNode(agent);
+    const nodeId = (await aRegisteredNode(agent)).id;
     const start = hoursAgo(4);
     const result = await agent.request(IngestNodeMetricsDocument, { input: { points: points(nodeId, start, BATCH, (i) => i) } });
     expect(result.data?.ingestNodeMetrics).toMatchObject({ accepted: BATCH });

@@ -3,7 +3,7 @@ import { createLogger } from '../src/infra/logger.js';
 import { createMemoryPubSub } from '../src/infra/pubsub.js';
 import { runInTenant } from '../src/infra/tenant-scope.js';
 import { LlmMetricsService, type LlmRequestRecorded } from '../src/modules/telemetry/llm-metrics.service.js';
-import { TelemetryMaintenanceService } from '../src/modules/telemetry/maintenance.service.js';
+import type { Services } from '../src/services.js';
 import {
   DailyMetricsSummariesDocument,
   IngestNodeMetricsDocument,
@@ -13,9 +13,9 @@ import {
   RecordSystemMetricsDocument,
   type RecordLlmMetricsInput,
 } from './generated/graphql.js';
-import { aComputeSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aRunningSession, aRegisteredNode, globalId, rawId } from './helpers/builders.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { servicesOf, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const HOUR_MS = 3_600_000;
@@ -38,12 +38,12 @@ const request = (overrides: Partial<RecordLlmMetricsInput>): RecordLlmMetricsInp
 describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s', (kind) => {
   let server: TestServer;
   let agent: SignedInUser;
-  let maintenance: TelemetryMaintenanceService;
+  let maintenance: Services['telemetryMaintenance'];
 
   beforeAll(async () => {
     server = await startTestServer(kind);
     agent = await server.signIn({ role: 'operator' });
-    maintenance = new TelemetryMaintenanceService(server.db.system, log, { retentionDays: 30, summaryLookbackDays: 2 });
+    maintenance = servicesOf(server).telemetryMaintenance;
     await server.db.system.model.create({ data: { modelId: 'llama-3.1-8b-instruct', name: 'Llama 3.1 8B', contextLength: 131072 } });
   });
   afterAll(async () => {
@@ -68,7 +68,7 @@ describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s
     expect(invalid.data.recordLlmMetrics.issues.map((i) => i.path).sort()).toEqual(['generationTimeMs', 'totalTokens']);
 
     const stranger = await server.signIn({ role: 'operator' });
-    const foreignNode = await aRegisteredNode(agent);
+    const foreignNode = (await aRegisteredNode(agent)).id;
     const foreign = await stranger.request(RecordLlmMetricsDocument, { input: request({ nodeId: foreignNode }) });
     expect(foreign.data?.recordLlmMetrics).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'nodeId' }] });
   });
@@ -156,7 +156,7 @@ describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s
   it('summarizes a finished day per tenant, and a re-run replaces the summary', async () => {
     const owner = await server.signIn({ role: 'operator' });
     const other = await server.signIn({ role: 'operator' });
-    const node = await aRegisteredNode(owner);
+    const node = (await aRegisteredNode(owner)).id;
     for (const input of [
       request({ modelId: 'model-a', tokensGenerated: 100, generationTimeMs: 1000, timestamp: at(yesterday, 1) }),
       request({ modelId: 'model-a', tokensGenerated: 300, generationTimeMs: 1000, cacheHit: true, timestamp: at(yesterday, 2) }),
@@ -202,8 +202,8 @@ describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s
 
   it('removes raw metrics past the retention period and keeps the rest', async () => {
     const owner = await server.signIn({ role: 'operator' });
-    const nodeId = await aRegisteredNode(owner);
-    const sessionId = await aComputeSession(server.db.system, owner.tenantId, owner.userId);
+    const nodeId = (await aRegisteredNode(owner)).id;
+    const sessionId = await aRunningSession(server.db.system, owner.tenantId, owner.userId);
     const old = new Date(Date.now() - 40 * DAY_MS);
     const recent = hourStart(2);
     const points = (start: Date, count: number) =>

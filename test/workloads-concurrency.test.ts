@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ScheduleSessionDocument } from './generated/graphql.js';
-import { aComputeNode, rawId } from './helpers/builders.js';
-import { createSession, registerNode } from './helpers/cluster.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
+import { aComputeNode, aPendingSession, aRegisteredNode, rawId } from './helpers/builders.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
 import { startTestServer, TEST_JWT_SECRET, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 
 /** Sessions each node has room for: 50 in all, each session asking 2 cores and 8 GB. */
@@ -27,7 +26,7 @@ describe.runIf(runPostgresTests)('scheduler under concurrency on PostgreSQL with
     // Quotas are not what this test is about: room for all 200 requests.
     await first.db.system.user.update({ where: { id: operator.userId }, data: { quotaCpuHours: 100_000, quotaMemoryGbHours: 1_000_000 } });
     for (const [index, sessions] of ROOM.entries()) {
-      await registerNode(operator, aComputeNode({ hostname: `node-${index}.test`, totalCpuCores: 2 * sessions, totalMemoryGb: 8 * sessions }));
+      await aRegisteredNode(operator, aComputeNode({ hostname: `node-${index}.test`, totalCpuCores: 2 * sessions, totalMemoryGb: 8 * sessions }));
     }
   });
   afterAll(async () => {
@@ -38,7 +37,7 @@ describe.runIf(runPostgresTests)('scheduler under concurrency on PostgreSQL with
   it(`places exactly 50 of ${CALLS} sessions scheduled at once through two instances, and over-commits no node`, async () => {
     const sessions = [];
     for (let i = 0; i < CALLS; i += 20) {
-      sessions.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => createSession(operator, { sessionName: `burst-${i + j}`, cpuRequest: 2, memoryRequestGb: 8 })))));
+      sessions.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => aPendingSession(operator, { sessionName: `burst-${i + j}`, cpuRequest: 2, memoryRequestGb: 8 })))));
     }
 
     const results = await Promise.all(sessions.map((session, i) => (i % 2 === 0 ? operator : viaSecond).request(ScheduleSessionDocument, { id: session.id })));
@@ -80,9 +79,9 @@ describe.runIf(runPostgresTests)('scheduler under concurrency on PostgreSQL with
 
   it('places a session once when the same session is scheduled many times at once', async () => {
     const tenant = await first.signIn({ role: 'operator' });
-    await registerNode(tenant, aComputeNode({ hostname: 'roomy.test', totalCpuCores: 256, totalMemoryGb: 1024 }));
+    await aRegisteredNode(tenant, aComputeNode({ hostname: 'roomy.test', totalCpuCores: 256, totalMemoryGb: 1024 }));
     const sessions = [];
-    for (let i = 0; i < 10; i += 1) sessions.push(await createSession(tenant, { sessionName: `dup-${i}`, cpuRequest: 2, memoryRequestGb: 8 }));
+    for (let i = 0; i < 10; i += 1) sessions.push(await aPendingSession(tenant, { sessionName: `dup-${i}`, cpuRequest: 2, memoryRequestGb: 8 }));
     const otherInstance = second.withHeaders(tenant.headers);
     const results = await Promise.all(
       sessions.flatMap((session) => Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? tenant : otherInstance).request(ScheduleSessionDocument, { id: session.id }))),

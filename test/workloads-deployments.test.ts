@@ -13,10 +13,10 @@ import {
   type CreateDeploymentInput,
   type RegisterNodeInput,
 } from './generated/graphql.js';
-import { globalId, rawId } from './helpers/builders.js';
-import { expectResult, failNode, listenAsAnotherInstance, registerNode, systemEvents } from './helpers/cluster.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aRegisteredNode, globalId, rawId } from './helpers/builders.js';
+import { failNode, listenAsAnotherInstance, systemEvents } from './helpers/cluster.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import { expectResult, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -46,7 +46,7 @@ describe.each(kinds)('model deployments over HTTP on %s', (kind) => {
   });
 
   const gpuNode = (client: SignedInUser, type: keyof typeof GPU, region: string, hostname: string, overrides: Partial<RegisterNodeInput> = {}) =>
-    registerNode(client, {
+    aRegisteredNode(client, {
       hostname,
       gpuType: type,
       gpuCount: GPU[type].gpuCount,

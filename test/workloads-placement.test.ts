@@ -7,10 +7,10 @@ import {
   TransitionSessionDocument,
   type CreateSessionInput,
 } from './generated/graphql.js';
-import { aComputeNode, globalId } from './helpers/builders.js';
-import { createSession, expectResult, registerNode, setHeartbeat } from './helpers/cluster.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aComputeNode, aPendingSession, aRegisteredNode, globalId } from './helpers/builders.js';
+import { setHeartbeat } from './helpers/cluster.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { expectResult, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -25,22 +25,22 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
 
   /** Creates a session and schedules it; returns the hostname it landed on. */
   const place = async (client: SignedInUser, input: Partial<CreateSessionInput> = {}) => {
-    const session = await createSession(client, input);
+    const session = await aPendingSession(client, input);
     return expectResult(await client.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess').session.scheduledNode!.hostname;
   };
 
   /** Creates a session that cannot be placed; returns the typed error and the session as stored. */
   const refuse = async (client: SignedInUser, input: Partial<CreateSessionInput> = {}) => {
-    const session = await createSession(client, input);
+    const session = await aPendingSession(client, input);
     const error = expectResult(await client.request(ScheduleSessionDocument, { id: session.id }), 'InsufficientCapacityError');
     return { error, session: (await client.request(SessionDocument, { id: session.id })).data!.session! };
   };
 
   it('binpack fills the fullest node that fits; spread picks the emptiest', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    await registerNode(operator, aComputeNode({ hostname: 'small.test', totalCpuCores: 8, totalMemoryGb: 32 }));
-    await registerNode(operator, aComputeNode({ hostname: 'medium.test', totalCpuCores: 16, totalMemoryGb: 64 }));
-    await registerNode(operator, aComputeNode({ hostname: 'large.test', totalCpuCores: 32, totalMemoryGb: 128 }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'small.test', totalCpuCores: 8, totalMemoryGb: 32 }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'medium.test', totalCpuCores: 16, totalMemoryGb: 64 }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'large.test', totalCpuCores: 32, totalMemoryGb: 128 }));
 
     const binpacked = [];
     for (let i = 0; i < 5; i += 1) binpacked.push(await place(operator, { cpuRequest: 2, memoryRequestGb: 8 }));
@@ -55,9 +55,9 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
 
   it('matches GPU type and count, and keeps CPU-only work off GPU nodes', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    await registerNode(operator, { hostname: 'h100.test', gpuType: 'H100', gpuCount: 8, gpuMemoryGb: 640 });
-    await registerNode(operator, { hostname: 'a100.test', gpuType: 'A100', gpuCount: 4, gpuMemoryGb: 160 });
-    await registerNode(operator, aComputeNode({ hostname: 'cpu.test', totalCpuCores: 16, totalMemoryGb: 64 }));
+    await aRegisteredNode(operator, { hostname: 'h100.test', gpuType: 'H100', gpuCount: 8, gpuMemoryGb: 640 });
+    await aRegisteredNode(operator, { hostname: 'a100.test', gpuType: 'A100', gpuCount: 4, gpuMemoryGb: 160 });
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'cpu.test', totalCpuCores: 16, totalMemoryGb: 64 }));
 
     expect(await place(operator, { gpuRequest: 2, gpuType: 'A100' })).toBe('a100.test');
     expect(await place(operator, { gpuRequest: 2, gpuType: 'H100' })).toBe('h100.test');
@@ -79,9 +79,9 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
     const operator = await server.signIn({ role: 'operator' });
     const region = await server.db.system.region.upsert({ where: { code: 'placement-west' }, create: { code: 'placement-west', name: 'West', provider: 'aws' }, update: {} });
     const regionId = globalId('Region', region.id);
-    await registerNode(operator, aComputeNode({ hostname: 'a1.test', labels: { zone: 'a', rack: 'r1', features: ['avx512', 'nvme'] } }));
-    const a2 = await registerNode(operator, aComputeNode({ hostname: 'a2.test', labels: { zone: 'a', rack: 'r2' }, regionId }));
-    await registerNode(operator, aComputeNode({ hostname: 'b1.test', labels: { zone: 'b', rack: 'r2' } }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'a1.test', labels: { zone: 'a', rack: 'r1', features: ['avx512', 'nvme'] } }));
+    const a2 = await aRegisteredNode(operator, aComputeNode({ hostname: 'a2.test', labels: { zone: 'a', rack: 'r2' }, regionId }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'b1.test', labels: { zone: 'b', rack: 'r2' } }));
 
     expect(await place(operator, { placementPreferences: { nodeSelector: { zone: 'b' } } })).toBe('b1.test');
     expect(await place(operator, { placementPreferences: { nodeSelector: { features: ['nvme'] } } })).toBe('a1.test');
@@ -99,8 +99,8 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
 
   it('skips draining nodes and nodes without a recent heartbeat, and places the session once one comes back', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const best = await registerNode(operator, aComputeNode({ hostname: 'best.test', totalCpuCores: 4, totalMemoryGb: 16 }));
-    const other = await registerNode(operator, aComputeNode({ hostname: 'other.test', totalCpuCores: 64, totalMemoryGb: 256 }));
+    const best = await aRegisteredNode(operator, aComputeNode({ hostname: 'best.test', totalCpuCores: 4, totalMemoryGb: 16 }));
+    const other = await aRegisteredNode(operator, aComputeNode({ hostname: 'other.test', totalCpuCores: 64, totalMemoryGb: 256 }));
 
     expectResult(await operator.request(SetNodeStatusDocument, { id: best.id, status: 'DRAINING' }), 'SetNodeStatusSuccess');
     expect(await place(operator)).toBe('other.test');
@@ -121,10 +121,10 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
 
   it('schedules pending sessions by priority, then age, and places the rest when capacity frees', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    await registerNode(operator, aComputeNode({ hostname: 'only.test', totalCpuCores: 4, totalMemoryGb: 16 }));
-    const oldLow = await createSession(operator, { sessionName: 'old-low', cpuRequest: 4, memoryRequestGb: 4, priority: 1 });
-    const newHigh = await createSession(operator, { sessionName: 'new-high', cpuRequest: 4, memoryRequestGb: 4, priority: 9 });
-    const newLow = await createSession(operator, { sessionName: 'new-low', cpuRequest: 4, memoryRequestGb: 4, priority: 1 });
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'only.test', totalCpuCores: 4, totalMemoryGb: 16 }));
+    const oldLow = await aPendingSession(operator, { sessionName: 'old-low', cpuRequest: 4, memoryRequestGb: 4, priority: 1 });
+    const newHigh = await aPendingSession(operator, { sessionName: 'new-high', cpuRequest: 4, memoryRequestGb: 4, priority: 9 });
+    const newLow = await aPendingSession(operator, { sessionName: 'new-low', cpuRequest: 4, memoryRequestGb: 4, priority: 1 });
 
     expect((await operator.request(SchedulePendingSessionsDocument, {})).data!.schedulePendingSessions).toEqual({ considered: 3, scheduled: 1 });
     const status = async (id: string) => (await operator.request(SessionDocument, { id })).data!.session!;
@@ -147,22 +147,18 @@ describe.each(kinds)('placement over HTTP on %s', (kind) => {
 // the jobs' when both run outside a transaction at once.
 describe.runIf(runPostgresTests)('background jobs on postgres', () => {
   let server: TestServer;
-  const saved = { ...process.env };
   beforeAll(async () => {
     // Short intervals so the jobs run while the test waits; settings are read when the server starts.
-    process.env.SCHEDULER_PASS_INTERVAL_MS = '200';
-    process.env.DEPLOYMENT_RECONCILE_INTERVAL_MS = '200';
-    server = await startTestServer('postgres', { jobsEnabled: true });
+    server = await startTestServer('postgres', { jobsEnabled: true }, { env: { SCHEDULER_PASS_INTERVAL_MS: '200', DEPLOYMENT_RECONCILE_INTERVAL_MS: '200' } });
   });
   afterAll(async () => {
     await server?.close();
-    process.env = saved;
   });
 
   it('place pending sessions without anyone asking', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const session = await createSession(operator, { cpuRequest: 1, memoryRequestGb: 1 });
-    await registerNode(operator, aComputeNode({ hostname: 'late.test' }));
+    const session = await aPendingSession(operator, { cpuRequest: 1, memoryRequestGb: 1 });
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'late.test' }));
     let placed = (await operator.request(SessionDocument, { id: session.id })).data!.session!;
     for (let i = 0; i < 200 && placed.status === 'PENDING'; i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));

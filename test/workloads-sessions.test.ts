@@ -10,10 +10,10 @@ import {
   TransitionSessionDocument,
   type SessionsQueryVariables,
 } from './generated/graphql.js';
-import { aComputeNode, aSession, globalId, rawId } from './helpers/builders.js';
-import { createSession, expectResult, listenAsAnotherInstance, registerNode, systemEvents } from './helpers/cluster.js';
-import { runPostgresTests, TEST_REDIS_URL } from './helpers/services.js';
-import { startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
+import { aComputeNode, aPendingSession, aRegisteredNode, aSession, globalId, rawId } from './helpers/builders.js';
+import { listenAsAnotherInstance, systemEvents } from './helpers/cluster.js';
+import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
+import { expectResult, startTestServer, type DatabaseKind, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -45,13 +45,13 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
     const user = await server.signIn({ role: 'user' });
     await server.db.system.user.update({ where: { id: user.userId }, data: { quotaCpuHours: 10, quotaMemoryGbHours: 40, quotaStorageGb: 50 } });
 
-    const long = await createSession(user, { cpuRequest: 4, memoryRequestGb: 8, maxRuntimeMinutes: 120 });
+    const long = await aPendingSession(user, { cpuRequest: 4, memoryRequestGb: 8, maxRuntimeMinutes: 120 });
     const memory = await user.request(CreateSessionDocument, { input: aSession({ cpuRequest: 0.5, memoryRequestGb: 50, maxRuntimeMinutes: 30 }) });
     expect(expectResult(memory, 'QuotaExceededError')).toMatchObject({ quota: 'memory_gb_hours', limit: 40, used: 16, requested: 25 });
     const storage = await user.request(CreateSessionDocument, { input: aSession({ cpuRequest: 0.1, memoryRequestGb: 0.1, maxRuntimeMinutes: 1, storageRequestGb: 51 }) });
     expect(expectResult(storage, 'QuotaExceededError')).toMatchObject({ quota: 'storage_gb', limit: 50, used: 0, requested: 51 });
 
-    await createSession(user, { cpuRequest: 2, memoryRequestGb: 8, maxRuntimeMinutes: undefined, storageRequestGb: 30 });
+    await aPendingSession(user, { cpuRequest: 2, memoryRequestGb: 8, maxRuntimeMinutes: undefined, storageRequestGb: 30 });
     const stored = await server.db.system.session.findMany({ where: { userId: user.userId }, orderBy: { createdAt: 'asc' }, select: { maxRuntimeMinutes: true } });
     expect(stored.map((session) => session.maxRuntimeMinutes)).toEqual([120, 60]);
     const cpu = await user.request(CreateSessionDocument, { input: aSession({ cpuRequest: 1, memoryRequestGb: 1, maxRuntimeMinutes: 60 }) });
@@ -81,7 +81,7 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
 
   it('schedules, runs and ends a session, recording and publishing every state change', async () => {
     const operator = await server.signIn({ role: 'operator' });
-    const node = await registerNode(operator, aComputeNode({ hostname: 'runner.test', totalCpuCores: 8, totalMemoryGb: 32 }));
+    const node = await aRegisteredNode(operator, aComputeNode({ hostname: 'runner.test', totalCpuCores: 8, totalMemoryGb: 32 }));
     const listener =
       kind === 'postgres'
         ? await listenAsAnotherInstance('workloads.session.state_changed', operator.tenantId, {
@@ -97,7 +97,7 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
           })
         : undefined;
     try {
-      const session = await createSession(operator, { cpuRequest: 3, memoryRequestGb: 12, storageRequestGb: 100 });
+      const session = await aPendingSession(operator, { cpuRequest: 3, memoryRequestGb: 12, storageRequestGb: 100 });
       const scheduled = expectResult(await operator.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess').session;
       expect(scheduled.allocations.map((a) => [a.resourceType, a.allocatedAmount, a.unit, a.status, a.node.id])).toEqual([
         ['CPU', 3, 'cores', 'ACTIVE', node.id],
@@ -140,10 +140,10 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
   it('lists sessions with filters, ordering and pages, and fetches one with its allocations', async () => {
     const operator = await server.signIn({ role: 'operator' });
     const colleague = await server.signIn({ role: 'user', tenantId: operator.tenantId });
-    const node = await registerNode(operator, aComputeNode());
-    const batch = await createSession(operator, { sessionName: 'batch', priority: 3 });
-    const training = await createSession(operator, { sessionName: 'training', sessionType: 'AI_TRAINING', priority: 8 });
-    const theirs = await createSession(colleague, { sessionName: 'theirs', sessionType: 'INTERACTIVE', priority: 5 });
+    const node = await aRegisteredNode(operator, aComputeNode());
+    const batch = await aPendingSession(operator, { sessionName: 'batch', priority: 3 });
+    const training = await aPendingSession(operator, { sessionName: 'training', sessionType: 'AI_TRAINING', priority: 8 });
+    const theirs = await aPendingSession(colleague, { sessionName: 'theirs', sessionType: 'INTERACTIVE', priority: 5 });
     expectResult(await operator.request(ScheduleSessionDocument, { id: training.id }), 'ScheduleSessionSuccess');
 
     const names = async (variables: SessionsQueryVariables) => (await operator.request(SessionsDocument, { first: 50, ...variables })).data!.sessions.edges.map((edge) => edge.node.sessionName);
@@ -173,8 +173,8 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
   it("keeps each tenant's sessions to itself", async () => {
     const owner = await server.signIn({ role: 'operator' });
     const stranger = await server.signIn({ role: 'admin' });
-    await registerNode(stranger, aComputeNode());
-    const session = await createSession(owner);
+    await aRegisteredNode(stranger, aComputeNode());
+    const session = await aPendingSession(owner);
 
     expect((await stranger.request(SessionDocument, { id: session.id })).data!.session).toBeNull();
     expect((await stranger.request(SessionsDocument, { first: 50 })).data!.sessions.edges).toEqual([]);
@@ -190,11 +190,11 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
   it('serves the cluster summary and session statistics from the refreshed views, per tenant', async () => {
     const operator = await server.signIn({ role: 'operator' });
     const reader = await server.signIn({ role: 'readonly', tenantId: operator.tenantId });
-    await registerNode(operator, aComputeNode({ totalCpuCores: 16, totalMemoryGb: 64 }));
-    await registerNode(operator, { totalCpuCores: 32, totalMemoryGb: 128, gpuCount: 4, gpuMemoryGb: 320, status: 'MAINTENANCE' });
-    const running = await createSession(operator, { sessionType: 'INTERACTIVE', cpuRequest: 2, memoryRequestGb: 4 });
-    await createSession(operator, { sessionType: 'BATCH', cpuRequest: 1, memoryRequestGb: 2 });
-    await createSession(operator, { sessionType: 'BATCH', cpuRequest: 3, memoryRequestGb: 6 });
+    await aRegisteredNode(operator, aComputeNode({ totalCpuCores: 16, totalMemoryGb: 64 }));
+    await aRegisteredNode(operator, { totalCpuCores: 32, totalMemoryGb: 128, gpuCount: 4, gpuMemoryGb: 320, status: 'MAINTENANCE' });
+    const running = await aPendingSession(operator, { sessionType: 'INTERACTIVE', cpuRequest: 2, memoryRequestGb: 4 });
+    await aPendingSession(operator, { sessionType: 'BATCH', cpuRequest: 1, memoryRequestGb: 2 });
+    await aPendingSession(operator, { sessionType: 'BATCH', cpuRequest: 3, memoryRequestGb: 6 });
     expectResult(await operator.request(ScheduleSessionDocument, { id: running.id }), 'ScheduleSessionSuccess');
 
     expect((await reader.request(RefreshClusterViewsDocument, {})).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ClusterNodeDocument, TransitionSessionDocument, type SessionStatus } from './generated/graphql.js';
-import { createSession, expectResult, registerNode } from './helpers/cluster.js';
-import { aComputeNode, rawId } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, TEST_JWT_SECRET, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aComputeNode, aPendingSession, aRegisteredNode, rawId } from './helpers/builders.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { expectResult, startTestServer, TEST_JWT_SECRET, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -45,7 +44,7 @@ describe.each(kinds)('session state machine over HTTP on %s', (kind) => {
     // One user sends every request here; the per-user rate limit is not under test.
     server = await startTestServer(kind, { jobsEnabled: false, auth: { ...loadConfig({}).auth, jwtSecret: TEST_JWT_SECRET, userRateLimitPerMinute: 1_000_000 } });
     user = await server.signIn({ role: 'operator' });
-    nodeId = (await registerNode(user, aComputeNode({ totalCpuCores: 1000, totalMemoryGb: 4000 }))).id;
+    nodeId = (await aRegisteredNode(user, aComputeNode({ totalCpuCores: 1000, totalMemoryGb: 4000 }))).id;
   });
   afterAll(async () => {
     await server?.close();
@@ -58,7 +57,7 @@ describe.each(kinds)('session state machine over HTTP on %s', (kind) => {
   const move = (id: string, status: SessionStatus) => user.request(TransitionSessionDocument, { id, status, reason: 'table test' });
 
   it.each(cases)('$from -> $to is legal: $legal', async ({ from, to, legal }) => {
-    const session = await createSession(user, { maxRuntimeMinutes: 1, cpuRequest: 2, memoryRequestGb: 4 });
+    const session = await aPendingSession(user, { maxRuntimeMinutes: 1, cpuRequest: 2, memoryRequestGb: 4 });
     for (const step of PATH[from]) expectResult(await move(session.id, step), 'TransitionSessionSuccess');
 
     const result = await move(session.id, to);

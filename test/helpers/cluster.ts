@@ -1,31 +1,8 @@
-import type { ExecutionResult } from 'graphql';
 import { createRedisPubSub } from '../../src/infra/pubsub.js';
 import type { TopicName, TopicPayloads } from '../../src/infra/topics.js';
-import { CreateSessionDocument, RegisterClusterNodeDocument, type CreateSessionInput, type RegisterNodeInput } from '../generated/graphql.js';
-import { aGpuNode, aSession, rawId } from './builders.js';
-import type { GraphQLClient, TestServer } from './server.js';
-import { TEST_REDIS_URL } from './services.js';
-
-/** The payload of a mutation result union, asserting it is the expected member. */
-export function expectResult<R extends { __typename?: string }, T extends NonNullable<R['__typename']>>(
-  result: ExecutionResult<Record<string, R>>,
-  typename: T,
-): Extract<R, { __typename?: T }> {
-  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-  const value = Object.values(result.data ?? {})[0];
-  if (value?.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(value)}`);
-  return value as Extract<R, { __typename?: T }>;
-}
-
-/** Registers a node through the API and returns what the API answered. */
-export async function registerNode(client: GraphQLClient, overrides: Partial<RegisterNodeInput> = {}) {
-  return expectResult(await client.request(RegisterClusterNodeDocument, { input: aGpuNode(overrides) }), 'RegisterNodeSuccess').node;
-}
-
-/** Creates a pending session through the API and returns it. */
-export async function createSession(client: GraphQLClient, overrides: Partial<CreateSessionInput> = {}) {
-  return expectResult(await client.request(CreateSessionDocument, { input: aSession(overrides) }), 'CreateSessionSuccess').session;
-}
+import { rawId } from './builders.js';
+import type { TestServer } from './server.js';
+import { TEST_REDIS_URL } from './backing-services.js';
 
 /** Sets a node's last heartbeat, as the heartbeat monitor would, straight in the database. */
 export async function setHeartbeat(server: TestServer, nodeId: string, at: Date | null): Promise<void> {

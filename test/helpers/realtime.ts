@@ -6,30 +6,27 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
+import type { Config } from '../../src/config.js';
+import { createRedisPubSub, type PubSub, type PubSubOptions } from '../../src/infra/pubsub.js';
 import type { TopicName } from '../../src/infra/topics.js';
-import { TEST_REDIS_URL } from './services.js';
+import { redisAnswers } from './backing-services.js';
+import { startTestServer, type DatabaseKind, type TestServer } from './server.js';
 
-const IN_CI = process.env.CI === 'true';
-
-// Every server of this test file publishes under its own namespace, so parallel test files sharing one Redis never hear each other.
+/** The pub/sub namespace of this test file's servers and buses, so parallel test files sharing one Redis never hear each other. */
 export const PUBSUB_NAMESPACE = `test-${randomBytes(5).toString('hex')}`;
-process.env.PUBSUB_NAMESPACE = PUBSUB_NAMESPACE;
 
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
+/**
+ * Starts a test server that publishes under this file's namespace. The server reads PUBSUB_NAMESPACE
+ * from the environment only, so it is set while the server starts; `env` adds other start-up settings.
+ */
+export function startRealtimeServer(kind: DatabaseKind, overrides: Partial<Config> = {}, env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServer(kind, overrides, { env: { PUBSUB_NAMESPACE, ...env } });
 }
 
-/** Whether tests that need Redis run: always in CI (so a missing Redis fails them), else when one answers. */
-export const runRedisTests = IN_CI || (await redisAnswers(TEST_REDIS_URL));
+/** A Redis-backed bus of another API instance, under this file's namespace. */
+export function anotherInstanceBus(redisUrl: string, options: Omit<PubSubOptions, 'namespace'> = {}): PubSub {
+  return createRedisPubSub(redisUrl, { ...options, namespace: PUBSUB_NAMESPACE });
+}
 
 /** A graphql-ws client over a real WebSocket, signed in with these connection params. */
 export function wsClient(url: string, connectionParams: Record<string, string>, options: { lazy?: boolean } = {}): Client {

@@ -6,10 +6,12 @@ import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/infra/db.js';
 import { createLogger } from '../../src/infra/logger.js';
+import { createMemoryPubSub } from '../../src/infra/pubsub.js';
 import type { Role } from '../../src/modules/identity/permissions.js';
 import { TokenService } from '../../src/modules/identity/tokens.js';
 import { createServer, type RunningServer } from '../../src/server.js';
-import { createScratchDatabase } from './services.js';
+import { createServices, type Services } from '../../src/services.js';
+import { createScratchDatabase } from './backing-services.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -30,6 +32,17 @@ export interface SignedInUser extends GraphQLClient {
   token: string;
 }
 
+/** The payload of a mutation result union, asserting it is the expected member. */
+export function expectResult<R extends { __typename?: string }, T extends NonNullable<R['__typename']>>(
+  result: ExecutionResult<Record<string, R>>,
+  typename: T,
+): Extract<R, { __typename?: T }> {
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  const value = Object.values(result.data ?? {})[0];
+  if (value?.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(value)}`);
+  return value as Extract<R, { __typename?: T }>;
+}
+
 export interface TestServer extends RunningServer, GraphQLClient {
   kind: DatabaseKind;
   config: Config;
@@ -44,6 +57,32 @@ export interface TestServer extends RunningServer, GraphQLClient {
   signIn(options?: { role?: Role; tenantId?: string }): Promise<SignedInUser>;
 }
 
+const serviceBuilders = new WeakMap<TestServer, (db: Database) => Services>();
+
+/**
+ * The domain services built as the server builds them, over the test's owner connection (or `db`,
+ * a connection of the test's own), with an in-process bus: what they publish reaches no subscriber.
+ */
+export function servicesOf(server: TestServer, db: Database = server.db): Services {
+  const build = serviceBuilders.get(server);
+  if (!build) throw new Error('not a server started by startTestServer');
+  return build(db);
+}
+
+/** Runs `start` with these environment variables set, then restores the environment as it was. */
+async function withEnvironment<T>(env: Record<string, string>, start: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, env);
+  try {
+    return await start();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
 /**
  * Starts the real server on a free port, on a fresh database of the given kind; with
  * `overrides.databaseUrl` it joins that existing database instead (a second API instance).
@@ -51,7 +90,11 @@ export interface TestServer extends RunningServer, GraphQLClient {
 export async function startTestServer(
   kind: DatabaseKind,
   overrides: Partial<Config> = {},
-  options: { logLines?: string[] } = {},
+  options: {
+    logLines?: string[];
+    /** Settings the server reads from the environment while it starts, and only then. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<TestServer> {
   const scratch = kind === 'postgres' && !overrides.databaseUrl ? await createScratchDatabase() : undefined;
   const base = loadConfig({});
@@ -69,7 +112,7 @@ export async function startTestServer(
   const logger = options.logLines
     ? createLogger('debug', (line) => options.logLines!.push(line))
     : createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error');
-  const server = await createServer(config, logger);
+  const server = await withEnvironment(options.env ?? {}, () => createServer(config, logger));
   // The embedded database has no password, so its URL is never redacted.
   const rawDatabaseUrl = overrides.databaseUrl ?? scratch?.url ?? server.databaseUrl;
   const db = createDatabase(rawDatabaseUrl, 3, { embedded: kind === 'pglite' });
@@ -102,7 +145,7 @@ export async function startTestServer(
     },
   });
 
-  return {
+  const testServer: TestServer = {
     ...server,
     ...clientWith({}),
     kind,
@@ -126,4 +169,12 @@ export async function startTestServer(
       await scratch?.drop();
     },
   };
+  const built = new Map<Database, Services>();
+  const withoutRedis: Config = { ...config, redisUrl: undefined };
+  serviceBuilders.set(testServer, (on) => {
+    const services = built.get(on) ?? createServices({ config: withoutRedis, db: on, pubsub: createMemoryPubSub(), log: logger, tokens });
+    built.set(on, services);
+    return services;
+  });
+  return testServer;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /** The maintenance connection tests use to create and drop their own databases. */
@@ -54,3 +55,20 @@ export async function createScratchDatabase(prefix = 'omega_test'): Promise<{ ur
     },
   };
 }
+
+/** Whether a Redis answers at this URL. */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Whether tests that need Redis run: always in CI (so a missing Redis fails them), else when one answers. */
+export const runRedisTests = IN_CI || (await redisAnswers(TEST_REDIS_URL));
