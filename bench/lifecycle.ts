@@ -20,7 +20,7 @@ import { MonthlyPartitions } from '../src/modules/telemetry/partitions.js';
 import { backupDatabase, restoreDatabase } from '../src/ops/backup.js';
 import type { DatabaseTarget } from '../src/ops/database-target.js';
 import { seedDemoData } from '../src/seed.js';
-import { createScratchDatabase, runPostgresTests } from '../test/helpers/services.js';
+import { createScratchDatabase, runPostgresTests } from '../test/helpers/backing-services.js';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
 const DELETE_BATCH = 5_000;

@@ -26,7 +26,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { applyMigrations } from '../src/infra/migrator.js';
 import { TokenService } from '../src/modules/identity/tokens.js';
-import { createScratchDatabase } from '../test/helpers/services.js';
+import { createScratchDatabase } from '../test/helpers/backing-services.js';
 import { BENCH_METRIC, seedBenchDatabase } from './query-seed.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

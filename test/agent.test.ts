@@ -7,10 +7,10 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateApiKeyDocument, RegisterMachineDocument, ScheduleSessionDocument } from './generated/graphql.js';
-import { rawId } from './helpers/builders.js';
-import { createSession, expectResult, systemEvents } from './helpers/cluster.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
-import { startTestServer, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aPendingSession, rawId } from './helpers/builders.js';
+import { systemEvents } from './helpers/cluster.js';
+import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { expectResult, startTestServer, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const MACHINE_ID = 'agent-test-machine-0001';
 
@@ -133,7 +133,7 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
   it('runs a scheduled session as a process and reports how it ended, refusing commands outside its allow-list', async () => {
     const node = (await agentNode())!;
     const run = async (sessionName: string, application: string) => {
-      const session = await createSession(admin, { sessionName, cpuRequest: 0.1, memoryRequestGb: 0.1, application, environmentVariables: { EXIT_CODE: '3' } });
+      const session = await aPendingSession(admin, { sessionName, cpuRequest: 0.1, memoryRequestGb: 0.1, application, environmentVariables: { EXIT_CODE: '3' } });
       expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
       return rawId(session.id);
     };

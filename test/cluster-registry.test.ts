@@ -8,10 +8,9 @@ import {
   UpdateNodeDocument,
   UpdateRegionDocument,
 } from './generated/graphql.js';
-import { aComputeNode, aGpuNode } from './helpers/builders.js';
-import { createSession, expectResult, registerNode } from './helpers/cluster.js';
-import { runPostgresTests } from './helpers/services.js';
-import { startTestServer, TEST_JWT_SECRET, type SignedInUser, type TestServer } from './helpers/server.js';
+import { aComputeNode, aGpuNode, aPendingSession, aRegisteredNode } from './helpers/builders.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { expectResult, startTestServer, TEST_JWT_SECRET, type SignedInUser, type TestServer } from './helpers/server.js';
 
 describe('node registry on the embedded database', () => {
   let server: TestServer;
@@ -41,16 +40,16 @@ describe('node registry on the embedded database', () => {
   });
 
   it('refuses a second node with a hostname the tenant already has', async () => {
-    await registerNode(operator, aComputeNode({ hostname: 'taken.test' }));
+    await aRegisteredNode(operator, aComputeNode({ hostname: 'taken.test' }));
     const result = await operator.request(RegisterMachineDocument, { input: aComputeNode({ hostname: 'taken.test', machineId: 'machine-other' }) });
     expect(result.data?.registerNode).toMatchObject({ __typename: 'ConflictError', field: 'hostname' });
     const other = await server.signIn({ role: 'operator' });
-    await registerNode(other, aComputeNode({ hostname: 'taken.test' }));
+    await aRegisteredNode(other, aComputeNode({ hostname: 'taken.test' }));
   });
 
   it('resizes resources and replaces interfaces, but never below what sessions hold', async () => {
-    const node = await registerNode(operator, aComputeNode({ hostname: 'resizable.test', totalCpuCores: 8, totalMemoryGb: 32 }));
-    const session = await createSession(operator, { sessionName: 'holder', cpuRequest: 6, memoryRequestGb: 8 });
+    const node = await aRegisteredNode(operator, aComputeNode({ hostname: 'resizable.test', totalCpuCores: 8, totalMemoryGb: 32 }));
+    const session = await aPendingSession(operator, { sessionName: 'holder', cpuRequest: 6, memoryRequestGb: 8 });
     expectResult(await operator.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
 
     const shrunk = await operator.request(UpdateNodeDocument, { id: node.id, input: { resources: [{ resourceType: 'CPU', totalCapacity: 4 }] } });
@@ -96,7 +95,7 @@ describe('node registry on the embedded database', () => {
     const changed = expectResult(await admin.request(UpdateRegionDocument, { id: region.id, input: { status: 'DEGRADED', location: 'Basement' } }), 'UpdateRegionSuccess').region;
     expect(changed).toMatchObject({ status: 'DEGRADED', location: 'Basement' });
 
-    const node = await registerNode(operator, aGpuNode({ hostname: 'in-region.test', regionId: region.id }));
+    const node = await aRegisteredNode(operator, aGpuNode({ hostname: 'in-region.test', regionId: region.id }));
     const inUse = await admin.request(DeleteRegionDocument, { id: region.id });
     expect(inUse.data?.deleteRegion).toMatchObject({ __typename: 'ResourceInUseError', usedBy: 'nodes', count: 1 });
     expectResult(await operator.request(UpdateNodeDocument, { id: node.id, input: { regionId: null } }), 'UpdateNodeSuccess');
@@ -120,8 +119,8 @@ describe.runIf(runPostgresTests)('resizing under concurrent placements on Postgr
   });
 
   it('never leaves allocated plus reserved above the total while capacity shrinks and sessions are placed at once', async () => {
-    const node = await registerNode(operator, aComputeNode({ hostname: 'contended.test', totalCpuCores: 40, totalMemoryGb: 1000 }));
-    const sessions = await Promise.all(Array.from({ length: 40 }, (_, i) => createSession(operator, { sessionName: `c-${i}`, cpuRequest: 1, memoryRequestGb: 1 })));
+    const node = await aRegisteredNode(operator, aComputeNode({ hostname: 'contended.test', totalCpuCores: 40, totalMemoryGb: 1000 }));
+    const sessions = await Promise.all(Array.from({ length: 40 }, (_, i) => aPendingSession(operator, { sessionName: `c-${i}`, cpuRequest: 1, memoryRequestGb: 1 })));
     const shrinks = Array.from({ length: 20 }, (_, i) =>
       operator.request(UpdateNodeDocument, { id: node.id, input: { resources: [{ resourceType: 'CPU', totalCapacity: 40 - i, reservationCapacity: i % 3 }] } }),
     );

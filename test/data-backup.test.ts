@@ -9,7 +9,7 @@ import { RegisterNodeDocument } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
 import { runOperatorCommand } from './helpers/operator-command.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
+import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
 import { rowCounts, snapshotTables } from './helpers/table-snapshot.js';
 
 async function snapshotEmbedded(dataDir: string): Promise<Record<string, string[]>> {

@@ -8,7 +8,7 @@ import { RegisterNodeDocument } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
 import { runOperatorCommand } from './helpers/operator-command.js';
 import { startTestServer } from './helpers/server.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/services.js';
+import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
 import { rowCounts, snapshotTables } from './helpers/table-snapshot.js';
 
 describe.runIf(runPostgresTests)('moving the embedded database to PostgreSQL', () => {

@@ -234,7 +234,7 @@ describe.each(kinds)('LLM metrics, daily summaries and retention over HTTP on %s
 
   it('files late rows into their own month on demand, and drops whole months past retention', async () => {
     const owner = await server.signIn({ role: 'operator' });
-    const nodeId = await aRegisteredNode(owner);
+    const { id: nodeId } = await aRegisteredNode(owner);
     const threeMonthsAgo = new Date(Date.now() - 95 * DAY_MS);
     const points = Array.from({ length: 300 }, (_, i) => ({ nodeId, metricType: 'gpu', value: i, time: new Date(threeMonthsAgo.getTime() + i * 1000).toISOString() }));
     expect((await owner.request(IngestNodeMetricsDocument, { input: { points } })).errors).toBeUndefined();

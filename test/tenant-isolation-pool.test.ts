@@ -3,7 +3,7 @@ import { createDatabase } from '../src/infra/db.js';
 import { runInTenant } from '../src/infra/tenant-scope.js';
 import { DashboardNodesDocument, DashboardSessionsDocument } from './generated/graphql.js';
 import { globalId } from './helpers/builders.js';
-import { runPostgresTests } from './helpers/services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
