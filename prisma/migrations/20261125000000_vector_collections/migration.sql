@@ -77,6 +77,8 @@ BEGIN
     -- Dropping the typmod is binary-compatible: no table rewrite.
     EXECUTE format('ALTER TABLE public.document_chunks ALTER COLUMN embedding TYPE %I.vector', vec_schema);
     EXECUTE format('UPDATE public.document_chunks SET embedding_norm = %I.vector_norm(embedding) WHERE embedding IS NOT NULL', vec_schema);
+    -- Per-value statistics of embeddings help no plan and make ANALYZE sort thousands of vectors.
+    ALTER TABLE public.document_chunks ALTER COLUMN embedding SET STATISTICS 0;
     PERFORM ensure_document_chunks_embedding_index(1536);
     RAISE NOTICE 'vector: embedding holds any dimension; HNSW cosine indexes per dimension in use';
   ELSIF col_type = '_float4' THEN
@@ -85,8 +87,8 @@ BEGIN
       embedding IS NULL
       OR (array_ndims(embedding) = 1 AND cardinality(embedding) BETWEEN 1 AND 4000 AND array_position(embedding, NULL) IS NULL)
     );
-    -- Floats barely compress: storing them uncompressed spares the scan a decompression per row,
-    -- and per-element statistics of embeddings help no plan while making ANALYZE slow.
+    -- Floats barely compress: storing them uncompressed spares the scan a decompression per row;
+    -- per-element statistics of embeddings help no plan and make ANALYZE take many seconds.
     ALTER TABLE public.document_chunks ALTER COLUMN embedding SET STORAGE EXTERNAL;
     ALTER TABLE public.document_chunks ALTER COLUMN embedding SET STATISTICS 0;
     UPDATE public.document_chunks

@@ -4,6 +4,7 @@ import { tenantOf } from '../../context.js';
 import { withoutNulls } from '../cluster/graphql-enums.js';
 import { withQueryInputErrors } from '../shared/error-types.js';
 import { DimensionMismatchError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { DocumentCollectionRef } from './document-collection.schema.js';
 import type { DocumentSearchHit } from './document.service.js';
 
 export const DocumentRef = builder.prismaNode('Document', {
@@ -16,6 +17,7 @@ export const DocumentRef = builder.prismaNode('Document', {
     metadata: t.expose('metadata', { type: 'JSON' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    collection: t.relation('collection', { nullable: true, description: 'None: the default collection, of 1536 dimensions' }),
     chunkCount: t.relationCount('chunks'),
     chunks: t.relatedConnection('chunks', { cursor: 'id', query: () => ({ orderBy: [{ chunkIndex: 'asc' }, { id: 'asc' }] }) }),
   }),
@@ -47,13 +49,14 @@ const DocumentChunkInput = builder.inputType('DocumentChunkInput', {
   fields: (t) => ({
     chunkIndex: t.int({ required: false, description: 'Defaults to the position in the list' }),
     content: t.string({ required: true }),
-    embedding: t.floatList({ required: true, description: 'As many numbers as the store holds (1536)' }),
+    embedding: t.floatList({ required: true, description: "As many numbers as the collection's dimension (1536 without a collection)" }),
     metadata: t.field({ type: 'JSON', required: false }),
   }),
 });
 
 const IngestDocumentInput = builder.inputType('IngestDocumentInput', {
   fields: (t) => ({
+    collectionId: t.globalID({ required: false, for: DocumentCollectionRef, description: 'Defaults to the default collection (1536 dimensions)' }),
     title: t.string({ required: false }),
     source: t.string({ required: false }),
     content: t.string({ required: true }),
@@ -104,18 +107,20 @@ builder.queryFields((t) => ({
     description: "The k chunks of the tenant's documents nearest to an embedding by cosine distance, nearest first",
     authScopes: { permission: 'documents:read' },
     errors: {
-      types: [ValidationError, DimensionMismatchError],
+      types: [ValidationError, DimensionMismatchError, NotFoundError],
       union: { name: 'SearchDocumentsResult' },
       result: { name: 'SearchDocumentsSuccess' },
       dataField: { name: 'hits' },
     },
     args: {
+      collectionId: t.arg.globalID({ required: false, for: DocumentCollectionRef, description: 'Defaults to the default collection (1536 dimensions)' }),
       embedding: t.arg.floatList({ required: true }),
       k: t.arg.int({ required: false, description: 'How many chunks, 1 to 100; defaults to 5' }),
       filter: t.arg({ type: DocumentSearchFilter, required: false }),
     },
     resolve: (_root, args, ctx) =>
       ctx.services.documents.searchDocuments(tenantOf(ctx), {
+        collectionId: args.collectionId?.id,
         embedding: args.embedding,
         k: args.k ?? undefined,
         documentIds: args.filter?.documentIds?.map((id) => id.id),
@@ -130,14 +135,18 @@ builder.mutationFields((t) => ({
     description: 'Stores a document with its chunks and their embeddings (computed by the client)',
     authScopes: { permission: 'documents:write' },
     errors: {
-      types: [ValidationError, DimensionMismatchError],
+      types: [ValidationError, DimensionMismatchError, NotFoundError],
       union: { name: 'IngestDocumentResult' },
       result: { name: 'IngestDocumentSuccess' },
       dataField: { name: 'document' },
     },
     args: { input: t.arg({ type: IngestDocumentInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.documents.ingestDocument(tenantOf(ctx), { ...withoutNulls(args.input), chunks: args.input.chunks.map((chunk) => withoutNulls(chunk)) }),
+      ctx.services.documents.ingestDocument(tenantOf(ctx), {
+        ...withoutNulls(args.input),
+        collectionId: args.input.collectionId?.id,
+        chunks: args.input.chunks.map((chunk) => withoutNulls(chunk)),
+      }),
   }),
   deleteDocument: t.field({
     type: 'ID',
