@@ -98,7 +98,9 @@ BEGIN
   END IF;
 END $$;
 
--- The exact scan's dot product: not inlinable, so the planner evaluates it once per row.
+-- The exact scan's dot product: not inlinable, so the planner evaluates it once per row. The
+-- unnests stand in the select list (a ProjectSet, row by row), which runs about twice as fast as
+-- unnest(a, b) in FROM (a function scan that first copies both arrays into a tuplestore).
 CREATE OR REPLACE FUNCTION real_array_dot(a real[], b real[]) RETURNS double precision
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-  AS $$ SELECT sum(x::float8 * y::float8) FROM unnest(a, b) AS u(x, y) $$;
+  AS $$ SELECT sum(x::float8 * y::float8) FROM (SELECT unnest(a) AS x, unnest(b) AS y) AS pairs $$;
