@@ -21,6 +21,7 @@ import { embeddedTableMaintenance } from '../src/infra/table-maintenance.js';
 import { runInTenant } from '../src/infra/tenant-scope.js';
 import { DocumentCollectionService } from '../src/modules/ai/document-collection.service.js';
 import { DocumentService } from '../src/modules/ai/document.service.js';
+import { embeddingIndexName } from '../src/modules/ai/vector-store.js';
 import { createScratchDatabase } from '../test/helpers/services.js';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20_000);
@@ -114,7 +115,7 @@ async function runTarget(target: string, chunks: Float32Array[], probes: Float32
     const store = (await documents.embeddingStore()).kind;
     const tenant = await db.system.tenant.create({ data: { name: 'Bench', slug: `bench-${Date.now()}` } });
     const collection = await runInTenant(tenant.id, () => collections.createCollection(tenant.id, { name: 'bench', embeddingDimensions: DIMENSIONS }));
-    const indexName = `idx_document_chunks_embedding_${DIMENSIONS}`;
+    const indexName = embeddingIndexName(DIMENSIONS);
     if (INDEX_AFTER_LOAD && store === 'pgvector') await db.pool.query(`DROP INDEX IF EXISTS ${indexName}`);
 
     const started = performance.now();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../src/generated/prisma/client.js';
-import { hnswNearestChunksSql } from '../src/modules/ai/vector-store.js';
+import { embeddingIndexName, hnswNearestChunksSql } from '../src/modules/ai/vector-store.js';
 import {
   CreateDocumentCollectionDocument,
   DeleteDocumentDocument,
@@ -171,7 +171,7 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
     if (kind === 'pglite') {
       const indexes = await server.db.system.$queryRaw<{ name: string; definition: string }[]>`
         SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE tablename = 'document_chunks' AND indexdef LIKE '%hnsw%' ORDER BY indexname`;
-      expect(indexes.map((index) => index.name)).toEqual(['idx_document_chunks_embedding_1536', 'idx_document_chunks_embedding_3072', 'idx_document_chunks_embedding_384']);
+      expect(indexes.map((index) => index.name)).toEqual(['idx_document_chunks_embedding', 'idx_document_chunks_embedding_3072', 'idx_document_chunks_embedding_384']);
       expect(indexes[1]!.definition).toContain('halfvec(3072)');
       expect(indexes[2]!.definition).toContain('vector(384)');
     }
@@ -195,7 +195,7 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
       filter: Prisma.sql`AND c.collection_id = ${rawId(created.collection.id)}::uuid`,
     });
     const plan = await server.db.system.$queryRaw<{ 'QUERY PLAN': string }[]>`EXPLAIN ${statement}`;
-    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain(`Index Scan using idx_document_chunks_embedding_${dimensions}`);
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain(`Index Scan using ${embeddingIndexName(dimensions)} `);
   });
 
   it('deletes a document with its chunks', async () => {

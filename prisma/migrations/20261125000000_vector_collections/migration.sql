@@ -53,7 +53,9 @@ BEGIN
   index_type := CASE WHEN dimensions <= 2000 THEN 'vector' ELSE 'halfvec' END;
   EXECUTE format(
     'CREATE INDEX IF NOT EXISTS %I ON public.document_chunks USING hnsw ((embedding::%I.%I(%s)) %I.%I) WHERE %I.vector_dims(embedding) = %s',
-    'idx_document_chunks_embedding_' || dimensions, vec_schema, index_type, dimensions,
+    -- 1536 keeps the name the first vector migration gave its index, so rerunning that one is a no-op.
+    CASE WHEN dimensions = 1536 THEN 'idx_document_chunks_embedding' ELSE 'idx_document_chunks_embedding_' || dimensions END,
+    vec_schema, index_type, dimensions,
     vec_schema, index_type || '_cosine_ops', vec_schema, dimensions);
   RETURN true;
 END
@@ -73,6 +75,7 @@ BEGIN
   WHERE a.attrelid = 'public.document_chunks'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped;
 
   IF col_type = 'vector' THEN
+    -- The old index is over the column itself, which loses its dimension.
     DROP INDEX IF EXISTS public.idx_document_chunks_embedding;
     -- Dropping the typmod is binary-compatible: no table rewrite.
     EXECUTE format('ALTER TABLE public.document_chunks ALTER COLUMN embedding TYPE %I.vector', vec_schema);
@@ -80,7 +83,7 @@ BEGIN
     -- Per-value statistics of embeddings help no plan and make ANALYZE sort thousands of vectors.
     ALTER TABLE public.document_chunks ALTER COLUMN embedding SET STATISTICS 0;
     PERFORM ensure_document_chunks_embedding_index(1536);
-    RAISE NOTICE 'vector: embedding holds any dimension; HNSW cosine indexes per dimension in use';
+    RAISE NOTICE 'vector collections: embedding holds any dimension; an HNSW cosine index per dimension in use';
   ELSIF col_type = '_float4' THEN
     ALTER TABLE public.document_chunks DROP CONSTRAINT IF EXISTS document_chunks_embedding_dims_check;
     ALTER TABLE public.document_chunks ADD CONSTRAINT document_chunks_embedding_dims_check CHECK (
@@ -94,7 +97,7 @@ BEGIN
     UPDATE public.document_chunks
     SET embedding_norm = (SELECT sqrt(sum(x::float8 * x::float8)) FROM unnest(embedding) AS u(x))
     WHERE embedding IS NOT NULL;
-    RAISE NOTICE 'vector: pgvector not available: embedding is real[] of any dimension up to 4000, searched by an exact scan';
+    RAISE NOTICE 'vector collections: pgvector not available: embedding is real[] of any dimension up to 4000, searched by an exact scan';
   END IF;
 END $$;
 

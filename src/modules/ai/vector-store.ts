@@ -23,6 +23,10 @@ export async function detectEmbeddingStore(db: PrismaClient): Promise<EmbeddingS
   throw new Error(`document_chunks.embedding has type ${column.type}, which neither search path reads`);
 }
 
+/** The HNSW index of one dimension (1536 kept the name of the index that predates collections). */
+export const embeddingIndexName = (dimensions: number): string =>
+  dimensions === 1536 ? 'idx_document_chunks_embedding' : `idx_document_chunks_embedding_${dimensions}`;
+
 /** Creates the HNSW index for one dimension if pgvector is here and it is missing; idempotent. */
 export async function ensureEmbeddingIndex(db: PrismaClient, dimensions: number): Promise<void> {
   await db.$queryRaw`SELECT ensure_document_chunks_embedding_index(${dimensions}::int)`;
