@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../src/generated/prisma/client.js';
+import { createLogger } from '../src/infra/logger.js';
+import { embeddedTableMaintenance } from '../src/infra/table-maintenance.js';
 import { embeddingIndexName, hnswNearestChunksSql } from '../src/modules/ai/vector-store.js';
 import {
   CreateDocumentCollectionDocument,
@@ -56,7 +58,8 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
   };
 
   beforeAll(async () => {
-    server = await startTestServer(kind);
+    // The scheduled maintenance pass stays out of the way; the test below runs one itself.
+    server = await startTestServer(kind, { tableMaintenanceIntervalMs: 3_600_000 });
     writer = await server.signIn({ role: 'user' });
     const guide = await ingest({ title: 'GPU guide', source: 'wiki', content: 'All about GPUs', chunks: GPU_GUIDE });
     if (guide.__typename !== 'IngestDocumentSuccess') throw new Error(JSON.stringify(guide));
@@ -196,6 +199,17 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
     });
     const plan = await server.db.system.$queryRaw<{ 'QUERY PLAN': string }[]>`EXPLAIN ${statement}`;
     expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain(`Index Scan using ${embeddingIndexName(dimensions)} `);
+  });
+
+  it.runIf(kind === 'pglite')('vacuums and analyzes, in its scheduled pass, every table that writes left without statistics', async () => {
+    const unanalyzed = () => server.db.system.$queryRaw<{ name: string }[]>`
+      SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname IN ('public', 'security') AND c.reltuples < 0 AND pg_relation_size(c.oid) > 0`;
+    expect((await unanalyzed()).map((table) => table.name)).toContain('documents');
+    const maintenance = embeddedTableMaintenance(server.db, createLogger('silent'));
+    expect(await maintenance.runPass()).toContain('documents');
+    expect(await unanalyzed()).toEqual([]);
+    expect(await maintenance.runPass()).toEqual([]);
   });
 
   it('deletes a document with its chunks', async () => {
