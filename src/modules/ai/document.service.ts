@@ -42,7 +42,7 @@ export class DocumentService {
     return scope;
   }
 
-  /** Stores a document and all its chunks in one transaction: the chunks in one statement. */
+  /** Stores a document and all its chunks in one statement. */
   async ingestDocument(tenantId: string, rawInput: unknown): Promise<Document> {
     const input = parseIngestDocument(rawInput);
     const scope = await this.checkDimensions(
