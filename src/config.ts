@@ -22,6 +22,11 @@ export interface Config {
   demoPassword: string | undefined;
   /** Run background jobs (schedulers, sweepers, workers) in this instance. */
   jobsEnabled: boolean;
+  /**
+   * Analyze tables after bulk writes and vacuum and analyze them on a schedule, as autovacuum would
+   * (default: only for the embedded database, which has no autovacuum); undefined turns it off.
+   */
+  tableMaintenanceIntervalMs: number | undefined;
   auth: AuthConfig;
 }
 
@@ -130,6 +135,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     jobsEnabled: boolean(env, 'JOBS_ENABLED', true),
+    tableMaintenanceIntervalMs: boolean(env, 'TABLE_MAINTENANCE', embedded)
+      ? integer(env, 'TABLE_MAINTENANCE_INTERVAL_SECONDS', 60, 1, 86_400) * 1000
+      : undefined,
     demoPassword: present(env, 'DEMO_PASSWORD'),
     auth: loadAuthConfig(env),
   };

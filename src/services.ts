@@ -2,6 +2,8 @@ import type { Config } from './config.js';
 import type { Database } from './infra/db.js';
 import type { BackgroundJob } from './infra/jobs.js';
 import type { Logger } from './infra/logger.js';
+import { disabledTableMaintenance, embeddedTableMaintenance, type TableMaintenance } from './infra/table-maintenance.js';
+import { createTableMaintenanceJobs } from './infra/table-maintenance.jobs.js';
 import type { PubSub } from './infra/pubsub.js';
 import { ClusterViewsService } from './modules/cluster/cluster-views.service.js';
 import { NetworkService } from './modules/cluster/network.service.js';
@@ -29,6 +31,7 @@ import { NotificationService } from './modules/notifications/notification.servic
 import { loadNotificationSettings, type NotificationSettings } from './modules/notifications/notification.settings.js';
 import { createAiJobs } from './modules/ai/ai.jobs.js';
 import { ConversationService } from './modules/ai/conversation.service.js';
+import { DocumentCollectionService } from './modules/ai/document-collection.service.js';
 import { DocumentService } from './modules/ai/document.service.js';
 import { ModelCatalogService } from './modules/ai/model.service.js';
 import { ResponseCacheService } from './modules/ai/response-cache.service.js';
@@ -76,7 +79,9 @@ export interface Services {
   telemetryMaintenance: TelemetryMaintenanceService;
   models: ModelCatalogService;
   conversations: ConversationService;
+  documentCollections: DocumentCollectionService;
   documents: DocumentService;
+  tableMaintenance: TableMaintenance;
   responseCache: ResponseCacheService;
   toolAnalytics: ToolAnalyticsService;
   realtime: RealtimeService;
@@ -89,6 +94,8 @@ export function createServices(deps: ServiceDeps): Services {
   const clusterSettings = loadClusterSettings();
   // Half the pool for placements, so reads and other writes keep connections while placements queue.
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
+  const tableMaintenance = deps.config.tableMaintenanceIntervalMs === undefined ? disabledTableMaintenance : embeddedTableMaintenance(deps.db, deps.log);
+  const documentCollections = new DocumentCollectionService(deps.db.prisma, deps.db.system);
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
   const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation);
   return {
@@ -118,7 +125,9 @@ export function createServices(deps: ServiceDeps): Services {
     telemetryMaintenance: new TelemetryMaintenanceService(deps.db.system, deps.log),
     models: new ModelCatalogService(deps.db.prisma),
     conversations: new ConversationService(deps.db.prisma),
-    documents: new DocumentService(deps.db.prisma, deps.db.system),
+    documentCollections,
+    documents: new DocumentService(deps.db.prisma, deps.db.system, documentCollections, tableMaintenance),
+    tableMaintenance,
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
     toolAnalytics: new ToolAnalyticsService(deps.db.prisma),
     realtime,
@@ -138,6 +147,7 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
     }),
     ...createTelemetryJobs(services.telemetryMaintenance, deps.log),
     ...createAiJobs(services.responseCache, deps.log),
+    ...createTableMaintenanceJobs(services.tableMaintenance, deps.config.tableMaintenanceIntervalMs, deps.log),
     ...createWorkloadJobs(services, services.clusterSettings, deps.log),
     ...createRealtimeJobs(services.realtime, deps.log),
   ];

@@ -1,5 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeleteDocumentDocument, DocumentsDocument, IngestDocumentDocument, SearchDocumentsDocument, type IngestDocumentInput } from './generated/graphql.js';
+import { Prisma } from '../src/generated/prisma/client.js';
+import { createLogger } from '../src/infra/logger.js';
+import { embeddedTableMaintenance } from '../src/infra/table-maintenance.js';
+import { embeddingIndexName, hnswNearestChunksSql } from '../src/modules/ai/vector-store.js';
+import {
+  CreateDocumentCollectionDocument,
+  DeleteDocumentDocument,
+  DocumentCollectionsDocument,
+  DocumentsDocument,
+  IngestDocumentDocument,
+  SearchDocumentsDocument,
+  type IngestDocumentInput,
+} from './generated/graphql.js';
 import { rawId } from './helpers/builders.js';
 import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
@@ -39,14 +51,15 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
   let guideId: string;
 
   const ingest = async (input: IngestDocumentInput, as: SignedInUser = writer) => (await as.request(IngestDocumentDocument, { input })).data!.ingestDocument;
-  const search = async (variables: { embedding: number[]; k?: number; filter?: Record<string, unknown> }, as: SignedInUser = writer) => {
+  const search = async (variables: { embedding: number[]; k?: number; filter?: Record<string, unknown>; collectionId?: string }, as: SignedInUser = writer) => {
     const result = (await as.request(SearchDocumentsDocument, variables)).data!.searchDocuments;
     if (result.__typename !== 'SearchDocumentsSuccess') throw new Error(`unexpected ${result.__typename}`);
     return result.hits;
   };
 
   beforeAll(async () => {
-    server = await startTestServer(kind);
+    // The scheduled maintenance pass stays out of the way; the test below runs one itself.
+    server = await startTestServer(kind, { tableMaintenanceIntervalMs: 3_600_000 });
     writer = await server.signIn({ role: 'user' });
     const guide = await ingest({ title: 'GPU guide', source: 'wiki', content: 'All about GPUs', chunks: GPU_GUIDE });
     if (guide.__typename !== 'IngestDocumentSuccess') throw new Error(JSON.stringify(guide));
@@ -63,7 +76,7 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
     const [column] = await server.db.system.$queryRaw<{ type: string }[]>`
       SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
       WHERE attrelid = 'public.document_chunks'::regclass AND attname = 'embedding'`;
-    expect(column?.type).toBe(kind === 'pglite' ? 'vector(1536)' : 'real[]');
+    expect(column?.type).toBe(kind === 'pglite' ? 'vector' : 'real[]');
   });
 
   it('returns the k nearest chunks by cosine distance, with their documents and scores', async () => {
@@ -118,15 +131,85 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
     expect((await writer.request(DocumentsDocument, { first: 10, filter: { search: 'gpu GUIDE' } })).data?.documents.edges.map((e) => e.node.title)).toEqual(['GPU guide']);
   });
 
-  it.runIf(kind === 'pglite')('orders by an expression the HNSW index serves', async () => {
-    // The search binds its probe as real[] and casts it; the index must still apply to that ordering.
-    const literal = `{${QUERY.join(',')}}`;
-    const [, plan] = await server.db.system.$transaction([
-      server.db.system.$executeRaw`SET LOCAL enable_seqscan = off`,
-      server.db.system.$queryRaw<{ 'QUERY PLAN': string }[]>`
-        EXPLAIN SELECT c.id FROM document_chunks c ORDER BY c.embedding <=> ${literal}::real[]::vector LIMIT 3`,
-    ]);
-    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain('idx_document_chunks_embedding');
+  it('keeps collections of any dimension apart, each searched at its own dimension', async () => {
+    const create = async (name: string, embeddingDimensions: number) =>
+      (await writer.request(CreateDocumentCollectionDocument, { input: { name, embeddingDimensions, embeddingModel: `model-${embeddingDimensions}` } })).data!
+        .createDocumentCollection;
+    const small = await create('minilm', 384);
+    const large = await create('text-embedding-3-large', 3072);
+    if (small.__typename !== 'CreateDocumentCollectionSuccess' || large.__typename !== 'CreateDocumentCollectionSuccess') throw new Error('not created');
+    expect(small.collection).toMatchObject({ name: 'minilm', embeddingDimensions: 384, embeddingModel: 'model-384' });
+    expect(await create('minilm', 768)).toEqual({ __typename: 'ConflictError', message: 'a collection named minilm already exists', field: 'name' });
+    expect(await create('too-wide', 4001)).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'embeddingDimensions' }] });
+
+    for (const [collection, dimensions] of [[small.collection, 384], [large.collection, 3072]] as const) {
+      const doc = await ingest({
+        collectionId: collection.id,
+        title: `In ${dimensions}`,
+        content: 'c',
+        chunks: [
+          { content: `near ${dimensions}`, embedding: embedding({ 3: 1, 4: 0.2 }, dimensions) },
+          { content: `far ${dimensions}`, embedding: embedding({ 9: 1 }, dimensions) },
+        ],
+      });
+      expect(doc.__typename).toBe('IngestDocumentSuccess');
+      const hits = await search({ embedding: embedding({ 3: 1 }, dimensions), k: 5, collectionId: collection.id });
+      expect(hits.map((hit) => hit.chunk.content)).toEqual([`near ${dimensions}`, `far ${dimensions}`]);
+      expect(hits[0]!.score).toBeCloseTo(cosine(embedding({ 3: 1 }, dimensions), embedding({ 3: 1, 4: 0.2 }, dimensions)), 5);
+
+      const wrong = (await writer.request(SearchDocumentsDocument, { embedding: QUERY, collectionId: collection.id })).data!.searchDocuments;
+      expect(wrong).toEqual({ __typename: 'DimensionMismatchError', path: 'embedding', expected: dimensions, actual: 1536 });
+      const wrongIngest = await ingest({ collectionId: collection.id, content: 'x', chunks: [{ content: 'default-sized', embedding: QUERY }] });
+      expect(wrongIngest).toMatchObject({ __typename: 'DimensionMismatchError', path: 'chunks.0.embedding', expected: dimensions, actual: 1536 });
+    }
+    // The default collection does not see the others' chunks.
+    expect((await search({ embedding: QUERY, k: 100 })).map((hit) => hit.chunk.content)).not.toContain('near 384');
+
+    const listed = await writer.request(DocumentCollectionsDocument, { first: 10, filter: { embeddingDimensions: 3072 } });
+    expect(listed.data?.documentCollections.edges.map((e) => [e.node.name, e.node.documentCount])).toEqual([['text-embedding-3-large', 1]]);
+    const stranger = await server.signIn({ role: 'user' });
+    const foreign = (await stranger.request(SearchDocumentsDocument, { embedding: embedding({ 3: 1 }, 384), collectionId: small.collection.id })).data!.searchDocuments;
+    expect(foreign.__typename).toBe('NotFoundError');
+
+    if (kind === 'pglite') {
+      const indexes = await server.db.system.$queryRaw<{ name: string; definition: string }[]>`
+        SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE tablename = 'document_chunks' AND indexdef LIKE '%hnsw%' ORDER BY indexname`;
+      expect(indexes.map((index) => index.name)).toEqual(['idx_document_chunks_embedding', 'idx_document_chunks_embedding_3072', 'idx_document_chunks_embedding_384']);
+      expect(indexes[1]!.definition).toContain('halfvec(3072)');
+      expect(indexes[2]!.definition).toContain('vector(384)');
+    }
+  });
+
+  it.runIf(kind === 'pglite')('plans the first search after an ingest on the HNSW index, with no manual ANALYZE', async () => {
+    const dimensions = 384;
+    const created = (await writer.request(CreateDocumentCollectionDocument, { input: { name: 'plan', embeddingDimensions: dimensions } })).data!.createDocumentCollection;
+    if (created.__typename !== 'CreateDocumentCollectionSuccess') throw new Error(created.__typename);
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+    for (let batch = 0; batch < 4; batch++) {
+      const chunks = Array.from({ length: 250 }, (_, i) => ({ content: `chunk ${batch}.${i}`, embedding: Array.from({ length: dimensions }, random) }));
+      expect((await ingest({ collectionId: created.collection.id, content: 'bulk', chunks })).__typename).toBe('IngestDocumentSuccess');
+    }
+    const statement = hnswNearestChunksSql({
+      tenantId: writer.tenantId,
+      query: Array.from({ length: dimensions }, random),
+      dimensions,
+      k: 10,
+      filter: Prisma.sql`AND c.collection_id = ${rawId(created.collection.id)}::uuid`,
+    });
+    const plan = await server.db.system.$queryRaw<{ 'QUERY PLAN': string }[]>`EXPLAIN ${statement}`;
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain(`Index Scan using ${embeddingIndexName(dimensions)} `);
+  });
+
+  it.runIf(kind === 'pglite')('vacuums and analyzes, in its scheduled pass, every table that writes left without statistics', async () => {
+    const unanalyzed = () => server.db.system.$queryRaw<{ name: string }[]>`
+      SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname IN ('public', 'security') AND c.reltuples < 0 AND pg_relation_size(c.oid) > 0`;
+    expect((await unanalyzed()).map((table) => table.name)).toContain('documents');
+    const maintenance = embeddedTableMaintenance(server.db, createLogger('silent'));
+    expect(await maintenance.runPass()).toContain('documents');
+    expect(await unanalyzed()).toEqual([]);
+    expect(await maintenance.runPass()).toEqual([]);
   });
 
   it('deletes a document with its chunks', async () => {

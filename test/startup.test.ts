@@ -20,7 +20,7 @@ function startMain(env: Record<string, string>): Promise<{ code: number | null; 
 describe('configuration', () => {
   it('defaults to the embedded database on port 4000', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 4000, databaseUrl: undefined, dataDir: './data', migrateOnStart: true, seedOnStart: true });
+    expect(config).toMatchObject({ port: 4000, databaseUrl: undefined, dataDir: './data', migrateOnStart: true, seedOnStart: true, tableMaintenanceIntervalMs: 60_000 });
   });
 
   it('names the variable that holds a bad value', () => {
@@ -32,7 +32,8 @@ describe('configuration', () => {
 
   it('does not migrate or seed an external database unless asked', () => {
     const config = loadConfig({ DATABASE_URL: 'postgresql://u:p@db:5432/omega' });
-    expect(config).toMatchObject({ migrateOnStart: false, seedOnStart: false });
+    expect(config).toMatchObject({ migrateOnStart: false, seedOnStart: false, tableMaintenanceIntervalMs: undefined });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/omega', TABLE_MAINTENANCE: 'true', TABLE_MAINTENANCE_INTERVAL_SECONDS: '5' }).tableMaintenanceIntervalMs).toBe(5_000);
   });
 });
 

@@ -3,6 +3,7 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { compact } from '../shared/graphql.js';
 import { DimensionMismatchError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { DocumentCollectionRef } from './document-collection.schema.js';
 import type { DocumentSearchHit } from './document.service.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
@@ -16,6 +17,7 @@ export const DocumentRef = builder.prismaNode('Document', {
     metadata: t.expose('metadata', { type: 'JSON' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    collection: t.relation('collection', { nullable: true, description: 'None: the default collection, of 1536 dimensions' }),
     chunkCount: t.relationCount('chunks'),
     chunks: t.relatedConnection('chunks', { cursor: 'id', query: () => ({ orderBy: [{ chunkIndex: 'asc' }, { id: 'asc' }] }) }),
   }),
@@ -47,13 +49,14 @@ const DocumentChunkInput = builder.inputType('DocumentChunkInput', {
   fields: (t) => ({
     chunkIndex: t.int({ required: false, description: 'Defaults to the position in the list' }),
     content: t.string({ required: true }),
-    embedding: t.floatList({ required: true, description: 'As many numbers as the store holds (1536)' }),
+    embedding: t.floatList({ required: true, description: "As many numbers as the collection's dimension (1536 without a collection)" }),
     metadata: t.field({ type: 'JSON', required: false }),
   }),
 });
 
 const IngestDocumentInput = builder.inputType('IngestDocumentInput', {
   fields: (t) => ({
+    collectionId: t.globalID({ required: false, for: DocumentCollectionRef, description: 'Defaults to the default collection (1536 dimensions)' }),
     title: t.string({ required: false }),
     source: t.string({ required: false }),
     content: t.string({ required: true }),
@@ -103,14 +106,16 @@ builder.queryFields((t) => ({
     type: [DocumentSearchHitRef],
     description: "The k chunks of the tenant's documents nearest to an embedding by cosine distance, nearest first",
     authScopes: { permission: 'documents:read' },
-    errors: mutationErrors('SearchDocuments', 'hits', [ValidationError, DimensionMismatchError]),
+    errors: mutationErrors('SearchDocuments', 'hits', [ValidationError, DimensionMismatchError, NotFoundError]),
     args: {
+      collectionId: t.arg.globalID({ required: false, for: DocumentCollectionRef, description: 'Defaults to the default collection (1536 dimensions)' }),
       embedding: t.arg.floatList({ required: true }),
       k: t.arg.int({ required: false, description: 'How many chunks, 1 to 100; defaults to 5' }),
       filter: t.arg({ type: DocumentSearchFilter, required: false }),
     },
     resolve: (_root, args, ctx) =>
       ctx.services.documents.searchDocuments(tenantOf(ctx), {
+        collectionId: args.collectionId?.id,
         embedding: args.embedding,
         k: args.k ?? undefined,
         documentIds: args.filter?.documentIds?.map((id) => id.id),
@@ -124,10 +129,14 @@ builder.mutationFields((t) => ({
     type: DocumentRef,
     description: 'Stores a document with its chunks and their embeddings (computed by the client)',
     authScopes: { permission: 'documents:write' },
-    errors: mutationErrors('IngestDocument', 'document', [ValidationError, DimensionMismatchError]),
+    errors: mutationErrors('IngestDocument', 'document', [ValidationError, DimensionMismatchError, NotFoundError]),
     args: { input: t.arg({ type: IngestDocumentInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.documents.ingestDocument(tenantOf(ctx), { ...compact(args.input), chunks: args.input.chunks.map((chunk) => compact(chunk)) }),
+      ctx.services.documents.ingestDocument(tenantOf(ctx), {
+        ...compact(args.input),
+        collectionId: args.input.collectionId?.id,
+        chunks: args.input.chunks.map((chunk) => compact(chunk)),
+      }),
   }),
   deleteDocument: t.field({
     type: 'ID',

@@ -1,7 +1,9 @@
 import { Prisma, type Document, type DocumentChunk, type PrismaClient } from '../../generated/prisma/client.js';
 import { DimensionMismatchError, NotFoundError } from '../shared/errors.js';
+import type { TableMaintenance } from '../../infra/table-maintenance.js';
+import type { CollectionScope, DocumentCollectionService } from './document-collection.service.js';
 import { parseDocumentFilter, parseIngestDocument, parseSearchDocuments } from './document.validation.js';
-import { detectEmbeddingStore, embeddingValue, nearestChunks, realArrayLiteral, type EmbeddingStore } from './vector-store.js';
+import { detectEmbeddingStore, embeddingValue, euclideanNorm, nearestChunks, realArrayLiteral, type EmbeddingStore } from './vector-store.js';
 
 export interface DocumentSearchHit {
   chunk: DocumentChunk;
@@ -19,9 +21,11 @@ export class DocumentService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly system: PrismaClient,
+    private readonly collections: DocumentCollectionService,
+    private readonly maintenance: TableMaintenance,
   ) {}
 
-  /** The embedding column's kind and dimension, read from the catalog once. */
+  /** The embedding column's kind, read from the catalog once. */
   embeddingStore(): Promise<EmbeddingStore> {
     this.storeProbe ??= detectEmbeddingStore(this.system).catch((error: unknown) => {
       this.storeProbe = undefined;
@@ -30,44 +34,58 @@ export class DocumentService {
     return this.storeProbe;
   }
 
-  private async checkDimensions(vectors: { path: string; vector: readonly number[] }[]): Promise<EmbeddingStore> {
-    const store = await this.embeddingStore();
-    const expected = store.dimensions ?? vectors[0]?.vector.length ?? 0;
-    const wrong = vectors.find(({ vector }) => vector.length !== expected);
-    if (wrong) throw new DimensionMismatchError(wrong.path, expected, wrong.vector.length);
-    return store;
+  /** The collection addressed, once every vector has its dimension. */
+  private async checkDimensions(tenantId: string, collectionId: string | undefined, vectors: { path: string; vector: readonly number[] }[]): Promise<CollectionScope> {
+    const scope = await this.collections.scope(tenantId, collectionId);
+    const wrong = vectors.find(({ vector }) => vector.length !== scope.dimensions);
+    if (wrong) throw new DimensionMismatchError(wrong.path, scope.dimensions, wrong.vector.length);
+    return scope;
   }
 
-  /** Stores a document and all its chunks in one transaction: the chunks in one statement. */
+  /** Stores a document and all its chunks in one statement. */
   async ingestDocument(tenantId: string, rawInput: unknown): Promise<Document> {
     const input = parseIngestDocument(rawInput);
-    const store = await this.checkDimensions(input.chunks.map((chunk, index) => ({ path: `chunks.${index}.embedding`, vector: chunk.embedding })));
-    return this.prisma.$transaction(async (tx) => {
-      const document = await tx.document.create({
-        data: { tenantId, title: input.title, source: input.source, content: input.content, metadata: input.metadata as Prisma.InputJsonObject },
-      });
-      const embedding = embeddingValue(store, Prisma.sql`u.embedding`);
-      await tx.$executeRaw`
-        INSERT INTO document_chunks (tenant_id, document_id, chunk_index, content, embedding, metadata)
-        SELECT ${tenantId}::uuid, ${document.id}::uuid, u.chunk_index, u.content, ${embedding}, u.metadata::jsonb
-        FROM unnest(
+    const scope = await this.checkDimensions(
+      tenantId,
+      input.collectionId,
+      input.chunks.map((chunk, index) => ({ path: `chunks.${index}.embedding`, vector: chunk.embedding })),
+    );
+    const store = await this.embeddingStore();
+    const embedding = embeddingValue(store, Prisma.sql`u.embedding`);
+    // One statement, so no interactive transaction stays open while the index takes the chunks.
+    const [created] = await this.prisma.$queryRaw<{ id: string }[]>`
+      WITH document AS (
+        INSERT INTO documents (tenant_id, collection_id, title, source, content, metadata)
+        VALUES (${tenantId}::uuid, ${scope.collectionId}::uuid, ${input.title ?? null}, ${input.source ?? null}, ${input.content}, ${JSON.stringify(input.metadata)}::jsonb)
+        RETURNING id
+      ), chunks AS (
+        INSERT INTO document_chunks (tenant_id, document_id, collection_id, chunk_index, content, embedding, embedding_norm, metadata)
+        SELECT ${tenantId}::uuid, document.id, ${scope.collectionId}::uuid, u.chunk_index, u.content, ${embedding}, u.norm, u.metadata::jsonb
+        FROM document, unnest(
           ${input.chunks.map((chunk) => chunk.chunkIndex)}::int[],
           ${input.chunks.map((chunk) => chunk.content)}::text[],
           ${input.chunks.map((chunk) => realArrayLiteral(chunk.embedding))}::text[],
+          ${input.chunks.map((chunk) => euclideanNorm(chunk.embedding))}::float8[],
           ${input.chunks.map((chunk) => JSON.stringify(chunk.metadata))}::text[]
-        ) AS u(chunk_index, content, embedding, metadata)`;
-      return document;
-    });
+        ) AS u(chunk_index, content, embedding, norm, metadata)
+      )
+      SELECT id::text AS id FROM document`;
+    const document = await this.prisma.document.findUniqueOrThrow({ where: { id: created!.id } });
+    // Before returning, so that the first search after a large ingest is planned on its rows.
+    await this.maintenance.afterBulkWrite('public.document_chunks', input.chunks.length);
+    return document;
   }
 
   /** The k chunks nearest to the embedding, with their documents, nearest first. */
   async searchDocuments(tenantId: string, rawInput: unknown): Promise<DocumentSearchHit[]> {
     const input = parseSearchDocuments(rawInput);
-    const store = await this.checkDimensions([{ path: 'embedding', vector: input.embedding }]);
+    const scope = await this.checkDimensions(tenantId, input.collectionId, [{ path: 'embedding', vector: input.embedding }]);
+    const store = await this.embeddingStore();
     const filter = Prisma.sql`
+      ${scope.collectionId === null ? Prisma.sql`AND c.collection_id IS NULL` : Prisma.sql`AND c.collection_id = ${scope.collectionId}::uuid`}
       ${input.documentIds ? Prisma.sql`AND c.document_id = ANY(${input.documentIds}::uuid[])` : Prisma.empty}
       ${input.source !== undefined ? Prisma.sql`AND c.document_id IN (SELECT d.id FROM documents d WHERE d.tenant_id = ${tenantId}::uuid AND d.source = ${input.source})` : Prisma.empty}`;
-    const nearest = await nearestChunks(this.prisma, store, tenantId, input.embedding, input.k, filter);
+    const nearest = await nearestChunks(this.prisma, store, { tenantId, query: input.embedding, dimensions: scope.dimensions, k: input.k, filter });
     if (nearest.length === 0) return [];
     const chunks = await this.prisma.documentChunk.findMany({
       where: { tenantId, id: { in: nearest.map((hit) => hit.id) } },

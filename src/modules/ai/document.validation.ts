@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseInput } from '../shared/validation.js';
+import { MAX_EMBEDDING_DIMENSIONS } from './vector-store.js';
 
 export const MAX_CHUNKS_PER_DOCUMENT = 256;
 export const MAX_SEARCH_RESULTS = 100;
@@ -7,7 +8,7 @@ export const MAX_SEARCH_RESULTS = 100;
 const embedding = z
   .array(z.number().finite())
   .min(1)
-  .max(16_000)
+  .max(MAX_EMBEDDING_DIMENSIONS)
   .refine((vector) => vector.some((x) => x !== 0), 'must not be all zeros: cosine distance needs a direction');
 
 const chunk = z.object({
@@ -17,8 +18,11 @@ const chunk = z.object({
   metadata: z.record(z.string(), z.unknown()).default({}),
 });
 
+const collectionId = z.guid('must be a UUID').optional();
+
 const ingestDocument = z
   .object({
+    collectionId,
     title: z.string().trim().min(1).max(255).optional(),
     source: z.string().trim().min(1).max(500).optional(),
     content: z.string().min(1).max(5_000_000),
@@ -40,6 +44,7 @@ export type IngestDocumentInput = z.output<typeof ingestDocument>;
 export const parseIngestDocument = (input: unknown): IngestDocumentInput => parseInput(ingestDocument, input);
 
 const searchDocuments = z.object({
+  collectionId,
   embedding,
   k: z.number().int().min(1).max(MAX_SEARCH_RESULTS).default(5),
   documentIds: z.array(z.guid('must be a UUID')).max(1_000).optional(),
@@ -52,3 +57,15 @@ export const parseSearchDocuments = (input: unknown): SearchDocumentsInput => pa
 const documentFilter = z.object({ source: z.string().max(500).optional(), search: z.string().max(255).optional() });
 export type DocumentFilter = z.output<typeof documentFilter>;
 export const parseDocumentFilter = (input: unknown): DocumentFilter => parseInput(documentFilter, input ?? {});
+
+const createDocumentCollection = z.object({
+  name: z.string().trim().min(1).max(100),
+  embeddingDimensions: z.number().int().min(1).max(MAX_EMBEDDING_DIMENSIONS),
+  embeddingModel: z.string().trim().min(1).max(255).optional(),
+});
+export type CreateDocumentCollectionInput = z.output<typeof createDocumentCollection>;
+export const parseCreateDocumentCollection = (input: unknown): CreateDocumentCollectionInput => parseInput(createDocumentCollection, input);
+
+const documentCollectionFilter = z.object({ embeddingDimensions: z.number().int().min(1).max(MAX_EMBEDDING_DIMENSIONS).optional() });
+export const parseDocumentCollectionFilter = (input: unknown): z.output<typeof documentCollectionFilter> =>
+  parseInput(documentCollectionFilter, input ?? {});

@@ -1,33 +1,41 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 
 /**
- * How document_chunks.embedding is stored here, as the vector migration chose: pgvector's
- * vector(n) with an HNSW cosine index, or real[] of n numbers searched by an exact scan.
+ * How document_chunks.embedding is stored here, as the vector migrations chose: pgvector's vector
+ * (any dimension, one partial HNSW cosine index per dimension), or real[] searched by an exact scan.
  */
 export interface EmbeddingStore {
   kind: 'pgvector' | 'real-array';
-  /** The column's dimension; null when the column does not fix one. */
-  dimensions: number | null;
 }
 
+/** pgvector's HNSW index takes vector up to this many dimensions, halfvec above it (up to 4,000). */
+export const MAX_VECTOR_INDEX_DIMENSIONS = 2000;
+export const MAX_EMBEDDING_DIMENSIONS = 4000;
+
 export async function detectEmbeddingStore(db: PrismaClient): Promise<EmbeddingStore> {
-  const [column] = await db.$queryRaw<{ type: string; typmod: number; dims_check: string | null }[]>`
-    SELECT t.typname::text AS type, a.atttypmod AS typmod,
-           (SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
-            WHERE c.conrelid = a.attrelid AND c.conname = 'document_chunks_embedding_dims_check') AS dims_check
+  const [column] = await db.$queryRaw<{ type: string }[]>`
+    SELECT t.typname::text AS type
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
     WHERE a.attrelid = 'public.document_chunks'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped`;
   if (!column) throw new Error('document_chunks.embedding is missing: run the migrations');
-  if (column.type === 'vector') return { kind: 'pgvector', dimensions: column.typmod > 0 ? column.typmod : null };
-  if (column.type === '_float4') {
-    const fixed = column.dims_check?.match(/cardinality\(embedding\) = (\d+)/);
-    return { kind: 'real-array', dimensions: fixed?.[1] ? Number(fixed[1]) : null };
-  }
+  if (column.type === 'vector') return { kind: 'pgvector' };
+  if (column.type === '_float4') return { kind: 'real-array' };
   throw new Error(`document_chunks.embedding has type ${column.type}, which neither search path reads`);
+}
+
+/** The HNSW index of one dimension (1536 kept the name of the index that predates collections). */
+export const embeddingIndexName = (dimensions: number): string =>
+  dimensions === 1536 ? 'idx_document_chunks_embedding' : `idx_document_chunks_embedding_${dimensions}`;
+
+/** Creates the HNSW index for one dimension if pgvector is here and it is missing; idempotent. */
+export async function ensureEmbeddingIndex(db: PrismaClient, dimensions: number): Promise<void> {
+  await db.$queryRaw`SELECT ensure_document_chunks_embedding_index(${dimensions}::int)`;
 }
 
 /** A vector as a real[] literal; both stores take it, pgvector through its real[] cast. */
 export const realArrayLiteral = (vector: readonly number[]): string => `{${vector.join(',')}}`;
+
+export const euclideanNorm = (vector: readonly number[]): number => Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
 
 /** The embedding expression for a bound real[] literal, in the store's own type. */
 export const embeddingValue = (store: EmbeddingStore, literal: Prisma.Sql): Prisma.Sql =>
@@ -38,44 +46,65 @@ export interface NearestChunk {
   distance: number;
 }
 
+export interface NearestChunksQuery {
+  tenantId: string;
+  query: readonly number[];
+  /** The collection's dimension, which `query` has (checked by the caller). */
+  dimensions: number;
+  k: number;
+  /** Further conditions on `c` (document_chunks), including the collection. */
+  filter: Prisma.Sql;
+}
+
 /**
- * The k chunks of a tenant nearest to `query` by cosine distance, nearest first (ties by id).
- * pgvector: the HNSW index, scanning iteratively so that filters do not starve the result.
- * real[]: an exact scan computing the same distance in SQL.
+ * The statement that finds the k nearest chunks with pgvector: ordered by the cast its dimension's
+ * partial HNSW index is built on, scanning iteratively so that filters do not starve the result;
+ * the distance returned is the full-precision one, also where the index orders by halfvec.
  */
-export async function nearestChunks(
-  db: PrismaClient,
-  store: EmbeddingStore,
-  tenantId: string,
-  query: readonly number[],
-  k: number,
-  filter: Prisma.Sql,
-): Promise<NearestChunk[]> {
+export function hnswNearestChunksSql({ tenantId, query, dimensions, k, filter }: NearestChunksQuery): Prisma.Sql {
+  // The typmod and the index predicate's constant must be literals for the planner to match the
+  // partial index; `dimensions` is a validated integer from the collection, never client text.
+  const n = Prisma.raw(String(Math.trunc(dimensions)));
+  const indexType = Prisma.raw(dimensions <= MAX_VECTOR_INDEX_DIMENSIONS ? 'vector' : 'halfvec');
   const literal = realArrayLiteral(query);
+  return Prisma.sql`
+    WITH nearest AS MATERIALIZED (
+      SELECT c.id::text AS id, (c.embedding <=> ${literal}::real[]::vector)::float8 AS distance
+      FROM document_chunks c
+      WHERE c.tenant_id = ${tenantId}::uuid AND vector_dims(c.embedding) = ${n} ${filter}
+      ORDER BY c.embedding::${indexType}(${n}) <=> ${literal}::real[]::${indexType}(${n})
+      LIMIT ${k}
+    )
+    SELECT id, distance FROM nearest ORDER BY distance, id`;
+}
+
+/**
+ * The exact scan over real[]: one dot product per row (real_array_dot, which the planner cannot
+ * inline and so evaluates once) divided by the norms stored at ingest.
+ */
+function exactNearestChunksSql({ tenantId, query, k, filter }: NearestChunksQuery): Prisma.Sql {
+  const norm = euclideanNorm(query);
+  return Prisma.sql`
+    SELECT c.id::text AS id, 1 - real_array_dot(c.embedding, ${realArrayLiteral(query)}::real[]) / (c.embedding_norm * ${norm}::float8) AS distance
+    FROM document_chunks c
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.embedding_norm > 0 ${filter}
+    ORDER BY distance, c.id
+    LIMIT ${k}`;
+}
+
+/** The k chunks of a tenant nearest to the query by cosine distance, nearest first (ties by id). */
+export async function nearestChunks(db: PrismaClient, store: EmbeddingStore, search: NearestChunksQuery): Promise<NearestChunk[]> {
   if (store.kind === 'pgvector') {
     const [, rows] = await db.$transaction([
-      db.$queryRaw`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(Math.max(40, k))}, true)`,
-      db.$queryRaw<NearestChunk[]>`
-        WITH nearest AS MATERIALIZED (
-          SELECT c.id::text AS id, (c.embedding <=> ${literal}::real[]::vector)::float8 AS distance
-          FROM document_chunks c
-          WHERE c.tenant_id = ${tenantId}::uuid AND c.embedding IS NOT NULL ${filter}
-          ORDER BY c.embedding <=> ${literal}::real[]::vector
-          LIMIT ${k}
-        )
-        SELECT id, distance FROM nearest ORDER BY distance, id`,
+      db.$queryRaw`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(Math.max(40, search.k))}, true)`,
+      db.$queryRaw<NearestChunk[]>(hnswNearestChunksSql(search)),
     ]);
     return rows;
   }
-  return db.$queryRaw<NearestChunk[]>`
-    SELECT s.id, s.distance FROM (
-      SELECT c.id::text AS id,
-             1 - (SELECT sum(a::float8 * b::float8) / nullif(sqrt(sum(a::float8 * a::float8)) * sqrt(sum(b::float8 * b::float8)), 0)
-                  FROM unnest(c.embedding, ${literal}::real[]) AS u(a, b)) AS distance
-      FROM document_chunks c
-      WHERE c.tenant_id = ${tenantId}::uuid AND c.embedding IS NOT NULL ${filter}
-    ) s
-    WHERE s.distance IS NOT NULL
-    ORDER BY s.distance, s.id
-    LIMIT ${k}`;
+  // A scan this costly in the planner's eyes would be JIT-compiled, which takes longer than the scan.
+  const [, rows] = await db.$transaction([
+    db.$queryRaw`SELECT set_config('jit', 'off', true)`,
+    db.$queryRaw<NearestChunk[]>(exactNearestChunksSql(search)),
+  ]);
+  return rows;
 }

@@ -1,0 +1,194 @@
+/**
+ * Vector search: ingest rate, search latency (p50, p95) and recall@10 of `searchDocuments`, on the
+ * embedded database (pgvector, HNSW) and on PostgreSQL (TEST_DATABASE_URL; pgvector where the server
+ * has it, otherwise the exact real[] scan). Embeddings are synthetic and clustered (50 topics x 10
+ * sub-topics); the exact answer for recall is computed here, in process, by brute force.
+ *
+ *   npm run bench:vectors                                   # 20,000 chunks, 200 searches
+ *   BENCH_CHUNKS=100000 npm run bench:vectors
+ *   BENCH_TARGETS=pglite BENCH_DIMENSIONS=768 npm run bench:vectors
+ *   BENCH_INDEX_AFTER_LOAD=1 npm run bench:vectors          # embedded: load without the index, then build it
+ *
+ * BENCH_SEARCH_BUDGET_S (default 300) caps each database's search phase: a slow path reports how
+ * many of its searches fit. Ingest goes through the service 64 chunks (one document) at a time.
+ */
+import os from 'node:os';
+import { createDatabase, type Database } from '../src/infra/db.js';
+import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
+import { createLogger } from '../src/infra/logger.js';
+import { applyMigrations } from '../src/infra/migrator.js';
+import { embeddedTableMaintenance } from '../src/infra/table-maintenance.js';
+import { runInTenant } from '../src/infra/tenant-scope.js';
+import { DocumentCollectionService } from '../src/modules/ai/document-collection.service.js';
+import { DocumentService } from '../src/modules/ai/document.service.js';
+import { embeddingIndexName } from '../src/modules/ai/vector-store.js';
+import { createScratchDatabase } from '../test/helpers/backing-services.js';
+
+const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20_000);
+const QUERIES = Number(process.env.BENCH_QUERIES ?? 200);
+const DIMENSIONS = Number(process.env.BENCH_DIMENSIONS ?? 1536);
+const TARGETS = (process.env.BENCH_TARGETS ?? 'pglite,postgres').split(',');
+const SEARCH_BUDGET_MS = Number(process.env.BENCH_SEARCH_BUDGET_S ?? 300) * 1000;
+const INDEX_AFTER_LOAD = process.env.BENCH_INDEX_AFTER_LOAD === '1';
+const PER_DOCUMENT = 64;
+const K = 10;
+const TOPICS = 50;
+const SUBTOPICS = 10;
+
+/** A seeded generator, so both databases and every run see the same vectors. */
+function gaussian(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+function clusteredVectors(count: number, queries: number): { chunks: Float32Array[]; probes: Float32Array[] } {
+  const next = gaussian(42);
+  const around = (center: Float32Array, spread: number) => Float32Array.from(center, (x) => x + spread * next());
+  const topics = Array.from({ length: TOPICS }, () => around(new Float32Array(DIMENSIONS), 1));
+  const subtopics = topics.flatMap((topic) => Array.from({ length: SUBTOPICS }, () => around(topic, 0.5)));
+  const pick = (i: number) => subtopics[(i * 7919) % subtopics.length]!;
+  return {
+    chunks: Array.from({ length: count }, (_, i) => around(pick(i), 0.6)),
+    probes: Array.from({ length: queries }, (_, i) => around(pick(i * 31 + 5), 0.6)),
+  };
+}
+
+function exactTopK(chunks: Float32Array[], norms: Float64Array, probe: Float32Array): number[] {
+  let probeNorm = 0;
+  for (const x of probe) probeNorm += x * x;
+  probeNorm = Math.sqrt(probeNorm);
+  const scored: { index: number; similarity: number }[] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    let dot = 0;
+    for (let d = 0; d < DIMENSIONS; d++) dot += chunk[d]! * probe[d]!;
+    const similarity = dot / (norms[i]! * probeNorm);
+    if (scored.length < K || similarity > scored[scored.length - 1]!.similarity) {
+      scored.push({ index: i, similarity });
+      scored.sort((a, b) => b.similarity - a.similarity);
+      if (scored.length > K) scored.pop();
+    }
+  }
+  return scored.map((hit) => hit.index);
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+interface Result {
+  target: string;
+  store: string;
+  ingestSeconds: number;
+  indexBuildSeconds?: number;
+  searches: number;
+  p50: number;
+  p95: number;
+  recall: number;
+  load: string;
+}
+
+async function openTarget(target: string): Promise<{ url: string; embedded: boolean; release(): Promise<void> }> {
+  if (target === 'pglite') {
+    const embedded = await startEmbeddedPostgres();
+    return { url: embedded.url, embedded: true, release: embedded.close };
+  }
+  const scratch = await createScratchDatabase('omega_bench_vectors');
+  return { url: scratch.url, embedded: false, release: scratch.drop };
+}
+
+async function runTarget(target: string, chunks: Float32Array[], probes: Float32Array[], truth: number[][]): Promise<Result> {
+  const { url, embedded, release } = await openTarget(target);
+  let db: Database | undefined;
+  try {
+    await applyMigrations(url);
+    db = createDatabase(url, 4, { embedded });
+    const log = createLogger('error');
+    const collections = new DocumentCollectionService(db.prisma, db.system);
+    const documents = new DocumentService(db.prisma, db.system, collections, embeddedTableMaintenance(db, log));
+    const store = (await documents.embeddingStore()).kind;
+    const tenant = await db.system.tenant.create({ data: { name: 'Bench', slug: `bench-${Date.now()}` } });
+    const collection = await runInTenant(tenant.id, () => collections.createCollection(tenant.id, { name: 'bench', embeddingDimensions: DIMENSIONS }));
+    const indexName = embeddingIndexName(DIMENSIONS);
+    if (INDEX_AFTER_LOAD && store === 'pgvector') await db.pool.query(`DROP INDEX IF EXISTS ${indexName}`);
+
+    const started = performance.now();
+    for (let offset = 0; offset < chunks.length; offset += PER_DOCUMENT) {
+      const batch = chunks.slice(offset, offset + PER_DOCUMENT);
+      await runInTenant(tenant.id, () =>
+        documents.ingestDocument(tenant.id, {
+          collectionId: collection.id,
+          content: `document ${offset / PER_DOCUMENT}`,
+          chunks: batch.map((vector, i) => ({ content: `chunk ${offset + i}`, embedding: Array.from(vector) })),
+        }),
+      );
+      if ((offset / PER_DOCUMENT) % 50 === 0) process.stderr.write(`\r${target}: ${offset + batch.length}/${chunks.length} chunks`);
+    }
+    const ingestSeconds = (performance.now() - started) / 1000;
+    process.stderr.write('\n');
+    const stored = await db.system.documentChunk.findMany({ select: { id: true, content: true } });
+    const chunkIds = new Map(stored.map((row) => [row.id, Number(row.content.slice('chunk '.length))]));
+    let indexBuildSeconds: number | undefined;
+    if (INDEX_AFTER_LOAD && store === 'pgvector') {
+      const building = performance.now();
+      await db.system.$queryRaw`SELECT ensure_document_chunks_embedding_index(${DIMENSIONS}::int)`;
+      await db.pool.query('ANALYZE document_chunks');
+      indexBuildSeconds = (performance.now() - building) / 1000;
+    }
+
+    const latencies: number[] = [];
+    let found = 0;
+    const searchStarted = performance.now();
+    for (let q = 0; q < probes.length && performance.now() - searchStarted < SEARCH_BUDGET_MS; q++) {
+      const before = performance.now();
+      const hits = await runInTenant(tenant.id, () =>
+        documents.searchDocuments(tenant.id, { collectionId: collection.id, embedding: Array.from(probes[q]!), k: K }),
+      );
+      latencies.push(performance.now() - before);
+      const expected = new Set(truth[q]);
+      found += hits.filter((hit) => expected.has(chunkIds.get(hit.chunk.id)!)).length;
+    }
+    latencies.sort((a, b) => a - b);
+    return {
+      target,
+      store,
+      ingestSeconds,
+      indexBuildSeconds,
+      searches: latencies.length,
+      p50: percentile(latencies, 0.5),
+      p95: percentile(latencies, 0.95),
+      recall: found / (latencies.length * K),
+      load: load(),
+    };
+  } finally {
+    await db?.close();
+    await release();
+  }
+}
+
+async function main() {
+  console.log(`vector bench: ${CHUNKS} chunks x ${DIMENSIONS} dimensions, ${QUERIES} searches (k=${K}), load average ${load()}`);
+  const { chunks, probes } = clusteredVectors(CHUNKS, QUERIES);
+  const norms = Float64Array.from(chunks, (chunk) => Math.sqrt(chunk.reduce((sum, x) => sum + x * x, 0)));
+  const exactStarted = performance.now();
+  const truth = probes.map((probe) => exactTopK(chunks, norms, probe));
+  const exactMs = (performance.now() - exactStarted) / probes.length;
+  console.log(`exact answer in process (brute force, one thread): ${exactMs.toFixed(1)} ms per search`);
+  const results: Result[] = [];
+  for (const target of TARGETS) results.push(await runTarget(target, chunks, probes, truth));
+  console.log('\n| database | store | ingest s | chunks/s | index build s | searches | p50 ms | p95 ms | recall@10 | load avg (1 5 15) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.target} | ${r.store} | ${r.ingestSeconds.toFixed(1)} | ${Math.round(CHUNKS / (r.ingestSeconds + (r.indexBuildSeconds ?? 0)))} | ${r.indexBuildSeconds?.toFixed(1) ?? '-'} | ${r.searches}/${QUERIES} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.recall.toFixed(3)} | ${r.load} |`,
+    );
+  }
+}
+
+await main();
