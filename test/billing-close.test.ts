@@ -39,7 +39,7 @@ describe.each(kinds)('monthly close on %s', (kind) => {
     server = await startTestServer(kind, { jobsEnabled: false });
     // A second API instance on the same database, as a scaled-out deployment runs.
     second = await startTestServer(kind, { jobsEnabled: false, databaseUrl: server.rawDatabaseUrl });
-    otherConnection = createDatabase(server.rawDatabaseUrl, 2);
+    otherConnection = createDatabase(server.rawDatabaseUrl, 2, { embedded: kind === 'pglite' });
     modelA = `test/alpha-${randomBytes(3).toString('hex')}`;
     modelB = `test/beta-${randomBytes(3).toString('hex')}`;
     await server.db.system.model.createMany({

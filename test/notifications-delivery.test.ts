@@ -224,7 +224,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     const { eventId } = await nodeFailed(admin);
     const [row] = await deliveriesOfEvent(eventId);
 
-    const firstConnection = createDatabase(server.rawDatabaseUrl, 2);
+    const firstConnection = createDatabase(server.rawDatabaseUrl, 2, { embedded: kind === 'pglite' });
     const first = aWorker({ leaseMs: 2_500 }, firstConnection);
     expect(await first.runOnce()).toMatchObject({ claimed: 1, failed: 1 });
     // The first worker claims the retry, then its process dies before sending: its lease must run out.
@@ -232,7 +232,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     await firstConnection.close();
     expect(hook.requests).toHaveLength(1);
 
-    const secondConnection = createDatabase(server.rawDatabaseUrl, 2);
+    const secondConnection = createDatabase(server.rawDatabaseUrl, 2, { embedded: kind === 'pglite' });
     extraConnections.push(secondConnection);
     const second = aWorker({}, secondConnection);
     await eventually('delivered after takeover', () => deliveryOf(admin, row!.id), (d) => d.status === 'DELIVERED', () => second.runOnce());
@@ -256,7 +256,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     await aChannel(owner, { targetUrl: hook.url('/many') });
     const events = await Promise.all(Array.from({ length: 8 }, () => nodeFailed(owner)));
     expect(events.map((e) => e.queued)).toEqual(Array(8).fill(1));
-    const connections = [createDatabase(server.rawDatabaseUrl, 2), createDatabase(server.rawDatabaseUrl, 2)];
+    const connections = [createDatabase(server.rawDatabaseUrl, 2, { embedded: kind === 'pglite' }), createDatabase(server.rawDatabaseUrl, 2, { embedded: kind === 'pglite' })];
     extraConnections.push(...connections);
     const workers = [aWorker({ batchSize: 3 }, connections[0]), aWorker({ batchSize: 3 }, connections[1]), aWorker({ batchSize: 3 })];
     await eventually(

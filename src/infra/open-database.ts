@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { redactUrl, type Config } from '../config.js';
 import { StartupError } from '../startup-error.js';
 import { createDatabase, pingDatabase, type Database } from './db.js';
@@ -27,14 +28,31 @@ export async function openDatabase(config: Config, log: Logger): Promise<OpenedD
     stopEmbedded = embedded.close;
     log.info('embedded database started', { dataDir: config.dataDir });
   }
-  const db = createDatabase(url, config.dbPoolMax, { embedded: stopEmbedded !== undefined });
+  const unreachable = async (error: unknown): Promise<never> => {
+    await stopEmbedded?.();
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new StartupError(`database unreachable at ${redactUrl(url)}: ${(error as Error).message || reason}`);
+  };
+  // Another instance's embedded database (reached through its URL) shares one session too.
+  const oneSession = stopEmbedded !== undefined || (await servesOneSession(url).catch(unreachable));
+  const db = createDatabase(url, config.dbPoolMax, { embedded: oneSession });
   try {
     await pingDatabase(db.pool);
   } catch (error) {
     await db.close().catch(() => undefined);
-    await stopEmbedded?.();
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new StartupError(`database unreachable at ${redactUrl(url)}: ${(error as Error).message || reason}`);
+    await unreachable(error);
   }
   return { db, url, stopEmbedded };
+}
+
+/** Whether the server is PGlite, whose socket server runs every connection in one session. */
+async function servesOneSession(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ version: string }>('SELECT version()');
+    return /\bPGlite\b/.test(rows[0]?.version ?? '');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
