@@ -23,6 +23,7 @@ export interface Config {
   /** Run background jobs (schedulers, sweepers, workers) in this instance. */
   jobsEnabled: boolean;
   auth: AuthConfig;
+  retention: RetentionConfig;
 }
 
 export interface AuthConfig {
@@ -132,6 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobsEnabled: boolean(env, 'JOBS_ENABLED', true),
     demoPassword: present(env, 'DEMO_PASSWORD'),
     auth: loadAuthConfig(env),
+    retention: loadRetentionConfig(env),
   };
 }
 
@@ -157,6 +159,36 @@ function loadAuthConfig(env: Env): AuthConfig {
     passwordHistoryDepth: integer(env, 'PASSWORD_HISTORY_DEPTH', 5, 0, 50),
     passwordResetTtlMinutes: integer(env, 'PASSWORD_RESET_TTL_MINUTES', 30, 1, 1_440),
     userRateLimitPerMinute: integer(env, 'USER_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
+  };
+}
+
+/** How long rows of the growing tables are kept; sessions and system events are archived, the rest deleted. */
+export interface RetentionConfig {
+  toolOperationsDays: number;
+  loginAttemptsDays: number;
+  securityEventsDays: number;
+  /** Counted from a delivery's final state (delivered or dead). */
+  notificationDeliveriesDays: number;
+  /** Counted from a refresh token's expiry or revocation. */
+  userSessionsDays: number;
+  /** Sessions completed, failed or cancelled longer ago move to sessions_archive. */
+  sessionsArchiveDays: number;
+  systemEventsArchiveDays: number;
+  /** Rows removed or moved per transaction. */
+  batchSize: number;
+}
+
+function loadRetentionConfig(env: Env): RetentionConfig {
+  const days = (name: string, fallback: number) => integer(env, name, fallback, 1, 36_500);
+  return {
+    toolOperationsDays: days('TOOL_OPERATIONS_RETENTION_DAYS', 30),
+    loginAttemptsDays: days('LOGIN_ATTEMPTS_RETENTION_DAYS', 365),
+    securityEventsDays: days('SECURITY_EVENTS_RETENTION_DAYS', 365),
+    notificationDeliveriesDays: days('NOTIFICATION_DELIVERIES_RETENTION_DAYS', 90),
+    userSessionsDays: days('USER_SESSIONS_RETENTION_DAYS', 30),
+    sessionsArchiveDays: days('SESSIONS_ARCHIVE_AFTER_DAYS', 90),
+    systemEventsArchiveDays: days('SYSTEM_EVENTS_ARCHIVE_AFTER_DAYS', 183),
+    batchSize: integer(env, 'RETENTION_BATCH_SIZE', 1_000, 1, 100_000),
   };
 }
 

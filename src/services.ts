@@ -38,6 +38,9 @@ import { TelemetryMaintenanceService } from './modules/telemetry/maintenance.ser
 import { MetricsService } from './modules/telemetry/metrics.service.js';
 import { createTelemetryJobs } from './modules/telemetry/telemetry.jobs.js';
 import { ToolAnalyticsService } from './modules/tools/tool.service.js';
+import { ArchiveService } from './modules/lifecycle/archive.service.js';
+import { createLifecycleJobs } from './modules/lifecycle/lifecycle.jobs.js';
+import { RetentionService } from './modules/lifecycle/retention.service.js';
 import { createRealtimeJobs } from './modules/realtime/realtime.jobs.js';
 import { RealtimeService } from './modules/realtime/realtime.service.js';
 
@@ -80,6 +83,8 @@ export interface Services {
   responseCache: ResponseCacheService;
   toolAnalytics: ToolAnalyticsService;
   realtime: RealtimeService;
+  retention: RetentionService;
+  archives: ArchiveService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -122,6 +127,8 @@ export function createServices(deps: ServiceDeps): Services {
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
     toolAnalytics: new ToolAnalyticsService(deps.db.prisma),
     realtime,
+    retention: new RetentionService(deps.db.system, deps.log, deps.config.retention),
+    archives: new ArchiveService(),
   };
 }
 
@@ -140,5 +147,6 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
     ...createAiJobs(services.responseCache, deps.log),
     ...createWorkloadJobs(services, services.clusterSettings, deps.log),
     ...createRealtimeJobs(services.realtime, deps.log),
+    ...createLifecycleJobs(services.retention, deps.log),
   ];
 }
