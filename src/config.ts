@@ -24,6 +24,7 @@ export interface Config {
   jobsEnabled: boolean;
   auth: AuthConfig;
   retention: RetentionConfig;
+  encryption: EncryptionConfig;
 }
 
 export interface AuthConfig {
@@ -134,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     demoPassword: present(env, 'DEMO_PASSWORD'),
     auth: loadAuthConfig(env),
     retention: loadRetentionConfig(env),
+    encryption: loadEncryptionConfig(env),
   };
 }
 
@@ -190,6 +192,23 @@ function loadRetentionConfig(env: Env): RetentionConfig {
     systemEventsArchiveDays: days('SYSTEM_EVENTS_ARCHIVE_AFTER_DAYS', 183),
     batchSize: integer(env, 'RETENTION_BATCH_SIZE', 1_000, 1, 100_000),
   };
+}
+
+/** Keys that seal secrets at rest (webhook signing secrets, TOTP secrets, secret session variables). */
+export interface EncryptionConfig {
+  /** Base64 of 32 bytes; required with DATABASE_URL, generated into the data folder for the embedded database. */
+  key: string | undefined;
+  /** Earlier keys, still accepted to open values until `npm run secrets:rotate` reseals them. */
+  previousKeys: string[];
+}
+
+function loadEncryptionConfig(env: Env): EncryptionConfig {
+  const key = present(env, 'ENCRYPTION_KEY');
+  const previousKeys = (present(env, 'ENCRYPTION_PREVIOUS_KEYS') ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '');
+  for (const [name, value] of [['ENCRYPTION_KEY', key], ...previousKeys.map((part) => ['ENCRYPTION_PREVIOUS_KEYS', part])] as const) {
+    if (value !== undefined && Buffer.from(value, 'base64').length !== 32) throw new ConfigError(name, 'must be 32 random bytes in base64 (e.g. openssl rand -base64 32)');
+  }
+  return { key, previousKeys };
 }
 
 /** A URL safe to print: the password is replaced. */

@@ -3,6 +3,7 @@ import type { Database } from './infra/db.js';
 import type { BackgroundJob } from './infra/jobs.js';
 import type { Logger } from './infra/logger.js';
 import type { PubSub } from './infra/pubsub.js';
+import { SecretBox } from './infra/secret-box.js';
 import { ClusterViewsService } from './modules/cluster/cluster-views.service.js';
 import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
@@ -83,6 +84,8 @@ export interface Services {
   responseCache: ResponseCacheService;
   toolAnalytics: ToolAnalyticsService;
   realtime: RealtimeService;
+  /** Seals secrets at rest under ENCRYPTION_KEY. */
+  secrets: SecretBox;
   retention: RetentionService;
   archives: ArchiveService;
 }
@@ -95,11 +98,12 @@ export function createServices(deps: ServiceDeps): Services {
   // Half the pool for placements, so reads and other writes keep connections while placements queue.
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
+  const secrets = SecretBox.fromConfig(deps.config.encryption);
   const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation);
   return {
     authenticator,
     rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
-    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
+    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation, secrets),
     apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
     identityAdmin,
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
@@ -114,7 +118,7 @@ export function createServices(deps: ServiceDeps): Services {
     usage: new UsageService(deps.db.prisma),
     billing: new BillingService(deps.db.prisma, deps.db.system, deps.log),
     notificationSettings,
-    notificationConfigs: new NotificationConfigService(deps.db.prisma, { allowPrivateTargets: notificationSettings.allowPrivateTargets }),
+    notificationConfigs: new NotificationConfigService(deps.db.prisma, { allowPrivateTargets: notificationSettings.allowPrivateTargets }, secrets),
     notifications: new NotificationService(deps.db.prisma),
     metrics: new MetricsService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log),
     // onLlmRequestRecorded is where each recorded LLM request can become a usage record.
@@ -127,6 +131,7 @@ export function createServices(deps: ServiceDeps): Services {
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
     toolAnalytics: new ToolAnalyticsService(deps.db.prisma),
     realtime,
+    secrets,
     retention: new RetentionService(deps.db.system, deps.log, deps.config.retention),
     archives: new ArchiveService(),
   };
@@ -142,6 +147,7 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
       log: deps.log,
       notifications: services.notifications,
       settings: services.notificationSettings,
+      secrets: services.secrets,
     }),
     ...createTelemetryJobs(services.telemetryMaintenance, deps.log),
     ...createAiJobs(services.responseCache, deps.log),
