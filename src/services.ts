@@ -113,7 +113,7 @@ export function createServices(deps: ServiceDeps): Services {
     storage: new StorageService(deps.db.prisma),
     clusterViews: new ClusterViewsService(deps.db.prisma, deps.db.system),
     scheduler,
-    computeSessions: new ComputeSessionService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings, scheduler),
+    computeSessions: new ComputeSessionService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings, scheduler, secrets),
     deployments: new DeploymentService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings),
     usage: new UsageService(deps.db.prisma),
     billing: new BillingService(deps.db.prisma, deps.db.system, deps.log),
