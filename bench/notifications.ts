@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDatabase } from '../src/infra/db.js';
 import { createLogger } from '../src/infra/logger.js';
+import { SecretBox } from '../src/infra/secret-box.js';
 import { DeliveryWorker } from '../src/modules/notifications/delivery.worker.js';
 import { CreateNotificationConfigDocument } from '../test/generated/graphql.js';
 import { runPostgresTests } from '../test/helpers/backing-services.js';
@@ -63,7 +64,7 @@ async function run(kind: DatabaseKind, workers: number): Promise<string> {
       }),
     });
     const settings = { allowPrivateTargets: true, backoffBaseMs: 1_000, backoffCapMs: 10_000, timeoutMs: 5_000, leaseMs: 30_000, batchSize: BATCH, pollIntervalMs: 10 };
-    const pool = connections.map((db) => new DeliveryWorker({ system: db.system, log, settings }));
+    const pool = connections.map((db) => new DeliveryWorker({ system: db.system, log, settings, secrets: SecretBox.fromConfig(server.config.encryption) }));
     const started = performance.now();
     let passes = 0;
     await Promise.all(

@@ -28,6 +28,8 @@ export interface Config {
    */
   tableMaintenanceIntervalMs: number | undefined;
   auth: AuthConfig;
+  retention: RetentionConfig;
+  encryption: EncryptionConfig;
 }
 
 export interface AuthConfig {
@@ -140,6 +142,8 @@ export function loadConfig(env: Env = process.env): Config {
       : undefined,
     demoPassword: present(env, 'DEMO_PASSWORD'),
     auth: loadAuthConfig(env),
+    retention: loadRetentionConfig(env),
+    encryption: loadEncryptionConfig(env),
   };
 }
 
@@ -166,6 +170,53 @@ function loadAuthConfig(env: Env): AuthConfig {
     passwordResetTtlMinutes: integer(env, 'PASSWORD_RESET_TTL_MINUTES', 30, 1, 1_440),
     userRateLimitPerMinute: integer(env, 'USER_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
   };
+}
+
+/** How long rows of the growing tables are kept; sessions and system events are archived, the rest deleted. */
+export interface RetentionConfig {
+  toolOperationsDays: number;
+  loginAttemptsDays: number;
+  securityEventsDays: number;
+  /** Counted from a delivery's final state (delivered or dead). */
+  notificationDeliveriesDays: number;
+  /** Counted from a refresh token's expiry or revocation. */
+  userSessionsDays: number;
+  /** Sessions completed, failed or cancelled longer ago move to sessions_archive. */
+  sessionsArchiveDays: number;
+  systemEventsArchiveDays: number;
+  /** Rows removed or moved per transaction. */
+  batchSize: number;
+}
+
+function loadRetentionConfig(env: Env): RetentionConfig {
+  const days = (name: string, fallback: number) => integer(env, name, fallback, 1, 36_500);
+  return {
+    toolOperationsDays: days('TOOL_OPERATIONS_RETENTION_DAYS', 30),
+    loginAttemptsDays: days('LOGIN_ATTEMPTS_RETENTION_DAYS', 365),
+    securityEventsDays: days('SECURITY_EVENTS_RETENTION_DAYS', 365),
+    notificationDeliveriesDays: days('NOTIFICATION_DELIVERIES_RETENTION_DAYS', 90),
+    userSessionsDays: days('USER_SESSIONS_RETENTION_DAYS', 30),
+    sessionsArchiveDays: days('SESSIONS_ARCHIVE_AFTER_DAYS', 90),
+    systemEventsArchiveDays: days('SYSTEM_EVENTS_ARCHIVE_AFTER_DAYS', 183),
+    batchSize: integer(env, 'RETENTION_BATCH_SIZE', 1_000, 1, 100_000),
+  };
+}
+
+/** Keys that seal secrets at rest (webhook signing secrets, TOTP secrets, secret session variables). */
+export interface EncryptionConfig {
+  /** Base64 of 32 bytes; required with DATABASE_URL, generated into the data folder for the embedded database. */
+  key: string | undefined;
+  /** Earlier keys, still accepted to open values until `npm run secrets:rotate` reseals them. */
+  previousKeys: string[];
+}
+
+function loadEncryptionConfig(env: Env): EncryptionConfig {
+  const key = present(env, 'ENCRYPTION_KEY');
+  const previousKeys = (present(env, 'ENCRYPTION_PREVIOUS_KEYS') ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '');
+  for (const [name, value] of [['ENCRYPTION_KEY', key], ...previousKeys.map((part) => ['ENCRYPTION_PREVIOUS_KEYS', part])] as const) {
+    if (value !== undefined && Buffer.from(value, 'base64').length !== 32) throw new ConfigError(name, 'must be 32 random bytes in base64 (e.g. openssl rand -base64 32)');
+  }
+  return { key, previousKeys };
 }
 
 /** A URL safe to print: the password is replaced. */

@@ -30,6 +30,7 @@ import './modules/ai/document.schema.js';
 import './modules/ai/response-cache.schema.js';
 import './modules/tools/tool.schema.js';
 import './modules/realtime/realtime.schema.js';
+import './modules/lifecycle/archive.schema.js';
 
 let schema: GraphQLSchema | undefined;
 

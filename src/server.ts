@@ -4,6 +4,7 @@ import type { Database } from './infra/db.js';
 import type { BackgroundJob } from './infra/jobs.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { applyMigrations } from './infra/migrator.js';
+import { encryptionKeyFor } from './infra/secret-box.js';
 import { openDatabase } from './infra/open-database.js';
 import { createPubSubFor, type PubSub } from './infra/pubsub.js';
 import { TokenService } from './modules/identity/tokens.js';
@@ -25,7 +26,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function createServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function createServer(given: Config, log: Logger = createLogger(given.logLevel)): Promise<RunningServer> {
+  if (given.databaseUrl !== undefined && !given.encryption.key) {
+    throw new StartupError('invalid configuration: ENCRYPTION_KEY is required with DATABASE_URL (32 random bytes in base64, e.g. openssl rand -base64 32)');
+  }
+  const config: Config = { ...given, encryption: await encryptionKeyFor(given) };
   const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log);
   let pubsub: PubSub | undefined;
   try {

@@ -5,6 +5,7 @@ import type { Logger } from './infra/logger.js';
 import { disabledTableMaintenance, embeddedTableMaintenance, type TableMaintenance } from './infra/table-maintenance.js';
 import { createTableMaintenanceJobs } from './infra/table-maintenance.jobs.js';
 import type { PubSub } from './infra/pubsub.js';
+import { SecretBox } from './infra/secret-box.js';
 import { ClusterViewsService } from './modules/cluster/cluster-views.service.js';
 import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
@@ -41,6 +42,9 @@ import { TelemetryMaintenanceService } from './modules/telemetry/maintenance.ser
 import { MetricsService } from './modules/telemetry/metrics.service.js';
 import { createTelemetryJobs } from './modules/telemetry/telemetry.jobs.js';
 import { ToolAnalyticsService } from './modules/tools/tool.service.js';
+import { ArchiveService } from './modules/lifecycle/archive.service.js';
+import { createLifecycleJobs } from './modules/lifecycle/lifecycle.jobs.js';
+import { RetentionService } from './modules/lifecycle/retention.service.js';
 import { createRealtimeJobs } from './modules/realtime/realtime.jobs.js';
 import { RealtimeService } from './modules/realtime/realtime.service.js';
 
@@ -85,6 +89,10 @@ export interface Services {
   responseCache: ResponseCacheService;
   toolAnalytics: ToolAnalyticsService;
   realtime: RealtimeService;
+  /** Seals secrets at rest under ENCRYPTION_KEY. */
+  secrets: SecretBox;
+  retention: RetentionService;
+  archives: ArchiveService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -97,11 +105,12 @@ export function createServices(deps: ServiceDeps): Services {
   const tableMaintenance = deps.config.tableMaintenanceIntervalMs === undefined ? disabledTableMaintenance : embeddedTableMaintenance(deps.db, deps.log);
   const documentCollections = new DocumentCollectionService(deps.db.prisma, deps.db.system);
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
+  const secrets = SecretBox.fromConfig(deps.config.encryption);
   const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation);
   return {
     authenticator,
     rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
-    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
+    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation, secrets),
     apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
     identityAdmin,
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
@@ -111,12 +120,12 @@ export function createServices(deps: ServiceDeps): Services {
     storage: new StorageService(deps.db.prisma),
     clusterViews: new ClusterViewsService(deps.db.prisma, deps.db.system),
     scheduler,
-    computeSessions: new ComputeSessionService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings, scheduler),
+    computeSessions: new ComputeSessionService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings, scheduler, secrets),
     deployments: new DeploymentService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings),
     usage: new UsageService(deps.db.prisma),
     billing: new BillingService(deps.db.prisma, deps.db.system, deps.log),
     notificationSettings,
-    notificationConfigs: new NotificationConfigService(deps.db.prisma, { allowPrivateTargets: notificationSettings.allowPrivateTargets }),
+    notificationConfigs: new NotificationConfigService(deps.db.prisma, { allowPrivateTargets: notificationSettings.allowPrivateTargets }, secrets),
     notifications: new NotificationService(deps.db.prisma),
     metrics: new MetricsService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log),
     // onLlmRequestRecorded is where each recorded LLM request can become a usage record.
@@ -131,6 +140,9 @@ export function createServices(deps: ServiceDeps): Services {
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
     toolAnalytics: new ToolAnalyticsService(deps.db.prisma),
     realtime,
+    secrets,
+    retention: new RetentionService(deps.db.system, deps.log, deps.config.retention),
+    archives: new ArchiveService(),
   };
 }
 
@@ -144,11 +156,13 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
       log: deps.log,
       notifications: services.notifications,
       settings: services.notificationSettings,
+      secrets: services.secrets,
     }),
     ...createTelemetryJobs(services.telemetryMaintenance, deps.log),
     ...createAiJobs(services.responseCache, deps.log),
     ...createTableMaintenanceJobs(services.tableMaintenance, deps.config.tableMaintenanceIntervalMs, deps.log),
     ...createWorkloadJobs(services, services.clusterSettings, deps.log),
     ...createRealtimeJobs(services.realtime, deps.log),
+    ...createLifecycleJobs(services.retention, deps.log),
   ];
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SecretBox } from '../src/infra/secret-box.js';
 import { postWebhook } from '../src/modules/notifications/webhook-sender.js';
 import { isPublicAddress, resolveTarget } from '../src/modules/notifications/webhook-target.js';
 import {
@@ -181,7 +182,7 @@ describe.each(kinds)('notification channels over HTTP on %s', (kind) => {
     const rename = await admin.request(UpdateNotificationConfigDocument, { id: config.id, input: { name: 'taken' } });
     expect(rename.data!.updateNotificationConfig).toMatchObject({ __typename: 'ConflictError', field: 'name' });
     const stored = await server.db.system.notificationConfig.findUniqueOrThrow({ where: { id: Buffer.from(config.id, 'base64').toString().split(':')[1]! } });
-    expect({ url: stored.targetUrl, secret: stored.secret }).toEqual({ url: 'https://93.184.215.14/omega/events?token=abc', secret: SECRET });
+    expect({ url: stored.targetUrl, secret: SecretBox.fromConfig(server.config.encryption).open(stored.secret!) }).toEqual({ url: 'https://93.184.215.14/omega/events?token=abc', secret: SECRET });
   });
 
   it('lists channels by name with filters and pages, and deletes one', async () => {

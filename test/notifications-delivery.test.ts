@@ -26,6 +26,7 @@ import {
 } from './generated/graphql.js';
 import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
 import { servicesOf, startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
+import { SecretBox } from '../src/infra/secret-box.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const log = createLogger('silent');
@@ -130,7 +131,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
     return started;
   };
   const aWorker = (settings: Partial<NotificationSettings> = {}, db: Database = server.db, random?: () => number) =>
-    new DeliveryWorker({ system: db.system, log, settings: { ...FAST, ...settings }, random });
+    new DeliveryWorker({ system: db.system, log, settings: { ...FAST, ...settings }, random, secrets: SecretBox.fromConfig(server.config.encryption) });
   const nodeFailed = (user: SignedInUser, data: Record<string, unknown> = { nodeId: randomUUID(), hostname: 'gpu-7.test', reason: 'ECC errors' }) => {
     const eventId = randomUUID();
     return notifications.enqueueEvent(user.tenantId, { eventId, eventType: 'node.failed', payload: data }).then((queued) => ({ eventId, queued }));
@@ -572,7 +573,7 @@ describe.each(kinds)('deliveries across an API restart on %s', (kind) => {
         expect(hook.requests.map((r) => r.status)).toEqual([500, 500, 200]);
         expect(new Set(hook.requests.map((r) => r.headers['x-omega-delivery-id']))).toEqual(new Set([id]));
         // Nothing is left for any worker to send.
-        expect(await new DeliveryWorker({ system: after.db.system, log, settings: FAST }).runOnce()).toMatchObject({ claimed: 0 });
+        expect(await new DeliveryWorker({ system: after.db.system, log, settings: FAST, secrets: SecretBox.fromConfig(after.config.encryption) }).runOnce()).toMatchObject({ claimed: 0 });
         expect(hook.requests).toHaveLength(3);
       } finally {
         await after.close();

@@ -46,8 +46,14 @@ describe('start-up failures', () => {
     ]);
   });
 
-  it('stops with one line when the database is unreachable, without printing its password', async () => {
+  it('stops with one line when DATABASE_URL is given without ENCRYPTION_KEY', async () => {
     const result = await startMain({ DATABASE_URL: 'postgresql://omega:s3cret@127.0.0.1:1/omega', PORT: '0' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^omega: invalid configuration: ENCRYPTION_KEY is required with DATABASE_URL/)]);
+  });
+
+  it('stops with one line when the database is unreachable, without printing its password', async () => {
+    const result = await startMain({ DATABASE_URL: 'postgresql://omega:s3cret@127.0.0.1:1/omega', PORT: '0', ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') });
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

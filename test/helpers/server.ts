@@ -16,6 +16,8 @@ import { createScratchDatabase } from './backing-services.js';
 export type DatabaseKind = 'pglite' | 'postgres';
 
 export const TEST_JWT_SECRET = 'test-secret-for-signing-access-tokens-0123456789';
+/** The key test servers seal secrets with (32 bytes in base64), as a deployment's ENCRYPTION_KEY would. */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** Sends operations as one caller: over HTTP, or over graphql-ws with the same credentials. */
 export interface GraphQLClient {
@@ -108,6 +110,7 @@ export async function startTestServer(
     graphiql: false,
     ...overrides,
     auth: { ...base.auth, jwtSecret: TEST_JWT_SECRET, ...overrides.auth },
+    encryption: { key: TEST_ENCRYPTION_KEY, previousKeys: [], ...overrides.encryption },
   };
   const logger = options.logLines
     ? createLogger('debug', (line) => options.logLines!.push(line))

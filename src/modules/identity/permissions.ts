@@ -35,14 +35,16 @@ export const PERMISSIONS = [
   'identity:write',
   'apikeys:write',
   'security:read',
+  'archives:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const reads = PERMISSIONS.filter((permission) => permission.endsWith(':read') && permission !== 'security:read');
+const ADMIN_ONLY_READS: readonly Permission[] = ['security:read', 'archives:read'];
+const reads = PERMISSIONS.filter((permission) => permission.endsWith(':read') && !ADMIN_ONLY_READS.includes(permission));
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   admin: new Set(PERMISSIONS),
-  operator: new Set(PERMISSIONS.filter((p) => !['identity:write', 'security:read', 'billing:write'].includes(p))),
+  operator: new Set(PERMISSIONS.filter((p) => !['identity:write', 'billing:write', ...ADMIN_ONLY_READS].includes(p))),
   user: new Set<Permission>([
     ...reads,
     'sessions:write',

@@ -12,6 +12,7 @@ import { hashSecret, randomToken } from './secrets.js';
 import { SECURITY_EVENT, type ClientInfo, type SecurityLog } from './security-log.js';
 import { parseChangePassword, parseLogin, parseResetPassword } from './identity.validation.js';
 import type { TokenService } from './tokens.js';
+import type { SecretBox } from '../../infra/secret-box.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -33,6 +34,8 @@ export class SignInSessionService {
     private readonly config: AuthConfig,
     /** Tells every instance to close the sockets of a sign-in that ended. */
     private readonly announceRevocation: (event: Omit<PrincipalRevokedEvent, 'at'>) => Promise<void> = async () => undefined,
+    /** TOTP secrets are kept sealed: codes are checked against the secret itself, so it must be recoverable. */
+    private readonly totpSecrets: SecretBox,
   ) {}
 
   async login(rawInput: unknown, client: ClientInfo): Promise<TokenPair> {
@@ -62,7 +65,7 @@ export class SignInSessionService {
     }
     if (credential.totpEnabled) {
       if (!input.totp) return refuse('totp_required', new TotpRequiredError('totp required'));
-      if (!credential.totpSecret || totpFor(credential.totpSecret, user.username).validate({ token: input.totp, window: 1 }) === null) {
+      if (!credential.totpSecret || totpFor(this.totpSecrets.open(credential.totpSecret), user.username).validate({ token: input.totp, window: 1 }) === null) {
         await this.countFailure(user.id, user.tenantId, user.username, client);
         return refuse('bad_totp', new TotpRequiredError('totp rejected'));
       }
@@ -169,13 +172,13 @@ export class SignInSessionService {
   async enrollTotp(principal: Principal): Promise<{ secret: string; uri: string }> {
     const user = await this.system.user.findUniqueOrThrow({ where: { id: principal.userId! }, select: { username: true } });
     const secret = new Secret({ size: 20 }).base32;
-    await this.system.credential.update({ where: { userId: principal.userId! }, data: { totpSecret: secret, totpEnabled: false } });
+    await this.system.credential.update({ where: { userId: principal.userId! }, data: { totpSecret: this.totpSecrets.seal(secret), totpEnabled: false } });
     return { secret, uri: totpFor(secret, user.username).toString() };
   }
 
   async confirmTotp(principal: Principal, code: string, client: ClientInfo): Promise<void> {
     const credential = await this.system.credential.findUnique({ where: { userId: principal.userId! }, include: { user: { select: { username: true } } } });
-    if (!credential?.totpSecret || totpFor(credential.totpSecret, credential.user.username).validate({ token: code, window: 1 }) === null) {
+    if (!credential?.totpSecret || totpFor(this.totpSecrets.open(credential.totpSecret), credential.user.username).validate({ token: code, window: 1 }) === null) {
       throw new ValidationError([{ path: 'code', message: 'is not the current code of the enrolled authenticator' }]);
     }
     await this.system.credential.update({ where: { userId: principal.userId! }, data: { totpEnabled: true } });

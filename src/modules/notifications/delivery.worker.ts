@@ -5,6 +5,7 @@ import type { NotificationSettings } from './notification.settings.js';
 import type { ChannelType } from './notification.validation.js';
 import { postWebhook, type WebhookResponse } from './webhook-sender.js';
 import { resolveTarget, TargetRefusedError, type HostLookup } from './webhook-target.js';
+import type { SecretBox } from '../../infra/secret-box.js';
 
 /** A delivery this worker holds the lease on. `attempt` fences its writes: a later claim bumps it. */
 interface ClaimedDelivery {
@@ -32,6 +33,8 @@ export interface DeliveryWorkerDeps {
   system: PrismaClient;
   log: Logger;
   settings: NotificationSettings;
+  /** Opens the channels' signing secrets, sealed at rest. */
+  secrets: SecretBox;
   /** Tests pin jitter or DNS answers. */
   random?: () => number;
   lookup?: HostLookup;
@@ -142,7 +145,7 @@ export class DeliveryWorker {
       attempt: row.attempt_count,
       channelType: row.channel_type,
       targetUrl: row.target_url,
-      secret: row.secret,
+      secret: row.secret === null ? null : this.deps.secrets.open(row.secret),
     }));
   }
 

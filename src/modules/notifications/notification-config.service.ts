@@ -1,4 +1,5 @@
 import type { NotificationConfig, Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { SecretBox } from '../../infra/secret-box.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { isUniqueViolation } from '../shared/prisma-errors.js';
 import {
@@ -20,6 +21,8 @@ export class NotificationConfigService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly policy: TargetPolicy,
+    /** Signing secrets are kept sealed: the worker needs them back to sign, so they are encrypted, not hashed. */
+    private readonly secrets: SecretBox,
   ) {}
 
   /** Refuses a URL that is not http(s) or that reaches a non-public address (unless allowed by configuration). */
@@ -42,7 +45,7 @@ export class NotificationConfigService {
           name: input.name,
           channelType: input.channelType,
           targetUrl: input.targetUrl,
-          secret: input.secret ?? null,
+          secret: input.secret ? this.secrets.seal(input.secret) : null,
           eventTypes: input.eventTypes,
           enabled: input.enabled,
           maxAttempts: input.maxAttempts,
@@ -63,7 +66,8 @@ export class NotificationConfigService {
     }
     if (input.targetUrl !== undefined) await this.checkTarget(input.targetUrl);
     try {
-      const { count } = await this.prisma.notificationConfig.updateMany({ where: { id, tenantId }, data: input });
+      const data = { ...input, ...(input.secret ? { secret: this.secrets.seal(input.secret) } : {}) };
+      const { count } = await this.prisma.notificationConfig.updateMany({ where: { id, tenantId }, data });
       if (count === 0) throw new NotFoundError('NotificationConfig', id);
     } catch (error) {
       if (isUniqueViolation(error)) throw new ConflictError(`a notification channel named "${input.name}" already exists`, 'name');

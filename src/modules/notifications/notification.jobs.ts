@@ -2,6 +2,7 @@ import type { PrismaClient } from '../../generated/prisma/client.js';
 import { periodicJob, type BackgroundJob } from '../../infra/jobs.js';
 import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
+import type { SecretBox } from '../../infra/secret-box.js';
 import { DeliveryWorker } from './delivery.worker.js';
 import { notificationEventsJob } from './notification.events.js';
 import type { NotificationService } from './notification.service.js';
@@ -16,8 +17,9 @@ export function createNotificationJobs(deps: {
   log: Logger;
   notifications: NotificationService;
   settings: NotificationSettings;
+  secrets: SecretBox;
 }): BackgroundJob[] {
-  const worker = new DeliveryWorker({ system: deps.system, log: deps.log, settings: deps.settings });
+  const worker = new DeliveryWorker({ system: deps.system, log: deps.log, settings: deps.settings, secrets: deps.secrets });
   const deliveries = periodicJob(
     'notifications.deliveries',
     deps.settings.pollIntervalMs,

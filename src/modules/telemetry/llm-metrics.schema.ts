@@ -73,7 +73,31 @@ const RecordLlmMetricsInput = builder.inputType('RecordLlmMetricsInput', {
   }),
 });
 
+const LlmMetricsFilter = builder.inputType('LlmMetricsFilter', {
+  fields: (t) => ({
+    modelId: t.string({ required: false, description: "The model's catalog key" }),
+    requestId: t.string({ required: false }),
+    from: t.field({ type: 'DateTime', required: false }),
+    to: t.field({ type: 'DateTime', required: false }),
+  }),
+});
+
 builder.queryFields((t) => ({
+  llmMetrics: t.prismaConnection({
+    type: LlmRequestMetricsRef,
+    cursor: 'id_timestamp',
+    description: "The tenant's recorded LLM requests, newest first",
+    authScopes: { permission: 'metrics:read' },
+    args: { filter: t.arg({ type: LlmMetricsFilter, required: false }) },
+    resolve: (query, _root, args, ctx) =>
+      withGraphQLErrors(async () =>
+        ctx.prisma.llmMetric.findMany({
+          ...query,
+          where: ctx.services.llmMetrics.where(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
+          orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
+        }),
+      ),
+  }),
   llmStats: t.field({
     type: [LlmStatsRef],
     description: 'Per model, and per period when a bucket is given: throughput, latency percentiles and cache hit rate over [from, to)',

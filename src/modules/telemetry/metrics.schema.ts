@@ -1,10 +1,11 @@
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
-import { compact } from '../shared/graphql.js';
+import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
 import { ValidationError } from '../shared/errors.js';
 import type { ClusterMetric, MetricBucket, MetricSeries } from './metrics.service.js';
+import { SYSTEM_METRIC_COLUMNS } from './metrics.validation.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 /** Bucket widths a series can be cut into; each value is its width in seconds. */
@@ -146,7 +147,57 @@ const ClusterMetricRef = builder.objectRef<ClusterMetric>('ClusterMetric').imple
   }),
 });
 
+const SystemMeasurementEnum = builder.enumType('SystemMeasurement', {
+  description: 'One measurement of a host snapshot',
+  values: enumValues(SYSTEM_METRIC_COLUMNS),
+});
+
+const SystemMetricsFilter = builder.inputType('SystemMetricsFilter', {
+  fields: (t) => ({
+    nodeId: t.globalID({ required: true, for: ClusterNodeRef }),
+    from: t.field({ type: 'DateTime', required: false }),
+    to: t.field({ type: 'DateTime', required: false }),
+  }),
+});
+
 builder.queryFields((t) => ({
+  systemMetrics: t.prismaConnection({
+    type: SystemMetricSnapshotRef,
+    cursor: 'id_timestamp',
+    description: "A node's host snapshots over [from, to), newest first",
+    authScopes: { permission: 'metrics:read' },
+    args: { filter: t.arg({ type: SystemMetricsFilter, required: true }) },
+    resolve: (query, _root, args, ctx) =>
+      withGraphQLErrors(async () =>
+        ctx.prisma.systemMetric.findMany({
+          ...query,
+          where: ctx.services.metrics.systemMetricsWhere(tenantOf(ctx), { ...compact(args.filter), nodeId: args.filter.nodeId.id }),
+          orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
+        }),
+      ),
+  }),
+  systemMetricSeries: t.field({
+    type: MetricSeriesRef,
+    description: "avg, min, max and count per bucket of one measurement of a node's host snapshots over [from, to); metricType is the measurement",
+    authScopes: { permission: 'metrics:read' },
+    args: {
+      nodeId: t.arg.globalID({ required: true, for: ClusterNodeRef }),
+      measurement: t.arg({ type: SystemMeasurementEnum, required: true }),
+      from: t.arg({ type: 'DateTime', required: true }),
+      to: t.arg({ type: 'DateTime', required: true }),
+      bucket: t.arg({ type: MetricBucketEnum, required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      withGraphQLErrors(() =>
+        ctx.services.metrics.systemMetricSeries(tenantOf(ctx), {
+          nodeId: args.nodeId.id,
+          measurement: args.measurement,
+          from: args.from,
+          to: args.to,
+          bucketSeconds: args.bucket,
+        }),
+      ),
+  }),
   metricSeries: t.field({
     type: MetricSeriesRef,
     description: "avg, min, max and count per bucket of a node's or a compute session's metric over [from, to)",

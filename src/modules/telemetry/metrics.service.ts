@@ -8,12 +8,14 @@ import {
   parseNodeMetricBatch,
   parseSeriesQuery,
   parseSessionMetricBatch,
+  parseSystemMetricsFilter,
+  parseSystemSeriesQuery,
   parseSystemSnapshot,
   truncatedValidationError,
   type SeriesQuery,
   type SystemSnapshotInput,
 } from './metrics.validation.js';
-import { rawSeriesSql, rollupSeriesSql, type BucketRow } from './metrics.sql.js';
+import { rawSeriesSql, rollupSeriesSql, systemSeriesSql, type BucketRow } from './metrics.sql.js';
 import { ceilTo, DAY_MS, floorTo, HOUR_MS, timeseriesFeaturesOf, type TimeseriesFeatures } from './timeseries.js';
 
 export interface MetricBucket {
@@ -187,6 +189,23 @@ export class MetricsService {
     }
     const rows = await this.prisma.$queryRaw<BucketRow[]>(rawSeriesSql(features, tenantId, query));
     return { ...result, usedHourlyRollup: false, buckets: rows.map(toBucket) };
+  }
+
+  /** The Prisma filter for a node's host snapshots over an optional period; every value is bound. */
+  systemMetricsWhere(tenantId: string, rawFilter: unknown): Prisma.SystemMetricWhereInput {
+    const filter = parseSystemMetricsFilter(rawFilter);
+    return {
+      tenantId,
+      nodeId: filter.nodeId,
+      ...(filter.from || filter.to ? { timestamp: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+    };
+  }
+
+  /** One measurement of a node's host snapshots per bucket over [from, to), like metricSeries. */
+  async systemMetricSeries(tenantId: string, rawQuery: unknown): Promise<MetricSeries> {
+    const query = parseSystemSeriesQuery(rawQuery);
+    const rows = await this.prisma.$queryRaw<BucketRow[]>(systemSeriesSql(await this.features(), tenantId, query));
+    return { metricType: query.measurement, bucketSeconds: query.bucketSeconds, from: query.from, to: query.to, usedHourlyRollup: false, buckets: rows.map(toBucket) };
   }
 
   /**

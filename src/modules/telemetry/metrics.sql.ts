@@ -1,5 +1,5 @@
 import { Prisma } from '../../generated/prisma/client.js';
-import type { SeriesQuery } from './metrics.validation.js';
+import type { SeriesQuery, SystemSeriesQuery } from './metrics.validation.js';
 import { bucketStart, type TimeseriesFeatures } from './timeseries.js';
 
 export interface BucketRow {
@@ -62,4 +62,21 @@ export function rollupSeriesSql(
     FROM parts
     GROUP BY bucket
     ORDER BY bucket`;
+}
+
+/** avg, min, max and count per bucket of one measurement of a node's host snapshots; snapshots without it are left out. */
+export function systemSeriesSql(features: TimeseriesFeatures, tenantId: string, query: SystemSeriesQuery): Prisma.Sql {
+  // The column name is one of SYSTEM_METRIC_COLUMNS, checked by the query's validation.
+  const column = Prisma.raw(`m."${query.measurement}"`);
+  return Prisma.sql`
+    SELECT s.bucket, avg(s.value)::float8 AS avg, min(s.value)::float8 AS min, max(s.value)::float8 AS max, count(*)::bigint AS count
+    FROM (
+      SELECT ${bucketStart(features, query.bucketSeconds, Prisma.sql`m.timestamp`)} AS bucket, ${column} AS value
+      FROM system_metrics m
+      WHERE m.tenant_id = ${tenantId}::uuid AND m.node_id = ${query.nodeId}::uuid
+        AND m.timestamp >= ${query.from}::timestamptz AND m.timestamp < ${query.to}::timestamptz
+        AND ${column} IS NOT NULL
+    ) s
+    GROUP BY s.bucket
+    ORDER BY s.bucket`;
 }

@@ -127,17 +127,70 @@ const seriesQuery = z
     if ((query.nodeId === undefined) === (query.sessionId === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['nodeId'], message: 'give exactly one of nodeId and sessionId' });
     }
-    const span = query.to.getTime() - query.from.getTime();
-    if (span <= 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
-    if (span / 1000 > MAX_WINDOW_SECONDS) {
-      ctx.addIssue({ code: 'custom', path: ['to'], message: `the range may span at most ${MAX_WINDOW_SECONDS / 86_400} days` });
-    }
-    if (span / 1000 / query.bucketSeconds > MAX_BUCKETS_PER_SERIES) {
-      ctx.addIssue({ code: 'custom', path: ['bucket'], message: `the range holds more than ${MAX_BUCKETS_PER_SERIES} buckets; choose a wider bucket` });
-    }
+    checkSeriesSpan(query, ctx);
   });
 export type SeriesQuery = z.output<typeof seriesQuery>;
 export const parseSeriesQuery = (input: unknown): SeriesQuery => parseInput(seriesQuery, input);
+
+/** A series' range must run forwards, within the longest window, in at most MAX_BUCKETS_PER_SERIES buckets. */
+function checkSeriesSpan(query: { from: Date; to: Date; bucketSeconds: number }, ctx: z.RefinementCtx): void {
+  const span = query.to.getTime() - query.from.getTime();
+  if (span <= 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+  if (span / 1000 > MAX_WINDOW_SECONDS) {
+    ctx.addIssue({ code: 'custom', path: ['to'], message: `the range may span at most ${MAX_WINDOW_SECONDS / 86_400} days` });
+  }
+  if (span / 1000 / query.bucketSeconds > MAX_BUCKETS_PER_SERIES) {
+    ctx.addIssue({ code: 'custom', path: ['bucket'], message: `the range holds more than ${MAX_BUCKETS_PER_SERIES} buckets; choose a wider bucket` });
+  }
+}
+
+/** The measurements of a host snapshot a series can be drawn from: columns of system_metrics. */
+export const SYSTEM_METRIC_COLUMNS = [
+  'cpu_percent',
+  'cpu_temperature',
+  'memory_percent',
+  'memory_used_mb',
+  'memory_temperature',
+  'gpu_percent',
+  'gpu_temperature',
+  'gpu_fans_rpm',
+  'gpu_watt',
+  'vram_percent',
+  'vram_used_mb',
+  'network_received',
+  'network_sent',
+  'disk_writes_s_c',
+  'disk_reads_s_c',
+  'disk_writes_s_d',
+  'disk_reads_s_d',
+  'system_uptime_seconds',
+  'app_uptime_seconds',
+] as const;
+export type SystemMetricColumn = (typeof SYSTEM_METRIC_COLUMNS)[number];
+
+const optionalPeriod = { from: z.date().optional(), to: z.date().optional() };
+const periodRunsForwards = (filter: { from?: Date; to?: Date }) => !filter.from || !filter.to || filter.from.getTime() < filter.to.getTime();
+
+const systemMetricsFilter = z.object({ nodeId: uuid, ...optionalPeriod }).refine(periodRunsForwards, { path: ['to'], message: 'must be after from' });
+export type SystemMetricsFilter = z.output<typeof systemMetricsFilter>;
+export const parseSystemMetricsFilter = (input: unknown): SystemMetricsFilter => parseInput(systemMetricsFilter, input);
+
+const systemSeriesQuery = z
+  .object({ nodeId: uuid, measurement: z.enum(SYSTEM_METRIC_COLUMNS), from: z.date(), to: z.date(), bucketSeconds })
+  .superRefine(checkSeriesSpan);
+export type SystemSeriesQuery = z.output<typeof systemSeriesQuery>;
+export const parseSystemSeriesQuery = (input: unknown): SystemSeriesQuery => parseInput(systemSeriesQuery, input);
+
+const llmMetricsFilter = z
+  .object({
+    // Filters are data: any text up to the column's length, compared with =.
+    modelId: z.string().min(1).max(255).optional(),
+    requestId: z.string().min(1).max(255).optional(),
+    ...optionalPeriod,
+  })
+  .refine(periodRunsForwards, { path: ['to'], message: 'must be after from' });
+export type LlmMetricsFilter = z.output<typeof llmMetricsFilter>;
+export const parseLlmMetricsFilter = (input: unknown): LlmMetricsFilter => parseInput(llmMetricsFilter, input ?? {});
 
 const clusterQuery = z
   .object({

@@ -23,6 +23,9 @@ export const ToolSessionRef = builder.prismaNode('ToolSession', {
     endedAt: t.expose('endedAt', { type: 'DateTime', nullable: true }),
     lastActivity: t.expose('lastActivity', { type: 'DateTime' }),
     tokensSaved: t.float({ description: 'Tokens prevented by all its operations', resolve: (session) => Number(session.tokensSaved) }),
+    totalCompressions: t.exposeInt('totalCompressions', { description: 'Operations that compressed what they returned (parameters.compress, or a compress call)' }),
+    totalEmbeddings: t.exposeInt('totalEmbeddings', { description: 'Operations that embedded text: embed calls and semantic or tri_index searches' }),
+    totalWorkflows: t.exposeInt('totalWorkflows', { description: 'Workflow calls' }),
     operations: t.relatedConnection('operations', { cursor: 'id', query: () => ({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }) }),
   }),
 });

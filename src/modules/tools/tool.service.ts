@@ -61,7 +61,7 @@ export class ToolAnalyticsService {
     return this.prisma.$transaction(async (tx) => {
       const { count } = await tx.toolSession.updateMany({
         where: { id: input.sessionId, tenantId, endedAt: null },
-        data: { lastActivity: new Date(), tokensSaved: { increment: tokensPrevented } },
+        data: { lastActivity: new Date(), tokensSaved: { increment: tokensPrevented }, ...sessionCountersOf(input) },
       });
       const session = await tx.toolSession.findFirst({ where: { id: input.sessionId, tenantId }, select: { toolId: true } });
       if (!session) throw new NotFoundError('ToolSession', input.sessionId);
@@ -147,4 +147,20 @@ export class ToolAnalyticsService {
       ...(filter.active !== undefined ? { endedAt: filter.active ? null : { not: null } } : {}),
     };
   }
+}
+
+/** Modes that search by meaning, so the operation embedded its query. */
+const EMBEDDING_MODES = ['semantic', 'tri_index'];
+
+/**
+ * What an operation adds to its session's counters: a compression when it asked to compress (seed 003's
+ * `{compress: true}`) or is a compress call, an embedding when it is an embed call or a search by meaning,
+ * a workflow when it is a workflow call.
+ */
+function sessionCountersOf(input: { toolName: string; operationMode: string; parameters: Record<string, unknown> }) {
+  const increments: { totalCompressions?: { increment: number }; totalEmbeddings?: { increment: number }; totalWorkflows?: { increment: number } } = {};
+  if (input.parameters.compress === true || input.toolName === 'compress') increments.totalCompressions = { increment: 1 };
+  if (input.toolName === 'embed' || EMBEDDING_MODES.includes(input.operationMode)) increments.totalEmbeddings = { increment: 1 };
+  if (input.toolName === 'workflow') increments.totalWorkflows = { increment: 1 };
+  return increments;
 }

@@ -9,6 +9,7 @@ import { canTransition, isTerminal, LIVE_STATUSES, type SessionStatus } from './
 import { parseCreateSession, parseSessionFilter, parseTransition } from './session.validation.js';
 import type { SchedulerService } from './scheduler.service.js';
 import { assertMaySteer, type SessionActor } from './session-access.js';
+import type { SecretBox } from '../../infra/secret-box.js';
 
 interface QuotaUsage {
   quota_cpu_hours: string;
@@ -38,6 +39,8 @@ export class ComputeSessionService {
     log: Logger,
     private readonly settings: ClusterSettings,
     private readonly scheduler: SchedulerService,
+    /** Seals the values a session's owner marks secret. */
+    private readonly secrets: SecretBox,
   ) {
     this.events = new EventPublisher(pubsub, log);
   }
@@ -74,14 +77,15 @@ export class ComputeSessionService {
           throw new QuotaExceededError(quota, Number(limit), round(Number(used)), round(requested.toNumber()));
         }
       }
-      const { userId: _for, placementPreferences, environmentVariables, resourceConstraints, ...columns } = input;
+      const { userId: _for, placementPreferences, environmentVariables, secretEnvironmentVariables, resourceConstraints, ...columns } = input;
+      const sealed = Object.fromEntries(Object.entries(secretEnvironmentVariables).map(([name, value]) => [name, this.secrets.seal(value)]));
       const created = await tx.session.create({
         data: {
           ...columns,
           maxRuntimeMinutes,
           tenantId: actor.tenantId,
           userId,
-          environmentVariables,
+          environmentVariables: { ...environmentVariables, ...sealed },
           resourceConstraints: resourceConstraints as Prisma.InputJsonObject,
           placementPreferences: placementPreferences as Prisma.InputJsonObject,
         },

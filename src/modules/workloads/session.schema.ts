@@ -5,6 +5,7 @@ import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef, ResourceTypeEnum, SortDirectionEnum } from '../cluster/node.schema.js';
 import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
 import { can } from '../identity/principal.js';
+import { SecretBox } from '../../infra/secret-box.js';
 import {
   ForbiddenError,
   IllegalTransitionError,
@@ -27,6 +28,12 @@ export const PlacementStrategyEnum = builder.enumType('PlacementStrategy', {
   values: enumValues(PLACEMENT_STRATEGIES),
 });
 const AllocationStatusEnum = builder.enumType('AllocationStatus', { values: enumValues(['active', 'released', 'failed'] as const) });
+
+const SECRET_MASK = '********';
+
+/** A session's variables as shown: values sealed at rest are never shown again. */
+const maskSecrets = (variables: unknown): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(variables as Record<string, unknown>).map(([name, value]) => [name, typeof value === 'string' && SecretBox.isSealed(value) ? SECRET_MASK : value]));
 
 export const actorOf = (ctx: Context): SessionActor => ({
   tenantId: tenantOf(ctx),
@@ -99,7 +106,13 @@ export const SessionRef = builder.prismaNode('Session', {
     gpuType: t.exposeString('gpuType', { nullable: true }),
     storageRequestGb: t.float({ select: { storageRequestGb: true }, resolve: (s) => s.storageRequestGb.toNumber() }),
     networkPolicy: t.exposeString('networkPolicy'),
-    environmentVariables: t.expose('environmentVariables', { type: 'JSON' }),
+    environmentVariables: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'Readable by its owner and by operators and admins (null for others); secret values show as ********',
+      select: { environmentVariables: true, userId: true },
+      resolve: (s, _args, ctx) => (ctx.principal?.userId === s.userId || can(ctx.principal, 'sessions:manage') ? maskSecrets(s.environmentVariables) : null),
+    }),
     resourceConstraints: t.expose('resourceConstraints', { type: 'JSON' }),
     placementPreferences: t.expose('placementPreferences', { type: 'JSON' }),
     schedulingNotes: t.field({
@@ -182,6 +195,7 @@ const CreateSessionInput = builder.inputType('CreateSessionInput', {
     storageRequestGb: t.float({ required: false }),
     networkPolicy: t.string({ required: false }),
     environmentVariables: t.field({ type: 'JSON', required: false }),
+    secretEnvironmentVariables: t.field({ type: 'JSON', required: false, description: 'Variables whose values are stored encrypted and never shown again' }),
     resourceConstraints: t.field({ type: 'JSON', required: false }),
     placementPreferences: t.field({ type: PlacementPreferencesInput, required: false }),
     userId: t.string({ required: false, description: 'Run it for another user of the tenant (needs sessions:manage)' }),

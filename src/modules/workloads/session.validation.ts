@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
+import { SecretBox } from '../../infra/secret-box.js';
 import { parseInput } from '../shared/validation.js';
 import { SESSION_STATUSES } from './session-states.js';
 
@@ -8,6 +9,7 @@ export type SessionType = (typeof SESSION_TYPES)[number];
 
 const name = (max: number) => z.string().trim().min(1).max(max);
 const labels = z.record(z.string(), z.unknown()).default({});
+const environment = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string().max(32_768)).default({});
 
 export const placementPreferences = z
   .object({
@@ -37,13 +39,18 @@ const createSessionInput = z
     gpuType: name(50).optional(),
     storageRequestGb: z.number().finite().min(0).max(1e10).default(0),
     networkPolicy: name(50).default('default'),
-    environmentVariables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string().max(32_768)).default({}),
+    environmentVariables: environment.refine((variables) => !Object.values(variables).some(SecretBox.isSealed), 'a value may not start with enc:v1: (that marks sealed values)'),
+    /** Variables whose values are sealed at rest and never shown again. */
+    secretEnvironmentVariables: environment,
     resourceConstraints: z.record(z.string(), z.unknown()).default({}),
     placementPreferences,
     /** Another user of the tenant to run the session for; needs sessions:manage. */
     userId: z.uuid().optional(),
   })
   .superRefine((input, ctx) => {
+    for (const name of Object.keys(input.secretEnvironmentVariables).filter((name) => name in input.environmentVariables)) {
+      ctx.addIssue({ code: 'custom', path: ['secretEnvironmentVariables', name], message: 'is also a plain variable' });
+    }
     if (input.cpuLimit !== undefined && input.cpuLimit < input.cpuRequest) ctx.addIssue({ code: 'custom', path: ['cpuLimit'], message: 'must be at least cpuRequest' });
     if (input.memoryLimitGb !== undefined && input.memoryLimitGb < input.memoryRequestGb) {
       ctx.addIssue({ code: 'custom', path: ['memoryLimitGb'], message: 'must be at least memoryRequestGb' });
