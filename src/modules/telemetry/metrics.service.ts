@@ -108,27 +108,26 @@ export class MetricsService {
     }
     // One statement, one parameter: the batch as a JSON array of records, expanded by the database.
     const records = JSON.stringify(points.map((p) => ({ t: p.time, n: p.nodeId, m: p.metricType, v: p.value, u: p.unit ?? null, l: p.labels })));
-    const { accepted, replayed } = await this.prisma.$transaction(async (tx) => {
-      if (idempotencyKey) {
-        // A concurrent request with the same key waits on this row, then finds it.
-        const claimed = await tx.$executeRaw`
-          INSERT INTO ingest_receipts (tenant_id, idempotency_key, accepted) VALUES (${tenantId}::uuid, ${idempotencyKey}, 0)
-          ON CONFLICT DO NOTHING`;
-        if (claimed === 0) {
-          const [receipt] = await tx.$queryRaw<{ accepted: number }[]>`
-            SELECT accepted FROM ingest_receipts WHERE tenant_id = ${tenantId}::uuid AND idempotency_key = ${idempotencyKey}`;
-          return { accepted: receipt?.accepted ?? 0, replayed: true };
-        }
-      }
-      const inserted = await tx.$executeRaw`
-        INSERT INTO node_metrics (time, tenant_id, node_id, metric_type, value, unit, labels)
-        SELECT r.t, ${tenantId}::uuid, r.n, r.m, r.v, r.u, r.l::jsonb
-        FROM json_to_recordset(${records}::json) AS r(t timestamptz, n uuid, m varchar, v float8, u varchar, l text)`;
-      if (idempotencyKey) {
-        await tx.$executeRaw`UPDATE ingest_receipts SET accepted = ${inserted}::int WHERE tenant_id = ${tenantId}::uuid AND idempotency_key = ${idempotencyKey}`;
-      }
-      return { accepted: inserted, replayed: false };
-    });
+    // With a key, the receipt is claimed in the same statement: a batch whose key is taken stores nothing.
+    const claim = idempotencyKey
+      ? Prisma.sql`WITH claim AS (
+          INSERT INTO ingest_receipts (tenant_id, idempotency_key, accepted) VALUES (${tenantId}::uuid, ${idempotencyKey}, ${points.length})
+          ON CONFLICT DO NOTHING RETURNING 1)`
+      : Prisma.empty;
+    const onlyIfClaimed = idempotencyKey ? Prisma.sql`WHERE EXISTS (SELECT 1 FROM claim)` : Prisma.empty;
+    const inserted = await this.prisma.$executeRaw`
+      ${claim}
+      INSERT INTO node_metrics (time, tenant_id, node_id, metric_type, value, unit, labels)
+      SELECT r.t, ${tenantId}::uuid, r.n, r.m, r.v, r.u, r.l::jsonb
+      FROM json_to_recordset(${records}::json) AS r(t timestamptz, n uuid, m varchar, v float8, u varchar, l text)
+      ${onlyIfClaimed}`;
+    const replayed = idempotencyKey !== undefined && inserted === 0;
+    let accepted = inserted;
+    if (replayed) {
+      const [receipt] = await this.prisma.$queryRaw<{ accepted: number }[]>`
+        SELECT accepted FROM ingest_receipts WHERE tenant_id = ${tenantId}::uuid AND idempotency_key = ${idempotencyKey}`;
+      accepted = receipt?.accepted ?? 0;
+    }
     if (replayed) return accepted;
     await this.publish(
       tenantId,
