@@ -2,7 +2,8 @@ import type { Config } from './config.js';
 import type { Database } from './infra/db.js';
 import type { BackgroundJob } from './infra/jobs.js';
 import type { Logger } from './infra/logger.js';
-import type { PubSub } from './infra/pubsub.js';
+import { ALL_TENANTS, type PubSub } from './infra/pubsub.js';
+import { Topic } from './infra/topics.js';
 import { ClusterViewsService } from './modules/cluster/cluster-views.service.js';
 import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
@@ -90,12 +91,18 @@ export function createServices(deps: ServiceDeps): Services {
   // Half the pool for placements, so reads and other writes keep connections while placements queue.
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
-  const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation);
+  // A revocation drops cached user checks here at once, and on other instances when the event reaches them.
+  const announceRevocation: typeof realtime.announceRevocation = async (event) => {
+    authenticator.forget(event);
+    await realtime.announceRevocation(event);
+  };
+  deps.pubsub.listen(Topic.PrincipalRevoked, ALL_TENANTS, (event) => authenticator.forget(event));
+  const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, announceRevocation);
   return {
     authenticator,
     rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
-    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
-    apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
+    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, announceRevocation),
+    apiKeys: new ApiKeyService(deps.db.prisma, securityLog, announceRevocation),
     identityAdmin,
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
     regions: new RegionService(deps.db.system, (principal) => identityAdmin.isPlatformAdmin(principal)),
