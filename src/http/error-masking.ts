@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Logger } from '../infra/logger.js';
+import { toGraphQLError } from '../modules/shared/graphql-errors.js';
 
 /** How long a client is told to wait when a dependency is down. */
 const RETRY_AFTER_SECONDS = 5;
@@ -72,14 +73,22 @@ export function createErrorMasker(reportOutage: (dependency: string, error: unkn
       const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
       return new GraphQLError(error.message, { extensions: { code: error.extensions.code ?? 'BAD_REQUEST', http: { status } } });
     }
+    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    const located = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
+    // Pothos refuses malformed cursors and global ids with its own GraphQLError, which carries no code.
+    if (original instanceof Error && original.name === 'PothosValidationError') {
+      return new GraphQLError(original.message, { ...located, extensions: { code: 'BAD_USER_INPUT' } });
+    }
     if (error instanceof GraphQLError && !error.originalError) return error;
-    if (error instanceof GraphQLError && error.originalError instanceof GraphQLError && !error.originalError.originalError) return error;
+    if (original instanceof GraphQLError && !original.originalError) return error as GraphQLError;
+    // A domain failure that reached here untranslated (a field without withGraphQLErrors) still gets its type.
+    const typed = toGraphQLError(original);
+    if (typed instanceof GraphQLError) return new GraphQLError(typed.message, { ...located, extensions: typed.extensions });
     const failure = classifyFailure(error);
     if (failure?.kind === 'outage') {
       reportOutage(failure.dependency, error);
       return serviceUnavailable(failure.dependency);
     }
-    const located = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
     if (failure?.kind === 'bad-input') {
       return new GraphQLError('An argument holds a value that is not allowed here', { ...located, extensions: { code: 'BAD_USER_INPUT', reason: failure.detail } });
     }
