@@ -7,8 +7,8 @@ const RETRY_AFTER_SECONDS = 5;
 /** One log line per kind of outage in this window, however many requests hit it. */
 const OUTAGE_LOG_WINDOW_MS = 30_000;
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
-const CONNECTION_TEXT = /connection (terminated|is closed|refused|ended)|cannot use a pool after calling end|can't reach database|timed out fetching a new connection|max retries per request|stream isn't writeable|the database system is (starting up|shutting down)|terminating connection/i;
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
+const CONNECTION_TEXT = /connection (terminated|is closed|refused|ended)|cannot use a pool after calling end|can't reach database|timed out fetching a new connection|max retries per request|stream isn't writeable|the database system is (starting up|shutting down)|terminating connection|unable to start a transaction in the given time/i;
 /** Prisma codes for a value the column cannot hold. */
 const BAD_VALUE_CODES = new Set(['P2000', 'P2006', 'P2007', 'P2009', 'P2019', 'P2020', 'P2023', 'P2033']);
 
@@ -57,7 +57,7 @@ export function outageReporter(log: Logger) {
     const now = Date.now();
     if (now - (lastLogged.get(dependency) ?? 0) < OUTAGE_LOG_WINDOW_MS) return;
     lastLogged.set(dependency, now);
-    log.error('dependency unavailable', { dependency, error: (error as Error)?.message?.split('\n')[0] });
+    log.warn('dependency unavailable', { dependency, error: (error as Error)?.message?.split('\n')[0] });
   };
 }
 
