@@ -98,10 +98,11 @@ export function createServices(deps: ServiceDeps): Services {
   };
   deps.pubsub.listen(Topic.PrincipalRevoked, ALL_TENANTS, (event) => authenticator.forget(event));
   const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, announceRevocation);
+  const rateLimiter = new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute, deps.config.edge.signInFailuresPerAddress);
   return {
     authenticator,
-    rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
-    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, announceRevocation),
+    rateLimiter,
+    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, announceRevocation, rateLimiter),
     apiKeys: new ApiKeyService(deps.db.prisma, securityLog, announceRevocation),
     identityAdmin,
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
