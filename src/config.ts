@@ -30,6 +30,7 @@ export interface Config {
   auth: AuthConfig;
   retention: RetentionConfig;
   encryption: EncryptionConfig;
+  edge: EdgeConfig;
 }
 
 export interface AuthConfig {
@@ -144,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     auth: loadAuthConfig(env),
     retention: loadRetentionConfig(env),
     encryption: loadEncryptionConfig(env),
+    edge: loadEdgeConfig(env),
   };
 }
 
@@ -217,6 +219,61 @@ function loadEncryptionConfig(env: Env): EncryptionConfig {
     if (value !== undefined && Buffer.from(value, 'base64').length !== 32) throw new ConfigError(name, 'must be 32 random bytes in base64 (e.g. openssl rand -base64 32)');
   }
   return { key, previousKeys };
+}
+
+/** What the HTTP edge accepts before anything runs: operation limits, input bounds, browser and client rules. */
+export interface EdgeConfig {
+  maxQueryDepth: number;
+  maxQueryAliases: number;
+  maxQueryTokens: number;
+  maxQueryDirectives: number;
+  /** Fields an operation may select, each list multiplied by its `first` / `last`. */
+  maxQueryCost: number;
+  /** The largest `first` / `last` any list accepts. */
+  maxPageSize: number;
+  maxRequestBodyBytes: number;
+  /** Characters in any one string argument. */
+  maxStringLength: number;
+  /** Nesting of JSON variables and JSON arguments. */
+  maxJsonDepth: number;
+  /** Anonymous callers may introspect and get "did you mean" suggestions. */
+  anonymousIntrospection: boolean;
+  fieldSuggestions: boolean;
+  /** Origins a browser may call from; empty means same-origin only, '*' any origin without credentials. */
+  corsOrigins: string[];
+  /** Accept only the operations of the trusted-documents manifest (a JSON object of hash -> document). */
+  trustedDocumentsFile: string | undefined;
+  /** Addresses (or CIDR ranges) of proxies whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
+  /** Failed sign-ins per client address per 15 minutes before that address is throttled. */
+  signInFailuresPerAddress: number;
+}
+
+function list(env: Env, name: string, fallback: string[] = []): string[] {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  return raw.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+function loadEdgeConfig(env: Env): EdgeConfig {
+  const production = env.NODE_ENV === 'production';
+  return {
+    maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 1, 1_000),
+    maxQueryAliases: integer(env, 'MAX_QUERY_ALIASES', 30, 0, 10_000),
+    maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 3_000, 10, 1_000_000),
+    maxQueryDirectives: integer(env, 'MAX_QUERY_DIRECTIVES', 20, 0, 10_000),
+    maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 1, 100_000_000),
+    maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 10_000),
+    maxRequestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 2_000_000, 1_000, 1_000_000_000),
+    maxStringLength: integer(env, 'MAX_STRING_LENGTH', 100_000, 1, 100_000_000),
+    maxJsonDepth: integer(env, 'MAX_JSON_DEPTH', 32, 1, 1_000),
+    anonymousIntrospection: boolean(env, 'ANONYMOUS_INTROSPECTION', !production),
+    fieldSuggestions: boolean(env, 'FIELD_SUGGESTIONS', !production),
+    corsOrigins: list(env, 'CORS_ORIGINS', production ? [] : ['*']),
+    trustedDocumentsFile: present(env, 'TRUSTED_DOCUMENTS_FILE'),
+    trustedProxies: list(env, 'TRUSTED_PROXIES'),
+    signInFailuresPerAddress: integer(env, 'SIGN_IN_FAILURES_PER_ADDRESS', 30, 1, 1_000_000),
+  };
 }
 
 /** A URL safe to print: the password is replaced. */

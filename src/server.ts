@@ -9,6 +9,7 @@ import { openDatabase } from './infra/open-database.js';
 import { createPubSubFor, type PubSub } from './infra/pubsub.js';
 import { TokenService } from './modules/identity/tokens.js';
 import { createRequestContexts } from './http/context.js';
+import { RequestDrain } from './http/drain.js';
 import { shutdownOnce } from './http/shutdown.js';
 import { serveWebSockets } from './http/websocket.js';
 import { createGraphQLHandler } from './http/yoga.js';
@@ -73,7 +74,8 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
   const { db, pubsub, services } = running;
   const contexts = createRequestContexts(db, services, log);
   const yoga = createGraphQLHandler(config, log, db, pubsub, contexts);
-  const httpServer = createHttpServer(yoga);
+  const drain = new RequestDrain();
+  const httpServer = createHttpServer(drain.wrap(yoga));
   const sockets = serveWebSockets(httpServer, yoga, contexts, services, log);
 
   await new Promise<void>((resolve, reject) => {
@@ -93,6 +95,7 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
     jobs: running.jobs,
     sockets,
     httpServer,
+    drain,
     timeoutMs: config.shutdownTimeoutMs,
     pubsub,
     services,

@@ -4,8 +4,9 @@ import type { BackgroundJob } from './infra/jobs.js';
 import type { Logger } from './infra/logger.js';
 import { disabledTableMaintenance, embeddedTableMaintenance, type TableMaintenance } from './infra/table-maintenance.js';
 import { createTableMaintenanceJobs } from './infra/table-maintenance.jobs.js';
-import type { PubSub } from './infra/pubsub.js';
 import { SecretBox } from './infra/secret-box.js';
+import { ALL_TENANTS, type PubSub } from './infra/pubsub.js';
+import { Topic } from './infra/topics.js';
 import { ClusterViewsService } from './modules/cluster/cluster-views.service.js';
 import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
@@ -106,12 +107,19 @@ export function createServices(deps: ServiceDeps): Services {
   const documentCollections = new DocumentCollectionService(deps.db.prisma, deps.db.system);
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
   const secrets = SecretBox.fromConfig(deps.config.encryption);
-  const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation);
+  // A revocation drops cached user checks here at once, and on other instances when the event reaches them.
+  const announceRevocation: typeof realtime.announceRevocation = async (event) => {
+    authenticator.forget(event);
+    await realtime.announceRevocation(event);
+  };
+  deps.pubsub.listen(Topic.PrincipalRevoked, ALL_TENANTS, (event) => authenticator.forget(event));
+  const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, announceRevocation);
+  const rateLimiter = new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute, deps.config.edge.signInFailuresPerAddress);
   return {
     authenticator,
-    rateLimiter: new RateLimiter(deps.config.redisUrl, deps.config.auth.userRateLimitPerMinute),
-    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation, secrets),
-    apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
+    rateLimiter,
+    signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, announceRevocation, secrets, rateLimiter),
+    apiKeys: new ApiKeyService(deps.db.prisma, securityLog, announceRevocation),
     identityAdmin,
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
     regions: new RegionService(deps.db.system, (principal) => identityAdmin.isPlatformAdmin(principal)),

@@ -12,13 +12,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** /readyz answers 200 only while the database (and Redis, when configured) answer within the timeout. */
+/**
+ * /readyz answers 200 only while the database (and Redis, when configured) answer within the timeout;
+ * otherwise 503 naming the dependencies that failed, never the driver's text.
+ */
 export function useReadiness(db: Database, pubsub: PubSub) {
+  const dependencies: [string, () => Promise<unknown>][] = [['database', () => pingDatabase(db.pool)]];
+  if (pubsub.backend === 'redis') dependencies.push(['redis', () => pubsub.ping()]);
   return useReadinessCheck({
     endpoint: '/readyz',
     check: async () => {
-      await withTimeout(pingDatabase(db.pool), READINESS_TIMEOUT_MS, 'database');
-      if (pubsub.backend === 'redis') await withTimeout(pubsub.ping(), READINESS_TIMEOUT_MS, 'redis');
+      const answers = await Promise.all(dependencies.map(([name, ping]) => withTimeout(ping(), READINESS_TIMEOUT_MS, name).then(() => null, () => name)));
+      const failing = answers.filter((name): name is string => name !== null);
+      if (failing.length === 0) return true;
+      return new Response(JSON.stringify({ ready: false, failing }), { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '5' } });
     },
   });
 }

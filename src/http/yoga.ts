@@ -8,6 +8,9 @@ import type { Logger } from '../infra/logger.js';
 import type { PubSub } from '../infra/pubsub.js';
 import { buildSchema } from '../schema.js';
 import type { RequestContexts } from './context.js';
+import { clientAddressResolver } from './client-address.js';
+import { classifyFailure } from './error-masking.js';
+import { hardeningOptions, hardeningPlugins } from './hardening.js';
 import { useReadiness } from './readiness.js';
 import { useTenantScope } from './tenant-scope.js';
 
@@ -30,6 +33,7 @@ function yogaLogger(log: Logger): YogaLogger {
 
 /** The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging. */
 export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts) {
+  const clientAddress = clientAddressResolver(config.edge.trustedProxies);
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
     graphqlEndpoint: '/graphql',
@@ -37,22 +41,24 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     landingPage: false,
     graphiql: config.graphiql ? { title: 'Omega Control Plane', subscriptionsProtocol: 'WS' } : false,
     logging: yogaLogger(log),
+    ...hardeningOptions(config.edge, log),
     context: async ({ request, req, wsContext }) => {
       if (wsContext) return wsContext;
       const principal = await contexts.authenticate({ authorization: request.headers.get('authorization'), apiKey: request.headers.get('x-api-key') });
       await contexts.admit(principal);
       return contexts.contextFor(principal, request.headers.get('x-request-id'), {
-        ip: req?.socket.remoteAddress ?? 'unknown',
+        ip: clientAddress(req, request.headers.get('x-forwarded-for')),
         userAgent: request.headers.get('user-agent'),
       });
     },
     plugins: [
+      ...hardeningPlugins(config.edge),
       useTenantScope(),
       useReadiness(db, pubsub),
       useErrorHandler(({ errors, context }) => {
         for (const error of errors as GraphQLError[]) {
           const original = error.originalError;
-          if (!original || original.name === 'GraphQLError') continue;
+          if (!original || original.name === 'GraphQLError' || classifyFailure(original)) continue;
           log.error('unexpected error', {
             requestId: (context as Partial<Context>).requestId,
             path: error.path?.join('.'),

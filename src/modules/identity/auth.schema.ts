@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { builder } from '../../builder.js';
 import type { Context } from '../../context.js';
-import { InvalidCredentialError, ValidationError } from '../shared/errors.js';
+import { InvalidCredentialError, RateLimitedError, ValidationError } from '../shared/errors.js';
 import { compact } from '../shared/graphql.js';
 import { PERMISSIONS } from './permissions.js';
 import type { TokenPair } from './sign-in-session.service.js';
@@ -13,7 +13,7 @@ async function asCaller<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    throw error instanceof InvalidCredentialError ? toGraphQLError(error) : error;
+    throw error instanceof InvalidCredentialError || error instanceof RateLimitedError ? toGraphQLError(error) : error;
   }
 }
 

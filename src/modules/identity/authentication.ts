@@ -13,9 +13,19 @@ export interface Credentials {
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 const USER_CHECK_CACHE_MS = 5_000;
 
+/** What the database said of a user and one of their sign-ins, kept a few seconds. */
+interface UserRecord {
+  status: string;
+  role: Role;
+  tenantId: string;
+  /** The token's sign-in family is still open (true for tokens without one). */
+  familyOpen: boolean;
+  checkedAt: number;
+}
+
 /** Turns the credentials of a request or socket into a principal, or refuses them. */
 export class Authenticator {
-  private readonly recentUsers = new Map<string, { live: { role: Role } | null; checkedAt: number }>();
+  private readonly recentUsers = new Map<string, UserRecord>();
 
   constructor(
     private readonly system: PrismaClient,
@@ -38,6 +48,12 @@ export class Authenticator {
     for (const key of this.recentUsers.keys()) if (key.startsWith(`${userId}:`)) this.recentUsers.delete(key);
   }
 
+  /** Forgets what a revocation (of this instance or another) made stale: a user's records, or one sign-in family's. */
+  forget(revoked: { userId?: string | null; sessionFamilyId?: string | null }): void {
+    if (revoked.userId) this.forgetUser(revoked.userId);
+    if (revoked.sessionFamilyId) for (const key of this.recentUsers.keys()) if (key.endsWith(`:${revoked.sessionFamilyId}`)) this.recentUsers.delete(key);
+  }
+
   private async byAccessToken(token: string): Promise<Principal> {
     const claims = await this.tokens.verifyAccessToken(token);
     const live = await this.liveUser(claims.userId, claims.tenantId, claims.sessionFamilyId);
@@ -46,19 +62,26 @@ export class Authenticator {
     return userPrincipal({ ...claims, role: live.role });
   }
 
-  /** The user's current role while the user is active, in the token's tenant, and still signed in. */
+  /**
+   * The user's current role while the user is active, in the token's tenant, and still signed in.
+   * The token's claims are compared with the record on every request, cached or not.
+   */
   private async liveUser(userId: string, tenantId: string, familyId: string | null): Promise<{ role: Role } | null> {
+    const record = await this.userRecord(userId, familyId);
+    if (!record || record.status !== 'active' || record.tenantId !== tenantId || !record.familyOpen) return null;
+    return { role: record.role };
+  }
+
+  private async userRecord(userId: string, familyId: string | null): Promise<UserRecord | null> {
     const cacheKey = `${userId}:${familyId ?? ''}`;
     const cached = this.recentUsers.get(cacheKey);
-    if (cached && Date.now() - cached.checkedAt < USER_CHECK_CACHE_MS) return cached.live;
+    if (cached && Date.now() - cached.checkedAt < USER_CHECK_CACHE_MS) return cached;
     const user = await this.system.user.findUnique({ where: { id: userId }, select: { status: true, role: true, tenantId: true } });
-    let live: { role: Role } | null = user?.status === 'active' && user.tenantId === tenantId ? { role: user.role as Role } : null;
-    if (live && familyId) {
-      const sessions = await this.system.userSession.count({ where: { familyId, revokedAt: null, expiresAt: { gt: new Date() } } });
-      if (sessions === 0) live = null;
-    }
-    this.recentUsers.set(cacheKey, { live, checkedAt: Date.now() });
-    return live;
+    if (!user) return null;
+    const familyOpen = familyId ? (await this.system.userSession.count({ where: { familyId, userId, revokedAt: null, expiresAt: { gt: new Date() } } })) > 0 : true;
+    const record: UserRecord = { status: user.status, role: user.role as Role, tenantId: user.tenantId, familyOpen, checkedAt: Date.now() };
+    this.recentUsers.set(cacheKey, record);
+    return record;
   }
 
   private async byApiKey(key: string): Promise<Principal> {

@@ -4,6 +4,7 @@ import type { AuthConfig } from '../../config.js';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { PrincipalRevokedEvent } from '../../infra/topics.js';
 import { InvalidCredentialError, TotpRequiredError, ValidationError } from '../shared/errors.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Authenticator } from './authentication.js';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './password.js';
 import type { Role } from './permissions.js';
@@ -36,10 +37,13 @@ export class SignInSessionService {
     private readonly announceRevocation: (event: Omit<PrincipalRevokedEvent, 'at'>) => Promise<void> = async () => undefined,
     /** TOTP secrets are kept sealed: codes are checked against the secret itself, so it must be recoverable. */
     private readonly totpSecrets: SecretBox,
+    /** Throttles failed sign-ins per client address and remembers used TOTP codes; none in service-level tests. */
+    private readonly signInGuard?: Pick<RateLimiter, 'admitSignIn' | 'countSignInFailure' | 'firstUseOfTotp'>,
   ) {}
 
   async login(rawInput: unknown, client: ClientInfo): Promise<TokenPair> {
     const input = parseLogin(rawInput);
+    await this.signInGuard?.admitSignIn(client.ip);
     const user = await this.system.user.findFirst({
       where: { OR: [{ email: input.login.toLowerCase() }, { username: input.login }] },
       include: { credential: true },
@@ -47,6 +51,7 @@ export class SignInSessionService {
     const refuse = async (reason: string, error: InvalidCredentialError = new InvalidCredentialError(reason)): Promise<never> => {
       await this.securityLog.loginAttempt({ tenantId: user?.tenantId ?? null, userId: user?.id ?? null, username: input.login, success: false, failureReason: reason, client });
       await this.securityLog.event({ type: SECURITY_EVENT.LoginFailed, tenantId: user?.tenantId ?? null, userId: user?.id ?? null, username: input.login, client, details: { reason } });
+      if (reason !== 'totp_required') await this.signInGuard?.countSignInFailure(client.ip);
       throw error;
     };
 
@@ -68,6 +73,9 @@ export class SignInSessionService {
       if (!credential.totpSecret || totpFor(this.totpSecrets.open(credential.totpSecret), user.username).validate({ token: input.totp, window: 1 }) === null) {
         await this.countFailure(user.id, user.tenantId, user.username, client);
         return refuse('bad_totp', new TotpRequiredError('totp rejected'));
+      }
+      if (this.signInGuard && !(await this.signInGuard.firstUseOfTotp(user.id, input.totp))) {
+        return refuse('totp_reused', new TotpRequiredError('totp already used'));
       }
     }
 
