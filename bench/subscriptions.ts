@@ -300,14 +300,17 @@ async function main(): Promise<void> {
       sent.push([load, now()]);
       mutationLatencies.push(recordHeartbeat(url, token, nodeId, load));
     }
-    const mutations = (await Promise.all(mutationLatencies)).sort((a, b) => a - b);
+    // A refused mutation is a result too (the instance could not serve it while fanning out): counted, not fatal.
+    const outcomes = await Promise.allSettled(mutationLatencies);
+    const mutations = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : [])).sort((a, b) => a - b);
+    const refused = outcomes.length - mutations.length;
     await untilComplete(
       sent.map(([load]) => load),
       GRACE_MS,
     );
     const cpu = await stats();
     const wallMicros = (now() - roundsStart) * 1000;
-    const { latencies, missed } = await collect(sent);
+    const { latencies, missed } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     const load = loadavg()
       .map((value) => value.toFixed(1))
@@ -318,8 +321,8 @@ async function main(): Promise<void> {
         `${percentile(latencies, 50).toFixed(0)} ms`.padStart(9),
         `${percentile(latencies, 99).toFixed(0)} ms`.padStart(9),
         `${(latencies.at(-1) ?? NaN).toFixed(0)} ms`.padStart(9),
-        `${missed} of ${subscribers * ROUNDS}`.padStart(16),
-        `${percentile(mutations, 50).toFixed(0)} / ${(mutations.at(-1) ?? NaN).toFixed(0)} ms`.padStart(15),
+        `${missed} of ${subscribers * (ROUNDS - refused)}`.padStart(16),
+        `${percentile(mutations, 50).toFixed(0)} / ${(mutations.at(-1) ?? NaN).toFixed(0)} ms${refused ? ` (${refused} failed)` : ''}`.padStart(16),
         `${kb((memory.heapUsed - baseline.heapUsed) / subscribers)} KB`.padStart(9),
         `${kb((memory.rss - baseline.rss) / subscribers)} KB`.padStart(9),
         `${(((cpu.cpuMicros - memory.cpuMicros) / wallMicros) * 100).toFixed(0)}%`.padStart(5),

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Context } from '../context.js';
 import type { Logger } from '../infra/logger.js';
 import type { Principal } from '../modules/identity/principal.js';
 import type { Services } from '../services.js';
@@ -11,7 +12,9 @@ import type { GraphQLHandler } from './yoga.js';
 
 interface SocketExtra {
   socket: WebSocket;
-  request: IncomingMessage;
+  /** The upgrade request, until the connection is accepted: then only `client` is kept of it. */
+  request?: IncomingMessage;
+  client?: Context['client'];
   principal?: Principal | null;
   /** Stops tracking the socket for token expiry (4403) and revocation (4401). */
   release?: () => void;
@@ -43,6 +46,9 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
         try {
           const principal = await contexts.authenticate({ authorization: text(params.authorization) ?? text(params.Authorization), apiKey: text(params.apiKey) });
           const extra = ctx.extra as SocketExtra;
+          // A socket lives for hours: of its upgrade request only the client's address and agent stay with it.
+          extra.client = { ip: extra.request?.socket.remoteAddress ?? 'unknown', userAgent: extra.request?.headers['user-agent'] ?? null };
+          delete extra.request;
           extra.principal = principal;
           if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
           return true;
@@ -67,10 +73,7 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
         // A subscriber like one already served: its operation was parsed and validated when the group began.
         const grouped = groups.operationOf(key);
         if (grouped) return join(grouped);
-        const wsContext = contexts.contextFor(principal, undefined, {
-          ip: extra.request.socket.remoteAddress ?? 'unknown',
-          userAgent: extra.request.headers['user-agent'] ?? null,
-        });
+        const wsContext = contexts.contextFor(principal, undefined, extra.client ?? { ip: 'unknown', userAgent: null });
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, params, wsContext });
         const document = parse(params.query);
         const errors = validate(schema, document);
