@@ -17,12 +17,15 @@
  *
  *   npm run bench:subscriptions
  *   BENCH_SUBSCRIBERS=5000,10000,19900 BENCH_ROUNDS=30 npm run bench:subscriptions
+ *   BENCH_PROFILE=./profiles npm run bench:subscriptions   # the API process's CPU profile of each step's rounds
  *
  * Bounded: at most 19,900 subscribers (the open-file limit of one process here is 20,000), 300
  * rounds, 10 s of grace after a step's last round, 20 minutes in all; loopback only.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { request } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +47,8 @@ const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 30), 300);
 const INTERVAL_MS = Math.max(Number(process.env.BENCH_INTERVAL_MS ?? 1_000), 50);
 const CLIENT_PROCESSES = Math.min(Math.max(Number(process.env.BENCH_CLIENT_PROCESSES ?? 4), 1), 16);
 const GRACE_MS = 10_000;
+/** A folder for a CPU profile of the API process during each step's rounds (summarise with bench/profile-summary.ts). */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
 const RUN_TIMEOUT_MS = 20 * 60_000;
 /** Sockets one client process opens at once while connecting. */
 const CONNECT_WAVE = DATABASE === 'pglite' ? 20 : 100;
@@ -54,10 +59,11 @@ process.env.PUBSUB_NAMESPACE ??= `bench-${randomBytes(4).toString('hex')}`;
 /** Milliseconds on a clock every process of this machine shares. */
 const now = () => performance.timeOrigin + performance.now();
 
-type ToServer = { type: 'stats' } | { type: 'stop' };
+type ToServer = { type: 'stats' } | { type: 'profile'; file: string | null } | { type: 'stop' };
 type FromServer =
   | { type: 'ready'; url: string; token: string; nodeId: string }
   | { type: 'stats'; heapUsed: number; rss: number; cpuMicros: number }
+  | { type: 'profiled' }
   | { type: 'failed'; error: string };
 
 type ToClient = { type: 'connect'; total: number } | { type: 'collect'; sent: [load: number, sentAt: number][] } | { type: 'stop' };
@@ -78,8 +84,16 @@ async function serve(): Promise<void> {
     });
     const user = await server.signIn({ role: 'operator' });
     const nodeId = (await aRegisteredNode(user, { status: 'ACTIVE' })).id;
+    const profiler = new Session();
+    profiler.connect();
+    const post = (method: string) => new Promise<unknown>((resolve, reject) => profiler.post(method, (error, result) => (error ? reject(error) : resolve(result))));
     process.on('message', async (message: ToServer) => {
-      if (message.type === 'stats') {
+      if (message.type === 'profile') {
+        // Started with a null file, written to the file when stopped: one profile of a step's rounds.
+        if (message.file === null) await post('Profiler.enable').then(() => post('Profiler.start'));
+        else writeFileSync(message.file, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+        send({ type: 'profiled' });
+      } else if (message.type === 'stats') {
         const cpu = process.cpuUsage();
         for (let i = 0; i < 3; i += 1) global.gc?.();
         const { heapUsed, rss } = process.memoryUsage();
@@ -220,6 +234,7 @@ async function main(): Promise<void> {
   }, RUN_TIMEOUT_MS);
   watchdog.unref();
 
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
   const server = child<ToServer, FromServer>(['--serve'], ['--expose-gc']);
   const { url, token, nodeId } = await server.next('ready');
   const stats = async () => {
@@ -291,6 +306,12 @@ async function main(): Promise<void> {
     const liveIn = (now() - connectStart) / 1000;
     const memory = await stats();
 
+    const profile = async (file: string | null) => {
+      if (!PROFILE_DIR) return;
+      server.send({ type: 'profile', file });
+      await server.next('profiled');
+    };
+    await profile(null);
     const sent: [number, number][] = [];
     const mutationLatencies: Promise<number>[] = [];
     const roundsStart = now();
@@ -309,6 +330,7 @@ async function main(): Promise<void> {
       GRACE_MS,
     );
     const cpu = await stats();
+    await profile(PROFILE_DIR ? `${PROFILE_DIR}/subscriptions-${subscribers}.cpuprofile` : null);
     const wallMicros = (now() - roundsStart) * 1000;
     const { latencies, missed } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
@@ -326,6 +348,7 @@ async function main(): Promise<void> {
         `${kb((memory.heapUsed - baseline.heapUsed) / subscribers)} KB`.padStart(9),
         `${kb((memory.rss - baseline.rss) / subscribers)} KB`.padStart(9),
         `${(((cpu.cpuMicros - memory.cpuMicros) / wallMicros) * 100).toFixed(0)}%`.padStart(5),
+        `${((cpu.cpuMicros - memory.cpuMicros) / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(9),
         `${liveIn.toFixed(0)} s`.padStart(6),
         `  ${load}`,
       ].join(' | '),
@@ -344,10 +367,10 @@ async function main(): Promise<void> {
   );
   console.log(`machine: ${availableParallelism()} cores shared by the server, ${CLIENT_PROCESSES} client processes and everything else running`);
   console.log(
-    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU |  live | load average (1, 5, 15 min)',
+    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. |  live | load average (1, 5, 15 min)',
   );
   for (const row of rows) console.log(row);
-  console.log('latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds');
+  console.log('latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine)');
 }
 
 if (process.argv[2] === '--serve') await serve();
