@@ -11,8 +11,12 @@ import { toGraphQLError } from '../modules/shared/graphql-errors.js';
 /** What a group writes to: a ws socket's send and the bytes it has not handed to the kernel yet. */
 export interface MemberSocket {
   readonly bufferedAmount: number;
-  send(data: string): void;
+  send(data: Buffer, options: { binary: boolean }): void;
 }
+
+/** graphql-ws frames are text frames, though written from bytes. */
+const TEXT_FRAME = { binary: false } as const;
+const CLOSING_BRACE = 0x7d;
 
 /** Members written to before the fan-out yields, so a mutation's response and other sockets' input are not held up. */
 const FAN_OUT_SLICE = 512;
@@ -34,11 +38,13 @@ export function groupKey(query: string, operationName: string | null | undefined
  */
 class GroupMember implements AsyncIterableIterator<never> {
   /** `{"id":"…","type":"next","payload":` for this subscription; the shared payload and `}` follow. */
-  readonly framePrefix: string;
+  private readonly framePrefix: string;
+  private readonly prefixBytes: number;
   /** Live metric points this member skipped while its socket was full, told with its next batch. */
   droppedPoints = 0;
-  private settle: ((error?: unknown) => void) | undefined;
-  private readonly ended: Promise<IteratorResult<never>>;
+  /** How the subscription ended (with an error or none), once it did. */
+  private outcome: { error: unknown } | undefined;
+  private waiting: { resolve(result: IteratorResult<never>): void; reject(error: unknown): void } | undefined;
 
   constructor(
     readonly socket: MemberSocket,
@@ -46,33 +52,43 @@ class GroupMember implements AsyncIterableIterator<never> {
     private readonly group: SubscriptionGroup,
   ) {
     this.framePrefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    this.ended = new Promise((resolve, reject) => {
-      this.settle = (error) => (error === undefined ? resolve({ value: undefined as never, done: true }) : reject(error));
-    });
-    // graphql-ws may never read a member that left before it was stored; nothing is unhandled then.
-    this.ended.catch(() => undefined);
+    this.prefixBytes = Buffer.byteLength(this.framePrefix);
+  }
+
+  /** Writes `next` with a serialized result: this subscription's prefix, the shared payload's bytes, `}`. */
+  write(payload: Buffer): void {
+    const frame = Buffer.allocUnsafe(this.prefixBytes + payload.length + 1);
+    frame.write(this.framePrefix, 0);
+    payload.copy(frame, this.prefixBytes);
+    frame[frame.length - 1] = CLOSING_BRACE;
+    this.socket.send(frame, TEXT_FRAME);
   }
 
   get active(): boolean {
-    return this.settle !== undefined;
+    return this.outcome === undefined;
   }
 
   /** Ends this subscription: completed, or with the error graphql-ws sends as its `error` message. */
   end(error?: unknown): void {
-    const settle = this.settle;
-    if (!settle) return;
-    this.settle = undefined;
+    if (this.outcome) return;
+    this.outcome = { error };
     this.group.leave(this);
-    settle(error);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (!waiting) return;
+    if (error === undefined) waiting.resolve(DONE);
+    else waiting.reject(error);
   }
 
+  /** Settles only when the subscription ends: the group writes the results itself. */
   next(): Promise<IteratorResult<never>> {
-    return this.ended;
+    if (!this.outcome) return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+    return this.outcome.error === undefined ? Promise.resolve(DONE) : Promise.reject(this.outcome.error);
   }
 
   return(): Promise<IteratorResult<never>> {
     this.end();
-    return Promise.resolve({ value: undefined as never, done: true });
+    return Promise.resolve(DONE);
   }
 
   throw(error?: unknown): Promise<IteratorResult<never>> {
@@ -84,6 +100,8 @@ class GroupMember implements AsyncIterableIterator<never> {
     return this;
   }
 }
+
+const DONE: IteratorResult<never> = { value: undefined as never, done: true };
 
 /** What a group needs to run the operation: the arguments of its first subscriber, with that subscriber's context. */
 export interface GroupOperation {
@@ -104,7 +122,7 @@ class SubscriptionGroup {
   private source: AsyncIterator<unknown> | undefined;
   private slowReader: SlowReaderRule = 'end';
   /** The last payload of a latest-value feed, so a member joining later starts from the current value. */
-  private latestPayload: string | undefined;
+  private latestPayload: Buffer | undefined;
   private closed = false;
   /** Undefined once the stream is open; the errors that refused it otherwise. */
   readonly opened: Promise<ExecutionResult | undefined>;
@@ -124,7 +142,7 @@ class SubscriptionGroup {
   join(socket: MemberSocket, id: string): GroupMember {
     const member = new GroupMember(socket, id, this);
     this.members.add(member);
-    if (this.latestPayload !== undefined) socket.send(member.framePrefix + this.latestPayload + '}');
+    if (this.latestPayload !== undefined) member.write(this.latestPayload);
     return member;
   }
 
@@ -187,9 +205,10 @@ class SubscriptionGroup {
     for (const member of [...this.members]) member.end(error);
   }
 
-  private async run(event: unknown): Promise<string> {
+  /** The event executed against the group's operation, serialized as graphql-ws sends a result. */
+  private async run(event: unknown): Promise<Buffer> {
     const result = await this.inTenant(() => execute({ ...(this.operation as ExecutionArgs), rootValue: event }));
-    return JSON.stringify(result.errors ? { data: result.data, errors: result.errors.map((e) => e.toJSON()) } : { data: result.data });
+    return Buffer.from(JSON.stringify(result.errors ? { data: result.data, errors: result.errors.map((e) => e.toJSON()) } : { data: result.data }));
   }
 
   private async deliver(event: unknown): Promise<void> {
@@ -200,7 +219,7 @@ class SubscriptionGroup {
       if (!member.active) continue;
       if (member.socket.bufferedAmount > this.bufferLimitBytes) this.behind(member, event);
       else if (member.droppedPoints > 0) await this.catchUp(member, event);
-      else member.socket.send(member.framePrefix + payload + '}');
+      else member.write(payload);
       written += 1;
       if (written % FAN_OUT_SLICE === 0) await nextTurn();
     }
@@ -217,7 +236,7 @@ class SubscriptionGroup {
     const batch = event as { droppedPoints: number };
     const own = await this.run({ ...batch, droppedPoints: batch.droppedPoints + member.droppedPoints });
     member.droppedPoints = 0;
-    if (member.active) member.socket.send(member.framePrefix + own + '}');
+    if (member.active) member.write(own);
   }
 }
 

@@ -260,7 +260,7 @@ export interface RawSubscriber {
   readonly messages: { type: string; payload?: unknown }[];
   pause(): void;
   resume(): void;
-  /** Resolves once `done` holds for the messages received; rejects if the socket closes first. */
+  /** Resolves once `done` holds for the messages received; rejects if the socket closes or the subscription ends first. */
   until(done: (messages: RawSubscriber['messages']) => boolean): Promise<void>;
   close(): void;
 }
@@ -291,7 +291,11 @@ export async function rawSubscriber<R, V>(url: string, connectionParams: Record<
       new Promise<void>((resolve, reject) => {
         const closed = () => reject(new Error(`socket closed after ${messages.length} messages`));
         check = () => {
-          if (!done(messages)) return;
+          if (!done(messages)) {
+            const last = messages.at(-1);
+            if (last && last.type !== 'next') reject(new Error(`subscription ended: ${JSON.stringify(last)}`));
+            return;
+          }
           socket.off('close', closed);
           resolve();
         };
