@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createSourceEventStream, execute, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Context } from '../context.js';
+import type { Logger } from '../infra/logger.js';
 import { runInTenant } from '../infra/tenant-scope.js';
 import type { Principal } from '../modules/identity/principal.js';
 import type { SlowReaderRule } from '../modules/realtime/live-feed.js';
@@ -135,10 +136,6 @@ class SubscriptionGroup {
     this.opened = this.open();
   }
 
-  get size(): number {
-    return this.members.size;
-  }
-
   join(socket: MemberSocket, id: string): GroupMember {
     const member = new GroupMember(socket, id, this);
     this.members.add(member);
@@ -208,7 +205,8 @@ class SubscriptionGroup {
   /** The event executed against the group's operation, serialized as graphql-ws sends a result. */
   private async run(event: unknown): Promise<Buffer> {
     const result = await this.inTenant(() => execute({ ...(this.operation as ExecutionArgs), rootValue: event }));
-    return Buffer.from(JSON.stringify(result.errors ? { data: result.data, errors: result.errors.map((e) => e.toJSON()) } : { data: result.data }));
+    const errors = result.errors?.map((error) => masked(error, this.operation.contextValue.log).toJSON());
+    return Buffer.from(JSON.stringify(errors ? { data: result.data, errors } : { data: result.data }));
   }
 
   private async deliver(event: unknown): Promise<void> {
@@ -240,6 +238,14 @@ class SubscriptionGroup {
   }
 }
 
+/** As the HTTP handler answers: an unexpected error's message and stack stay in the server's log. */
+function masked(error: GraphQLError, log: Logger): GraphQLError {
+  const original = error.originalError;
+  if (!original || original instanceof GraphQLError) return error;
+  log.error('unexpected error', { path: error.path?.join('.'), error: original.message, stack: original.stack });
+  return new GraphQLError('Unexpected error.', { path: error.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
+
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
 
@@ -252,26 +258,19 @@ export class SubscriptionGroups {
 
   constructor(private readonly bufferLimitBytes: number) {}
 
-  /** Groups open now, and the subscribers they serve. */
-  get stats(): { groups: number; members: number } {
-    let members = 0;
-    for (const group of this.groups.values()) members += group.size;
-    return { groups: this.groups.size, members };
-  }
-
   /** The operation of the group of `key`, when one is open. */
   operationOf(key: string): GroupOperation | undefined {
     return this.groups.get(key)?.operation;
   }
 
   /**
-   * Joins the group of `key` (created from `operation` when absent): the member's iterator once the
+   * Joins the group of `key` (created with `operation` when absent): the member's iterator once the
    * group's stream is open, or the errors that refused it.
    */
-  async join(key: string, socket: MemberSocket, id: string, operation: () => GroupOperation): Promise<AsyncIterableIterator<never> | ExecutionResult> {
+  async join(key: string, socket: MemberSocket, id: string, operation: GroupOperation): Promise<AsyncIterableIterator<never> | ExecutionResult> {
     let group = this.groups.get(key);
     if (!group) {
-      const created = new SubscriptionGroup(operation(), this.bufferLimitBytes, () => {
+      const created = new SubscriptionGroup(operation, this.bufferLimitBytes, () => {
         if (this.groups.get(key) === created) this.groups.delete(key);
       });
       this.groups.set(key, created);
@@ -281,6 +280,6 @@ export class SubscriptionGroups {
     const refused = await group.opened;
     if (!refused) return member;
     member.end();
-    return refused.errors ? { errors: refused.errors.map((e) => (e instanceof GraphQLError ? e : new GraphQLError(String(e)))) } : refused;
+    return { ...refused, errors: refused.errors?.map((error) => masked(error, group.operation.contextValue.log)) };
   }
 }

@@ -69,7 +69,7 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
           throw error;
         }
         const key = groupKey(params.query, params.operationName, params.variables, principal);
-        const join = (operation: GroupOperation) => memberArgs(operation, () => groups.join(key, extra.socket, id, () => operation));
+        const join = (operation: GroupOperation) => memberArgs(operation, () => groups.join(key, extra.socket, id, operation));
         // A subscriber like one already served: its operation was parsed and validated when the group began.
         const grouped = groups.operationOf(key);
         if (grouped) return join(grouped);
