@@ -1,135 +1,231 @@
 /**
- * Subscription fan-out: N graphql-ws subscribers (default 1,000, one socket each) of one tenant's
- * nodeHeartbeat on API instance A, on the embedded database (or PostgreSQL with
- * BENCH_DATABASE=postgres) with a real Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379).
- * Each round sends one heartbeat and times, per subscriber, until it received the event:
+ * Subscription fan-out to the machine's limit: one API instance (PostgreSQL by default, or the
+ * embedded database with BENCH_DATABASE=pglite; Redis at TEST_REDIS_URL) and N graphql-ws
+ * subscribers of one tenant's nodeHeartbeat, one socket each, spread over several client processes
+ * that each connect from their own loopback address (127.0.0.10, .11, ...), so the source ports of
+ * one address never run out. For each step of N (BENCH_SUBSCRIBERS, e.g. 5000,10000,19900; more
+ * subscribers connect between steps) one heartbeat a second is recorded through the recordHeartbeat
+ * mutation, and the bench prints:
  *
- *   - "mutation, same instance": the recordHeartbeat mutation goes to A, which delivers to its own
- *     subscribers at once (and publishes to Redis for other instances);
- *   - "Redis publish -> A": another process publishes the heartbeat event on Redis, as a second
- *     instance does after its mutation; A receives it from Redis and fans it out;
- *   - "mutation on B -> A" (PostgreSQL only): the mutation goes to a second instance B on the same
- *     database and Redis. PGlite serves one process, so B cannot share the embedded database.
- *
- * Server memory per subscriber is A's heap and RSS after subscribing minus before, over N, both
- * measured after a full garbage collection. A and B run in child processes; the subscribers all
- * run in this process, so the latency includes their own queueing on the same cores.
+ *   - p50, p99 and max delivery latency, from just before the mutation is sent to each socket's
+ *     receipt (clock shared by the processes of this machine), and the deliveries missed (none
+ *     within 10 s of the last round);
+ *   - the mutation's own latency (p50, max): its response must not wait for the fan-out;
+ *   - server heap and RSS per subscriber (after a full garbage collection, against the instance
+ *     before any subscriber), and server CPU during the rounds (percent of one core);
+ *   - the load average: clients and server share this machine's cores with whatever else runs.
  *
  *   npm run bench:subscriptions
- *   BENCH_SUBSCRIBERS=2000 BENCH_ROUNDS=100 npm run bench:subscriptions
+ *   BENCH_SUBSCRIBERS=5000,10000,19900 BENCH_ROUNDS=30 npm run bench:subscriptions
+ *   BENCH_PROFILE=./profiles npm run bench:subscriptions   # the API process's CPU profile of each step's rounds
  *
- * Bounded: at most 5,000 subscribers and 1,000 rounds, a round waits at most 10 s, the whole run
- * at most 10 minutes; everything listens on 127.0.0.1 only.
+ * Bounded: at most 19,900 subscribers (the open-file limit of one process here is 20,000), 300
+ * rounds, 10 s of grace after a step's last round, 20 minutes in all; loopback only.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { request } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { print } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { randomBytes } from 'node:crypto';
-import { createRedisPubSub } from '../src/infra/pubsub.js';
-import { Topic } from '../src/infra/topics.js';
 import { OnNodeHeartbeatDocument, RecordHeartbeatDocument } from '../test/generated/graphql.js';
-import { aRegisteredNode, rawId } from '../test/helpers/builders.js';
+import { aRegisteredNode } from '../test/helpers/builders.js';
 import { runPostgresTests, TEST_REDIS_URL } from '../test/helpers/backing-services.js';
 import { startTestServer, type DatabaseKind } from '../test/helpers/server.js';
 
-const DATABASE: DatabaseKind = process.env.BENCH_DATABASE === 'postgres' ? 'postgres' : 'pglite';
-const SUBSCRIBERS = Math.min(Number(process.env.BENCH_SUBSCRIBERS ?? 1_000), 5_000);
-const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 50), 1_000);
-const ROUND_TIMEOUT_MS = 10_000;
-/**
- * Subscribers connect in waves, as dashboards do over time. On the embedded database one at a
- * time: pglite-socket interleaves the protocol messages of concurrent connections outside a
- * transaction, so a burst of sign-ins fails some of them there, which is not what this measures.
- */
-const CONNECT_WAVE = DATABASE === 'pglite' ? 1 : 50;
-const RUN_TIMEOUT_MS = 10 * 60_000;
+const DATABASE: DatabaseKind = process.env.BENCH_DATABASE === 'pglite' || !runPostgresTests ? 'pglite' : 'postgres';
+const MAX_SUBSCRIBERS = 19_900;
+const STEPS = (process.env.BENCH_SUBSCRIBERS ?? '1000')
+  .split(',')
+  .map((step) => Math.min(Math.max(1, Math.floor(Number(step))), MAX_SUBSCRIBERS))
+  .filter((step) => Number.isFinite(step))
+  .sort((a, b) => a - b);
+const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 30), 300);
+const INTERVAL_MS = Math.max(Number(process.env.BENCH_INTERVAL_MS ?? 1_000), 50);
+const CLIENT_PROCESSES = Math.min(Math.max(Number(process.env.BENCH_CLIENT_PROCESSES ?? 4), 1), 16);
+const GRACE_MS = 10_000;
+/** A folder for a CPU profile of the API process during each step's rounds (summarise with bench/profile-summary.ts). */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+const RUN_TIMEOUT_MS = 20 * 60_000;
+/** Sockets one client process opens at once while connecting. */
+const CONNECT_WAVE = DATABASE === 'pglite' ? 20 : 100;
 const COMMAND = 'npm run bench:subscriptions';
-// The bench's channels are its own, whoever else uses this Redis.
+// The bench's channels and keys are its own, whoever else uses this Redis.
 process.env.PUBSUB_NAMESPACE ??= `bench-${randomBytes(4).toString('hex')}`;
 
-type ToChild = { type: 'memory' } | { type: 'stop' };
-type FromChild =
-  | { type: 'ready'; url: string; rawDatabaseUrl: string; token?: string; nodeId?: string; tenantId?: string }
-  | { type: 'memory'; heapUsed: number; rss: number }
+/** Milliseconds on a clock every process of this machine shares. */
+const now = () => performance.timeOrigin + performance.now();
+
+type ToServer = { type: 'stats' } | { type: 'profile'; file: string | null } | { type: 'stop' };
+type FromServer =
+  | { type: 'ready'; url: string; token: string; nodeId: string }
+  | { type: 'stats'; heapUsed: number; rss: number; cpuMicros: number }
+  | { type: 'profiled' }
   | { type: 'failed'; error: string };
 
-/** The child side: one API instance; the first one also signs a user in and registers a node. */
-async function serve(role: 'first' | 'second', databaseUrl: string | undefined): Promise<void> {
-  const send = (message: FromChild) => process.send!(message);
+type ToClient = { type: 'connect'; total: number } | { type: 'collect'; sent: [load: number, sentAt: number][] } | { type: 'stop' };
+type FromClient =
+  | { type: 'connected'; open: number; failures: Record<string, number> }
+  | { type: 'complete'; load: number }
+  | { type: 'collected'; latencies: number[]; missed: number }
+  | { type: 'closed'; code: number };
+
+/** The server side: one API instance; it signs an operator in and registers the node whose heartbeats are sent. */
+async function serve(): Promise<void> {
+  const send = (message: FromServer) => process.send!(message);
   try {
     const server = await startTestServer(DATABASE, {
       redisUrl: TEST_REDIS_URL,
-      ...(databaseUrl ? { databaseUrl } : {}),
-      // The bench measures delivery, not the per-user request limit its thousand subscriptions would hit.
-      auth: { userRateLimitPerMinute: 1_000_000 } as never,
+      // The bench measures delivery, not the per-user request limit its many subscriptions would hit.
+      auth: { userRateLimitPerMinute: 100_000_000 } as never,
     });
-    let extra = {};
-    if (role === 'first') {
-      const user = await server.signIn({ role: 'operator' });
-      extra = { token: user.token, tenantId: user.tenantId, nodeId: (await aRegisteredNode(user, { status: 'ACTIVE' })).id };
-    }
-    process.on('message', async (message: ToChild) => {
-      if (message.type === 'memory') {
+    const user = await server.signIn({ role: 'operator' });
+    const nodeId = (await aRegisteredNode(user, { status: 'ACTIVE' })).id;
+    const profiler = new Session();
+    profiler.connect();
+    const post = (method: string) => new Promise<unknown>((resolve, reject) => profiler.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+    process.on('message', async (message: ToServer) => {
+      if (message.type === 'profile') {
+        // Started with a null file, written to the file when stopped: one profile of a step's rounds.
+        if (message.file === null) await post('Profiler.enable').then(() => post('Profiler.start'));
+        else writeFileSync(message.file, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+        send({ type: 'profiled' });
+      } else if (message.type === 'stats') {
+        const cpu = process.cpuUsage();
         for (let i = 0; i < 3; i += 1) global.gc?.();
         const { heapUsed, rss } = process.memoryUsage();
-        send({ type: 'memory', heapUsed, rss });
+        send({ type: 'stats', heapUsed, rss, cpuMicros: cpu.user + cpu.system });
       } else {
         await server.close();
         process.exit(0);
       }
     });
-    // The bench's process went away (it failed, or was stopped): this instance goes too.
     process.once('disconnect', () => void server.close().finally(() => process.exit(0)));
-    send({ type: 'ready', url: server.url, rawDatabaseUrl: server.rawDatabaseUrl, ...extra });
+    send({ type: 'ready', url: server.url, token: user.token, nodeId });
   } catch (error) {
     send({ type: 'failed', error: (error as Error).message });
     process.exit(1);
   }
 }
 
-interface Instance {
-  child: ChildProcess;
-  ready: Extract<FromChild, { type: 'ready' }>;
-  memory(): Promise<{ heapUsed: number; rss: number }>;
-  stop(): Promise<void>;
-}
+/** A client process: bare graphql-transport-ws sockets from one loopback address, noting when each heartbeat arrived. */
+async function subscribeFrom(localAddress: string, url: string, token: string): Promise<void> {
+  const send = (message: FromClient) => process.send!(message);
+  const sockets: WebSocket[] = [];
+  const receipts = new Map<number, number[]>();
+  const init = JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
+  const subscribeMessage = JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(OnNodeHeartbeatDocument), variables: {} } });
+  const loadOf = /"load":([-0-9.eE+]+)/;
+  const failures: Record<string, number> = {};
+  const failed = (reason: string) => (failures[reason] = (failures[reason] ?? 0) + 1);
 
-async function startInstance(role: 'first' | 'second', databaseUrl?: string): Promise<Instance> {
-  const child = fork(process.argv[1]!, ['--serve', role, databaseUrl ?? ''], {
-    execArgv: [...process.execArgv, '--expose-gc'],
-    env: { ...process.env, LOG_LEVEL: 'error' },
-  });
-  const next = <T extends FromChild['type']>(type: T) =>
-    new Promise<Extract<FromChild, { type: T }>>((resolve, reject) => {
-      const onMessage = (message: FromChild) => {
-        if (message.type === 'failed') reject(new Error(message.error));
-        if (message.type !== type) return;
-        child.off('message', onMessage);
-        resolve(message as Extract<FromChild, { type: T }>);
+  const open = () =>
+    new Promise<void>((resolve) => {
+      const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', { localAddress, perMessageDeflate: false });
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        resolve();
       };
-      child.on('message', onMessage);
+      socket.on('open', () => socket.send(init));
+      socket.on('error', (error) => {
+        failed(error.message);
+        settle();
+      });
+      socket.on('close', (code) => {
+        if (settled) send({ type: 'closed', code });
+        settle();
+      });
+      socket.on('message', (data: Buffer) => {
+        const text = data.toString();
+        if (text.startsWith('{"type":"connection_ack"')) {
+          socket.send(subscribeMessage);
+          sockets.push(socket);
+          settle();
+          return;
+        }
+        const match = loadOf.exec(text);
+        if (!match) {
+          if (!text.includes('"type":"pong"') && !text.includes('"type":"ping"')) failed(text.slice(0, 200));
+          return;
+        }
+        const load = Number(match[1]);
+        let seen = receipts.get(load);
+        if (!seen) receipts.set(load, (seen = []));
+        seen.push(now());
+        if (seen.length === sockets.length) send({ type: 'complete', load });
+      });
     });
-  const ready = await next('ready');
-  return {
-    child,
-    ready,
-    memory: async () => {
-      const answer = next('memory');
-      child.send({ type: 'memory' } satisfies ToChild);
-      return answer;
-    },
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send({ type: 'stop' } satisfies ToChild);
-      await exited;
-    },
-  };
+
+  process.on('message', async (message: ToClient) => {
+    if (message.type === 'connect') {
+      while (sockets.length < message.total) {
+        const wave = Math.min(CONNECT_WAVE, message.total - sockets.length);
+        const before = Object.values(failures).reduce((a, b) => a + b, 0);
+        await Promise.all(Array.from({ length: wave }, open));
+        if (Object.values(failures).reduce((a, b) => a + b, 0) > before + wave / 2) break;
+      }
+      send({ type: 'connected', open: sockets.length, failures });
+    } else if (message.type === 'collect') {
+      const latencies: number[] = [];
+      let missed = 0;
+      for (const [load, sentAt] of message.sent) {
+        const seen = receipts.get(load) ?? [];
+        for (const at of seen) latencies.push(at - sentAt);
+        missed += Math.max(0, sockets.length - seen.length);
+      }
+      receipts.clear();
+      send({ type: 'collected', latencies, missed });
+    } else {
+      for (const socket of sockets) socket.terminate();
+      process.exit(0);
+    }
+  });
+  process.once('disconnect', () => process.exit(0));
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+/** A forked process and the next message of a type from it. */
+function child<In, Out extends { type: string }>(args: string[], execArgv: string[] = []) {
+  const proc: ChildProcess = fork(process.argv[1]!, args, { execArgv: [...process.execArgv, ...execArgv], env: { ...process.env, LOG_LEVEL: 'error' } });
+  const next = <T extends Out['type']>(type: T, timeoutMs = 600_000) =>
+    new Promise<Extract<Out, { type: T }>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${type} from ${args.join(' ')} within ${timeoutMs} ms`)), timeoutMs);
+      const onMessage = (message: Out) => {
+        if (message.type === 'failed') reject(new Error((message as unknown as { error: string }).error));
+        if (message.type !== type) return;
+        clearTimeout(timer);
+        proc.off('message', onMessage);
+        resolve(message as Extract<Out, { type: T }>);
+      };
+      proc.on('message', onMessage);
+    });
+  return { proc, next, send: (message: In) => proc.send(message as never) };
+}
+
+/** The recordHeartbeat mutation on a fresh connection; resolves with its latency. */
+function recordHeartbeat(url: string, token: string, nodeId: string, load: number): Promise<number> {
+  const body = JSON.stringify({ query: print(RecordHeartbeatDocument), variables: { input: { nodeId, status: 'HEALTHY', load } } });
+  const started = now();
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => {
+        if (!text.includes('RecordHeartbeatSuccess')) reject(new Error(`heartbeat refused: ${text.slice(0, 300)}`));
+        else resolve(now() - started);
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const percentile = (sorted: ArrayLike<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const watchdog = setTimeout(() => {
@@ -138,138 +234,145 @@ async function main(): Promise<void> {
   }, RUN_TIMEOUT_MS);
   watchdog.unref();
 
-  if (DATABASE === 'postgres' && !runPostgresTests) throw new Error('BENCH_DATABASE=postgres but PostgreSQL does not answer at TEST_DATABASE_URL');
-  const a = await startInstance('first');
-  const b = DATABASE === 'postgres' ? await startInstance('second', a.ready.rawDatabaseUrl) : undefined;
-  const { token, nodeId, tenantId } = a.ready as { token: string; nodeId: string; tenantId: string };
-  const otherInstance = createRedisPubSub(TEST_REDIS_URL);
-  const before = await a.memory();
-
-  // Each subscriber notes when each round's heartbeat (tagged by its load) reached it.
-  const receivedAt: Map<number, number>[] = Array.from({ length: SUBSCRIBERS }, () => new Map());
-  let onReceipt: () => void = () => undefined;
-  const clients: Client[] = [];
-  const failures = new Map<string, number>();
-  const failed = (error: unknown) => {
-    const code = (error as { code?: number }).code;
-    const reason = code !== undefined ? `closed ${code} ${(error as { reason?: string }).reason ?? ''}` : String((error as Error)?.message ?? error);
-    failures.set(reason, (failures.get(reason) ?? 0) + 1);
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+  const server = child<ToServer, FromServer>(['--serve'], ['--expose-gc']);
+  const { url, token, nodeId } = await server.next('ready');
+  const stats = async () => {
+    server.send({ type: 'stats' });
+    return server.next('stats');
   };
-  const query = print(OnNodeHeartbeatDocument);
-  for (let wave = 0; wave < SUBSCRIBERS; wave += CONNECT_WAVE) {
-    const connected: Promise<void>[] = [];
-    for (let i = wave; i < Math.min(wave + CONNECT_WAVE, SUBSCRIBERS); i += 1) {
-      const client = createClient({
-        url: a.ready.url.replace(/^http/, 'ws'),
-        webSocketImpl: WebSocket,
-        retryAttempts: 0,
-        connectionParams: { authorization: `Bearer ${token}` },
-      });
-      clients.push(client);
-      connected.push(new Promise((resolve) => client.on('connected', () => resolve())));
-      // All the tenant's nodes (it has one): the subscription needs no lookup of the node.
-      client.subscribe<{ nodeHeartbeat: { load: number } }>(
-        { query, variables: {} },
-        {
-          next: (result) => {
-            const load = result.data?.nodeHeartbeat.load;
-            if (load === undefined) return failed(new Error(JSON.stringify(result.errors)));
-            receivedAt[i]!.set(load, performance.now());
-            onReceipt();
-          },
-          error: failed,
-          complete: () => undefined,
-        },
-      );
-    }
-    await Promise.race([Promise.all(connected), new Promise((resolve) => setTimeout(resolve, 30_000))]);
-    if (failures.size > 0) throw new Error(`subscribers failed: ${JSON.stringify(Object.fromEntries(failures))}`);
-  }
+  const baseline = await stats();
 
-  const mutation = print(RecordHeartbeatDocument);
-  const record = async (url: string, load: number) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: mutation, variables: { input: { nodeId, status: 'HEALTHY', load } } }),
+  const clients = Array.from({ length: CLIENT_PROCESSES }, (_, i) => child<ToClient, FromClient>(['--clients', `127.0.0.${10 + i}`, url, token]));
+  const completions = new Map<number, number>();
+  let onComplete: () => void = () => undefined;
+  let closedSockets = 0;
+  for (const client of clients) {
+    client.proc.on('message', (message: FromClient) => {
+      if (message.type === 'complete') {
+        completions.set(message.load, (completions.get(message.load) ?? 0) + 1);
+        onComplete();
+      } else if (message.type === 'closed') closedSockets += 1;
     });
-    const body = (await response.json()) as { data?: { recordHeartbeat?: { __typename: string } } };
-    if (body.data?.recordHeartbeat?.__typename !== 'RecordHeartbeatSuccess') throw new Error(`heartbeat refused: ${JSON.stringify(body)}`);
-  };
-  const allReceived = (load: number) => receivedAt.every((seen) => seen.has(load));
-  const untilAllReceived = (load: number, timeoutMs: number) =>
+  }
+  const allComplete = (load: number) => (completions.get(load) ?? 0) >= clients.length;
+  const untilComplete = (loads: number[], timeoutMs: number) =>
     new Promise<boolean>((resolve) => {
-      if (allReceived(load)) return resolve(true);
+      const done = () => loads.every(allComplete);
+      if (done()) return resolve(true);
       const timer = setTimeout(() => resolve(false), timeoutMs);
-      onReceipt = () => {
-        if (!allReceived(load)) return;
+      onComplete = () => {
+        if (!done()) return;
         clearTimeout(timer);
         resolve(true);
       };
     });
-
-  // Warm up until every subscription is live on the server: repeat a heartbeat until all have it.
-  const warmStart = performance.now();
-  for (let attempt = 1; ; attempt += 1) {
-    const load = 0.9 + attempt / 1_000_000;
-    await record(a.ready.url, load);
-    if (await untilAllReceived(load, 500)) break;
-    if (performance.now() - warmStart > 120_000) throw new Error('subscribers did not all connect within 2 minutes');
-  }
-  const subscribedIn = performance.now() - warmStart;
-  const after = await a.memory();
-
-  const publishOnRedis = async (load: number) =>
-    otherInstance.publish(Topic.NodeHeartbeatsRecorded, { tenantId, heartbeats: [{ nodeId: rawId(nodeId), status: 'healthy', load, at: new Date().toISOString() }] });
-  const measure = async (label: string, send: (load: number) => Promise<unknown>, base: number) => {
-    const latencies: number[] = [];
-    let missed = 0;
-    for (let round = 1; round <= ROUNDS; round += 1) {
-      const load = (base + round) / 10_000;
-      const sentAt = performance.now();
-      const receipt = untilAllReceived(load, ROUND_TIMEOUT_MS);
-      await send(load);
-      if (!(await receipt)) missed += receivedAt.filter((seen) => !seen.has(load)).length;
-      for (const seen of receivedAt) {
-        const at = seen.get(load);
-        if (at !== undefined) latencies.push(at - sentAt);
-      }
+  const collect = async (sent: [number, number][]) => {
+    const answers = clients.map((client) => client.next('collected'));
+    for (const client of clients) client.send({ type: 'collect', sent });
+    const collected = await Promise.all(answers);
+    const latencies = new Float64Array(collected.reduce((n, c) => n + c.latencies.length, 0));
+    let offset = 0;
+    for (const c of collected) {
+      latencies.set(c.latencies, offset);
+      offset += c.latencies.length;
     }
-    latencies.sort((x, y) => x - y);
-    return { label, samples: latencies.length, missed, median: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! };
+    return { latencies: latencies.sort(), missed: collected.reduce((n, c) => n + c.missed, 0) };
   };
-  const results = [
-    await measure('mutation, same instance', (load) => record(a.ready.url, load), 0),
-    await measure('Redis publish -> A', publishOnRedis, 3_000),
-    ...(b ? [await measure('mutation on B -> A', (load) => record(b.ready.url, load), 6_000)] : []),
-  ];
 
-  await Promise.all(clients.map((client) => client.dispose()));
-  await otherInstance.close();
-  await b?.stop();
-  await a.stop();
+  let loadTag = 0;
+  const nextLoad = () => (loadTag += 1) / 1_000_000;
+  const rows: string[] = [];
+  for (const subscribers of STEPS) {
+    const connectStart = now();
+    const share = (i: number) => Math.floor(subscribers / clients.length) + (i < subscribers % clients.length ? 1 : 0);
+    const answers = clients.map((client) => client.next('connected', 600_000));
+    clients.forEach((client, i) => client.send({ type: 'connect', total: share(i) }));
+    const connected = await Promise.all(answers);
+    const open = connected.reduce((n, c) => n + c.open, 0);
+    const failures = Object.assign({}, ...connected.map((c) => c.failures)) as Record<string, number>;
+    if (open < subscribers) {
+      console.log(`step ${subscribers}: only ${open} sockets connected (${JSON.stringify(failures)}); stopping here`);
+      break;
+    }
+    // Warm up until every subscription is live on the server: a heartbeat that every socket receives.
+    for (let attempt = 0; ; attempt += 1) {
+      const load = nextLoad();
+      await recordHeartbeat(url, token, nodeId, load);
+      if (await untilComplete([load], 2_000)) break;
+      if (attempt > 60) throw new Error(`subscribers did not all go live (${closedSockets} sockets closed)`);
+    }
+    await collect([]);
+    const liveIn = (now() - connectStart) / 1000;
+    const memory = await stats();
 
-  const mb = (bytes: number) => (bytes / 1_048_576).toFixed(1);
-  // Latency here is CPU-bound on a shared machine: say how busy it was.
-  const load = loadavg().map((value) => value.toFixed(1)).join(' ');
-  const kb = (bytes: number) => (bytes / 1024).toFixed(1);
-  console.log(`\n$ ${COMMAND}   (BENCH_SUBSCRIBERS=${SUBSCRIBERS} BENCH_ROUNDS=${ROUNDS})`);
-  console.log(`${SUBSCRIBERS} graphql-ws subscribers of nodeHeartbeat on one API instance (${DATABASE === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}, Redis ${TEST_REDIS_URL}), all live after ${(subscribedIn / 1000).toFixed(1)} s`);
-  console.log(`machine: ${availableParallelism()} cores, load average ${load} (1, 5, 15 min) at the end`);
-  console.log(`${ROUNDS} heartbeats per path, each timed from sending it to each subscriber's receipt:`);
-  for (const r of results) {
-    console.log(
-      `  ${r.label.padEnd(25)} median ${r.median.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms   max ${r.max.toFixed(1)} ms   (${r.samples} receipts, ${r.missed} missed)`,
+    const profile = async (file: string | null) => {
+      if (!PROFILE_DIR) return;
+      server.send({ type: 'profile', file });
+      await server.next('profiled');
+    };
+    await profile(null);
+    const sent: [number, number][] = [];
+    const mutationLatencies: Promise<number>[] = [];
+    const roundsStart = now();
+    for (let round = 0; round < ROUNDS; round += 1) {
+      await sleep(Math.max(0, roundsStart + round * INTERVAL_MS - now()));
+      const load = nextLoad();
+      sent.push([load, now()]);
+      mutationLatencies.push(recordHeartbeat(url, token, nodeId, load));
+    }
+    // A refused mutation is a result too (the instance could not serve it while fanning out): counted, not fatal.
+    const outcomes = await Promise.allSettled(mutationLatencies);
+    const mutations = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : [])).sort((a, b) => a - b);
+    const refused = outcomes.length - mutations.length;
+    await untilComplete(
+      sent.map(([load]) => load),
+      GRACE_MS,
     );
+    const cpu = await stats();
+    await profile(PROFILE_DIR ? `${PROFILE_DIR}/subscriptions-${subscribers}.cpuprofile` : null);
+    const wallMicros = (now() - roundsStart) * 1000;
+    const { latencies, missed } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
+    const kb = (bytes: number) => (bytes / 1024).toFixed(1);
+    const load = loadavg()
+      .map((value) => value.toFixed(1))
+      .join(' ');
+    rows.push(
+      [
+        String(subscribers).padStart(6),
+        `${percentile(latencies, 50).toFixed(0)} ms`.padStart(9),
+        `${percentile(latencies, 99).toFixed(0)} ms`.padStart(9),
+        `${(latencies.at(-1) ?? NaN).toFixed(0)} ms`.padStart(9),
+        `${missed} of ${subscribers * (ROUNDS - refused)}`.padStart(16),
+        `${percentile(mutations, 50).toFixed(0)} / ${(mutations.at(-1) ?? NaN).toFixed(0)} ms${refused ? ` (${refused} failed)` : ''}`.padStart(16),
+        `${kb((memory.heapUsed - baseline.heapUsed) / subscribers)} KB`.padStart(9),
+        `${kb((memory.rss - baseline.rss) / subscribers)} KB`.padStart(9),
+        `${(((cpu.cpuMicros - memory.cpuMicros) / wallMicros) * 100).toFixed(0)}%`.padStart(5),
+        `${((cpu.cpuMicros - memory.cpuMicros) / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(9),
+        `${liveIn.toFixed(0)} s`.padStart(6),
+        `  ${load}`,
+      ].join(' | '),
+    );
+    console.log(`step ${subscribers} done: ${rows.at(-1)}`);
   }
+
+  for (const client of clients) client.send({ type: 'stop' });
+  const stopped = new Promise((resolve) => server.proc.once('exit', resolve));
+  server.send({ type: 'stop' });
+  await stopped;
+
+  console.log(`\n$ ${COMMAND}   (BENCH_SUBSCRIBERS=${STEPS.join(',')} BENCH_ROUNDS=${ROUNDS} BENCH_INTERVAL_MS=${INTERVAL_MS} BENCH_CLIENT_PROCESSES=${CLIENT_PROCESSES})`);
   console.log(
-    `server memory: heap ${mb(before.heapUsed)} -> ${mb(after.heapUsed)} MB, RSS ${mb(before.rss)} -> ${mb(after.rss)} MB; ` +
-      `per subscriber: heap ${kb((after.heapUsed - before.heapUsed) / SUBSCRIBERS)} KB, RSS ${kb((after.rss - before.rss) / SUBSCRIBERS)} KB`,
+    `graphql-ws subscribers of nodeHeartbeat on one API instance (${DATABASE === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}, Redis), one heartbeat every ${INTERVAL_MS} ms, ${ROUNDS} rounds per step`,
   );
+  console.log(`machine: ${availableParallelism()} cores shared by the server, ${CLIENT_PROCESSES} client processes and everything else running`);
+  console.log(
+    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. |  live | load average (1, 5, 15 min)',
+  );
+  for (const row of rows) console.log(row);
+  console.log('latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine)');
 }
 
-if (process.argv[2] === '--serve') {
-  await serve(process.argv[3] as 'first' | 'second', process.argv[4] || undefined);
-} else {
-  await main();
-}
+if (process.argv[2] === '--serve') await serve();
+else if (process.argv[2] === '--clients') await subscribeFrom(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+else await main();

@@ -1,16 +1,20 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Context } from '../context.js';
 import type { Logger } from '../infra/logger.js';
 import type { Principal } from '../modules/identity/principal.js';
 import type { Services } from '../services.js';
 import type { RequestContexts } from './context.js';
+import { groupKey, SubscriptionGroups, type GroupOperation } from './subscription-groups.js';
 import type { GraphQLHandler } from './yoga.js';
 
 interface SocketExtra {
   socket: WebSocket;
-  request: IncomingMessage;
+  /** The upgrade request, until the connection is accepted: then only `client` is kept of it. */
+  request?: IncomingMessage;
+  client?: Context['client'];
   principal?: Principal | null;
   /** Stops tracking the socket for token expiry (4403) and revocation (4401). */
   release?: () => void;
@@ -18,12 +22,20 @@ interface SocketExtra {
 
 type RootValue = { execute(args: ExecutionArgs): unknown; subscribe(args: ExecutionArgs): unknown };
 
+/** What graphql-ws holds for a grouped subscriber: the group's document, and a subscribe that joins the group. */
+function memberArgs(operation: GroupOperation, join: () => Promise<unknown>): ExecutionArgs {
+  const { schema, document, operationName, variableValues } = operation;
+  return { schema, document, operationName, variableValues, contextValue: null, rootValue: { subscribe: join } };
+}
+
 /**
  * graphql-ws on the GraphQL endpoint: credentials from the connection parameters once per socket,
  * the rate limit per operation, and every operation run through the HTTP handler's envelop.
+ * Subscriptions are grouped: equal operations under an equal authorization scope share one execution.
  */
 export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, contexts: RequestContexts, services: Services, log: Logger) {
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes);
   return useServer(
     {
       execute: (args) => (args.rootValue as RootValue).execute(args) as never,
@@ -34,6 +46,9 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
         try {
           const principal = await contexts.authenticate({ authorization: text(params.authorization) ?? text(params.Authorization), apiKey: text(params.apiKey) });
           const extra = ctx.extra as SocketExtra;
+          // A socket lives for hours: of its upgrade request only the client's address and agent stay with it.
+          extra.client = { ip: extra.request?.socket.remoteAddress ?? 'unknown', userAgent: extra.request?.headers['user-agent'] ?? null };
+          delete extra.request;
           extra.principal = principal;
           if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
           return true;
@@ -44,30 +59,28 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
         }
       },
       onClose: (ctx) => (ctx.extra as SocketExtra).release?.(),
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         const extra = ctx.extra as SocketExtra;
+        const principal = extra.principal ?? null;
         try {
-          await contexts.admit(extra.principal ?? null);
+          await contexts.admit(principal);
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const wsContext = contexts.contextFor(extra.principal ?? null, undefined, {
-          ip: extra.request.socket.remoteAddress ?? 'unknown',
-          userAgent: extra.request.headers['user-agent'] ?? null,
-        });
+        const key = groupKey(params.query, params.operationName, params.variables, principal);
+        const join = (operation: GroupOperation) => memberArgs(operation, () => groups.join(key, extra.socket, id, operation));
+        // A subscriber like one already served: its operation was parsed and validated when the group began.
+        const grouped = groups.operationOf(key);
+        if (grouped) return join(grouped);
+        const wsContext = contexts.contextFor(principal, undefined, extra.client ?? { ip: 'unknown', userAgent: null });
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, params, wsContext });
         const document = parse(params.query);
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
-        return {
-          schema,
-          document,
-          operationName: params.operationName,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
+        const args = { schema, document, operationName: params.operationName, variableValues: params.variables, contextValue: await contextFactory() };
+        if (getOperationAST(document, params.operationName)?.operation === 'subscription') return join(args);
+        return { ...args, rootValue: { execute, subscribe } };
       },
     },
     wsServer,

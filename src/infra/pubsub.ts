@@ -358,11 +358,12 @@ function quietUnsubscribe(redis: Redis): void {
 
 export function createRedisPubSub(url: string, options: PubSubOptions = {}): PubSub {
   const bus = new EventBus('redis', options.log);
-  bus.attach(new RedisTransport(url, options.namespace ?? defaultNamespace(), (channel, payload) => bus.receive(channel, payload), options.log, options));
+  bus.attach(new RedisTransport(url, options.namespace ?? pubsubNamespace(), (channel, payload) => bus.receive(channel, payload), options.log, options));
   return bus;
 }
 
-function defaultNamespace(): string {
+/** PUBSUB_NAMESPACE, or `omega`: the prefix of every Redis channel and key this deployment uses. */
+export function pubsubNamespace(): string {
   const configured = process.env.PUBSUB_NAMESPACE?.trim();
   return configured && /^[A-Za-z0-9._-]{1,64}$/.test(configured) ? configured : 'omega';
 }

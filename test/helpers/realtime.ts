@@ -250,3 +250,58 @@ export async function subscribeOverSse<R, V>(url: string, headers: Record<string
     close: () => abort.abort(),
   };
 }
+
+/**
+ * A graphql-transport-ws subscriber on a bare socket, so a test can stop reading it (pause) and
+ * let the server's send buffer fill, as a stalled screen does.
+ */
+export interface RawSubscriber {
+  /** Messages of this subscription (next, error, complete) in arrival order. */
+  readonly messages: { type: string; payload?: unknown }[];
+  pause(): void;
+  resume(): void;
+  /** Resolves once `done` holds for the messages received; rejects if the socket closes or the subscription ends first. */
+  until(done: (messages: RawSubscriber['messages']) => boolean): Promise<void>;
+  close(): void;
+}
+
+export async function rawSubscriber<R, V>(url: string, connectionParams: Record<string, string>, document: TypedDocumentNode<R, V>, variables?: V): Promise<RawSubscriber> {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const messages: RawSubscriber['messages'] = [];
+  let check: () => void = () => undefined;
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: connectionParams })));
+    socket.once('error', reject);
+    socket.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { type: string; id?: string; payload?: unknown };
+      if (message.type === 'connection_ack') {
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(document), variables } }));
+        resolve();
+      } else if (message.id === '1') {
+        messages.push({ type: message.type, payload: message.payload });
+        check();
+      }
+    });
+  });
+  return {
+    messages,
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    until: (done) =>
+      new Promise<void>((resolve, reject) => {
+        const closed = () => reject(new Error(`socket closed after ${messages.length} messages`));
+        check = () => {
+          if (!done(messages)) {
+            const last = messages.at(-1);
+            if (last && last.type !== 'next') reject(new Error(`subscription ended: ${JSON.stringify(last)}`));
+            return;
+          }
+          socket.off('close', closed);
+          resolve();
+        };
+        socket.once('close', closed);
+        check();
+      }),
+    close: () => socket.close(),
+  };
+}

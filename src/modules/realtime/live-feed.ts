@@ -1,4 +1,11 @@
 import { SubscriberTooSlowError } from '../shared/errors.js';
+
+/**
+ * What a socket that cannot keep up costs its subscriber, for the transport that writes to it:
+ * the subscription ends, the oldest points are dropped and counted, or only the latest value waits.
+ */
+export type SlowReaderRule = 'end' | 'shed' | 'latest';
+
 /**
  * What one subscriber has waiting. graphql-ws pulls the next item only after the socket took the
  * previous one, so a slow client leaves items here, and each feed bounds them its own way.
@@ -8,6 +15,8 @@ export abstract class LiveFeed<In, Out> implements AsyncIterableIterator<Out> {
   private failure: Error | undefined;
   private ended = false;
   private readonly cleanups: (() => void)[] = [];
+
+  abstract readonly slowReader: SlowReaderRule;
 
   /** Adds an item; the feed decides what overflow means. */
   abstract push(item: In): void;
@@ -80,6 +89,7 @@ export abstract class LiveFeed<In, Out> implements AsyncIterableIterator<Out> {
  * events pile up has its subscription ended with SubscriberTooSlowError, so it knows to resync.
  */
 export class OrderedFeed<T> extends LiveFeed<T, T> {
+  readonly slowReader = 'end';
   private items: T[] = [];
   private head = 0;
 
@@ -127,6 +137,7 @@ export interface PointBatch<T> {
  * points the oldest are dropped, and the next batch says how many, so memory stays bounded.
  */
 export class SheddingFeed<T> extends LiveFeed<T, PointBatch<T>> {
+  readonly slowReader = 'shed';
   private points: T[] = [];
   private head = 0;
   private dropped = 0;
@@ -175,6 +186,7 @@ export class SheddingFeed<T> extends LiveFeed<T, PointBatch<T>> {
  * gets two within `minIntervalMs`.
  */
 export class LatestValueFeed<T> extends LiveFeed<T, T> {
+  readonly slowReader = 'latest';
   private latest: T | undefined;
   private lastDeliveredAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;

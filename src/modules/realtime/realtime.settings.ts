@@ -21,6 +21,8 @@ export interface RealtimeSettings {
   subscriberQueueLimit: number;
   /** liveMetrics points one subscriber may have waiting; beyond it the oldest are dropped and counted. */
   metricsQueueLimit: number;
+  /** Bytes a subscriber's socket may hold unsent before it counts as slow (metrics dropped, other feeds ended). */
+  subscriberBufferLimitBytes: number;
   /** graphql-ws keep-alive: a ping this often, and the socket is dropped when no pong came back in as long. */
   keepAliveMs: number;
 }
@@ -48,6 +50,7 @@ export function loadRealtimeSettings(env: Env = process.env): RealtimeSettings {
     clusterStateIntervalMs: whole(env, 'CLUSTER_STATE_INTERVAL_MS', 1_000, 100, 600_000),
     subscriberQueueLimit: whole(env, 'SUBSCRIBER_QUEUE_LIMIT', 1_000, 10, 1_000_000),
     metricsQueueLimit: whole(env, 'LIVE_METRICS_QUEUE_LIMIT', 500, 10, 1_000_000),
+    subscriberBufferLimitBytes: whole(env, 'WS_SUBSCRIBER_BUFFER_LIMIT_BYTES', 262_144, 1_024, 1_073_741_824),
     keepAliveMs: whole(env, 'WS_KEEPALIVE_MS', 15_000, 1_000, 600_000),
   };
 }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { pubsubNamespace } from '../../infra/pubsub.js';
 import type { ClusterStateChangedEvent, NodeHeartbeat } from '../../infra/topics.js';
 
 /** The latest heartbeat of a node, as node:heartbeat:{node_id} holds it. */
@@ -51,18 +52,24 @@ export interface RealtimeStore {
   close(): Promise<void>;
 }
 
-export const RedisKey = {
-  heartbeat: (nodeId: string) => `node:heartbeat:${nodeId}`,
-  /** Replaces seed 000's KEYS node:heartbeat:*: a sorted set of the tenant's nodes by last-seen time. */
-  heartbeatIndex: (tenantId: string) => `nodes:heartbeat:${tenantId}`,
-  sessionState: (sessionId: string) => `session:state:${sessionId}`,
-  metric: (nodeId: string, metricType: string) => `metrics:node:${nodeId}:${metricType}`,
-  /** The metric types a node reported lately, by time, so reading all of them needs no SCAN. */
-  metricIndex: (nodeId: string) => `metrics:node:${nodeId}:types`,
-  /** The seed's cluster:state, one per tenant. */
-  clusterState: (tenantId: string) => `cluster:state:${tenantId}`,
-  clusterStateWatched: (tenantId: string) => `cluster:state:watched:${tenantId}`,
-} as const;
+/** The seed's key patterns under a namespace (the pub/sub one by default), so deployments sharing a Redis do not collide. */
+export function realtimeKeys(namespace: string) {
+  const key = (name: string) => `${namespace}:${name}`;
+  return {
+    heartbeat: (nodeId: string) => key(`node:heartbeat:${nodeId}`),
+    /** Replaces seed 000's KEYS node:heartbeat:*: a sorted set of the tenant's nodes by last-seen time. */
+    heartbeatIndex: (tenantId: string) => key(`nodes:heartbeat:${tenantId}`),
+    sessionState: (sessionId: string) => key(`session:state:${sessionId}`),
+    metric: (nodeId: string, metricType: string) => key(`metrics:node:${nodeId}:${metricType}`),
+    /** The metric types a node reported lately, by time, so reading all of them needs no SCAN. */
+    metricIndex: (nodeId: string) => key(`metrics:node:${nodeId}:types`),
+    /** The seed's cluster:state, one per tenant. */
+    clusterState: (tenantId: string) => key(`cluster:state:${tenantId}`),
+    clusterStateWatched: (tenantId: string) => key(`cluster:state:watched:${tenantId}`),
+  } as const;
+}
+
+type RealtimeKeys = ReturnType<typeof realtimeKeys>;
 
 /** Index keys outlive their members a little, and vanish with an idle tenant or node. */
 const INDEX_TTL_SECONDS = 86_400;
@@ -123,8 +130,10 @@ const fromStoredMetric = (stored: StoredMetric): MetricRecord => ({
 export class RedisRealtimeStore implements RealtimeStore {
   readonly kind = 'redis';
   private readonly redis: Redis;
+  private readonly keys: RealtimeKeys;
 
-  constructor(url: string) {
+  constructor(url: string, namespace: string = pubsubNamespace()) {
+    this.keys = realtimeKeys(namespace);
     // Fail fast while Redis is away: callers fall back to PostgreSQL rather than wait.
     this.redis = new Redis(url, {
       maxRetriesPerRequest: 1,
@@ -138,10 +147,10 @@ export class RedisRealtimeStore implements RealtimeStore {
   async putHeartbeats(tenantId: string, heartbeats: readonly NodeHeartbeat[], ttlSeconds: number): Promise<void> {
     if (heartbeats.length === 0) return;
     const pipeline = this.redis.multi();
-    const index = RedisKey.heartbeatIndex(tenantId);
+    const index = this.keys.heartbeatIndex(tenantId);
     for (const beat of heartbeats) {
       const stored: StoredHeartbeat = { tenant_id: tenantId, node_id: beat.nodeId, status: beat.status, load: beat.load, timestamp: beat.at };
-      pipeline.set(RedisKey.heartbeat(beat.nodeId), JSON.stringify(stored), 'EX', ttlSeconds);
+      pipeline.set(this.keys.heartbeat(beat.nodeId), JSON.stringify(stored), 'EX', ttlSeconds);
       pipeline.zadd(index, Date.parse(beat.at), beat.nodeId);
     }
     pipeline.expire(index, INDEX_TTL_SECONDS);
@@ -149,12 +158,12 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   async liveHeartbeats(tenantId: string, withinSeconds: number): Promise<HeartbeatRecord[]> {
-    const index = RedisKey.heartbeatIndex(tenantId);
+    const index = this.keys.heartbeatIndex(tenantId);
     const since = Date.now() - withinSeconds * 1000;
     await this.redis.zremrangebyscore(index, '-inf', `(${since}`);
     const nodeIds = await this.redis.zrevrangebyscore(index, '+inf', since);
     if (nodeIds.length === 0) return [];
-    const values = await this.redis.mget(nodeIds.map(RedisKey.heartbeat));
+    const values = await this.redis.mget(nodeIds.map((nodeId) => this.keys.heartbeat(nodeId)));
     return values.flatMap((text) => {
       const stored = parse<StoredHeartbeat>(text);
       return stored && stored.tenant_id === tenantId ? [fromStoredHeartbeat(stored)] : [];
@@ -171,11 +180,11 @@ export class RedisRealtimeStore implements RealtimeStore {
       start_time: record.startTime,
       updated_at: record.updatedAt,
     };
-    await this.redis.set(RedisKey.sessionState(record.sessionId), JSON.stringify(stored), 'EX', ttlSeconds);
+    await this.redis.set(this.keys.sessionState(record.sessionId), JSON.stringify(stored), 'EX', ttlSeconds);
   }
 
   async sessionState(sessionId: string): Promise<SessionStateRecord | null> {
-    const stored = parse<StoredSessionState>(await this.redis.get(RedisKey.sessionState(sessionId)));
+    const stored = parse<StoredSessionState>(await this.redis.get(this.keys.sessionState(sessionId)));
     if (!stored) return null;
     return {
       tenantId: stored.tenant_id,
@@ -201,18 +210,18 @@ export class RedisRealtimeStore implements RealtimeStore {
         unit: record.unit,
         timestamp: record.time,
       };
-      pipeline.set(RedisKey.metric(record.nodeId, record.metricType), JSON.stringify(stored), 'EX', ttlSeconds);
-      pipeline.zadd(RedisKey.metricIndex(record.nodeId), Date.now(), record.metricType);
-      indexes.add(RedisKey.metricIndex(record.nodeId));
+      pipeline.set(this.keys.metric(record.nodeId, record.metricType), JSON.stringify(stored), 'EX', ttlSeconds);
+      pipeline.zadd(this.keys.metricIndex(record.nodeId), Date.now(), record.metricType);
+      indexes.add(this.keys.metricIndex(record.nodeId));
     }
     for (const index of indexes) pipeline.expire(index, ttlSeconds);
     await execOrThrow(pipeline);
   }
 
   async latestMetrics(nodeId: string, metricTypes: readonly string[] | null): Promise<MetricRecord[]> {
-    const types = metricTypes ?? (await this.redis.zrange(RedisKey.metricIndex(nodeId), 0, -1));
+    const types = metricTypes ?? (await this.redis.zrange(this.keys.metricIndex(nodeId), 0, -1));
     if (types.length === 0) return [];
-    const values = await this.redis.mget(types.map((type) => RedisKey.metric(nodeId, type)));
+    const values = await this.redis.mget(types.map((type) => this.keys.metric(nodeId, type)));
     return values.flatMap((text) => {
       const stored = parse<StoredMetric>(text);
       return stored ? [fromStoredMetric(stored)] : [];
@@ -220,7 +229,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   async putClusterState(state: ClusterStateRecord): Promise<void> {
-    await this.redis.hset(RedisKey.clusterState(state.tenantId), {
+    await this.redis.hset(this.keys.clusterState(state.tenantId), {
       tenant_id: state.tenantId,
       total_nodes: state.totalNodes,
       active_nodes: state.activeNodes,
@@ -231,7 +240,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   async clusterState(tenantId: string): Promise<ClusterStateRecord | null> {
-    const hash = await this.redis.hgetall(RedisKey.clusterState(tenantId));
+    const hash = await this.redis.hgetall(this.keys.clusterState(tenantId));
     if (!hash.updated_at || hash.tenant_id !== tenantId) return null;
     return {
       tenantId,
@@ -244,11 +253,11 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   async markClusterStateWatched(tenantId: string, ttlSeconds: number): Promise<void> {
-    await this.redis.set(RedisKey.clusterStateWatched(tenantId), '1', 'EX', ttlSeconds);
+    await this.redis.set(this.keys.clusterStateWatched(tenantId), '1', 'EX', ttlSeconds);
   }
 
   async isClusterStateWatched(tenantId: string): Promise<boolean> {
-    return (await this.redis.exists(RedisKey.clusterStateWatched(tenantId))) === 1;
+    return (await this.redis.exists(this.keys.clusterStateWatched(tenantId))) === 1;
   }
 
   async close(): Promise<void> {
@@ -263,70 +272,73 @@ async function execOrThrow(pipeline: ReturnType<Redis['multi']>): Promise<void> 
   if (failure?.[0]) throw failure[0];
 }
 
+/** In process the keys need no namespace: no other deployment shares the map. */
+const MemoryKey = realtimeKeys('local');
+
 /** The same store in process, for a single instance without Redis. */
 export class MemoryRealtimeStore implements RealtimeStore {
   readonly kind = 'memory';
   private readonly values = new Map<string, { value: unknown; expiresAt: number }>();
 
   async putHeartbeats(tenantId: string, heartbeats: readonly NodeHeartbeat[], ttlSeconds: number): Promise<void> {
-    for (const beat of heartbeats) this.put(RedisKey.heartbeat(beat.nodeId), { ...beat, tenantId }, ttlSeconds);
-    const index = this.get<Map<string, number>>(RedisKey.heartbeatIndex(tenantId)) ?? new Map<string, number>();
+    for (const beat of heartbeats) this.put(MemoryKey.heartbeat(beat.nodeId), { ...beat, tenantId }, ttlSeconds);
+    const index = this.get<Map<string, number>>(MemoryKey.heartbeatIndex(tenantId)) ?? new Map<string, number>();
     for (const beat of heartbeats) index.set(beat.nodeId, Date.parse(beat.at));
-    this.put(RedisKey.heartbeatIndex(tenantId), index, INDEX_TTL_SECONDS);
+    this.put(MemoryKey.heartbeatIndex(tenantId), index, INDEX_TTL_SECONDS);
   }
 
   async liveHeartbeats(tenantId: string, withinSeconds: number): Promise<HeartbeatRecord[]> {
-    const index = this.get<Map<string, number>>(RedisKey.heartbeatIndex(tenantId));
+    const index = this.get<Map<string, number>>(MemoryKey.heartbeatIndex(tenantId));
     if (!index) return [];
     const since = Date.now() - withinSeconds * 1000;
     for (const [nodeId, seen] of index) if (seen < since) index.delete(nodeId);
     return [...index.entries()]
       .sort(([, a], [, b]) => b - a)
       .flatMap(([nodeId]) => {
-        const record = this.get<HeartbeatRecord>(RedisKey.heartbeat(nodeId));
+        const record = this.get<HeartbeatRecord>(MemoryKey.heartbeat(nodeId));
         return record && record.tenantId === tenantId ? [record] : [];
       });
   }
 
   async putSessionState(record: SessionStateRecord, ttlSeconds: number): Promise<void> {
-    this.put(RedisKey.sessionState(record.sessionId), record, ttlSeconds);
+    this.put(MemoryKey.sessionState(record.sessionId), record, ttlSeconds);
   }
 
   async sessionState(sessionId: string): Promise<SessionStateRecord | null> {
-    return this.get<SessionStateRecord>(RedisKey.sessionState(sessionId)) ?? null;
+    return this.get<SessionStateRecord>(MemoryKey.sessionState(sessionId)) ?? null;
   }
 
   async putMetrics(records: readonly MetricRecord[], ttlSeconds: number): Promise<void> {
     for (const record of records) {
-      this.put(RedisKey.metric(record.nodeId, record.metricType), record, ttlSeconds);
-      const index = this.get<Set<string>>(RedisKey.metricIndex(record.nodeId)) ?? new Set<string>();
+      this.put(MemoryKey.metric(record.nodeId, record.metricType), record, ttlSeconds);
+      const index = this.get<Set<string>>(MemoryKey.metricIndex(record.nodeId)) ?? new Set<string>();
       index.add(record.metricType);
-      this.put(RedisKey.metricIndex(record.nodeId), index, ttlSeconds);
+      this.put(MemoryKey.metricIndex(record.nodeId), index, ttlSeconds);
     }
   }
 
   async latestMetrics(nodeId: string, metricTypes: readonly string[] | null): Promise<MetricRecord[]> {
-    const types = metricTypes ?? [...(this.get<Set<string>>(RedisKey.metricIndex(nodeId)) ?? [])];
+    const types = metricTypes ?? [...(this.get<Set<string>>(MemoryKey.metricIndex(nodeId)) ?? [])];
     return types.flatMap((type) => {
-      const record = this.get<MetricRecord>(RedisKey.metric(nodeId, type));
+      const record = this.get<MetricRecord>(MemoryKey.metric(nodeId, type));
       return record ? [record] : [];
     });
   }
 
   async putClusterState(state: ClusterStateRecord): Promise<void> {
-    this.put(RedisKey.clusterState(state.tenantId), state, INDEX_TTL_SECONDS);
+    this.put(MemoryKey.clusterState(state.tenantId), state, INDEX_TTL_SECONDS);
   }
 
   async clusterState(tenantId: string): Promise<ClusterStateRecord | null> {
-    return this.get<ClusterStateRecord>(RedisKey.clusterState(tenantId)) ?? null;
+    return this.get<ClusterStateRecord>(MemoryKey.clusterState(tenantId)) ?? null;
   }
 
   async markClusterStateWatched(tenantId: string, ttlSeconds: number): Promise<void> {
-    this.put(RedisKey.clusterStateWatched(tenantId), true, ttlSeconds);
+    this.put(MemoryKey.clusterStateWatched(tenantId), true, ttlSeconds);
   }
 
   async isClusterStateWatched(tenantId: string): Promise<boolean> {
-    return this.get<boolean>(RedisKey.clusterStateWatched(tenantId)) === true;
+    return this.get<boolean>(MemoryKey.clusterStateWatched(tenantId)) === true;
   }
 
   async close(): Promise<void> {

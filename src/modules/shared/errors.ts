@@ -123,8 +123,11 @@ export class RateLimitedError extends Error {
 /** A subscriber that fell too far behind on events that may not be lost. */
 export class SubscriberTooSlowError extends Error {
   override name = 'SubscriberTooSlowError';
-  constructor(readonly limit: number) {
-    super(`subscription ended: more than ${limit} events were waiting for this subscriber; query the current state and subscribe again`);
+  constructor(
+    readonly limit: number,
+    unit: 'events' | 'bytes' = 'events',
+  ) {
+    super(`subscription ended: more than ${limit} ${unit} were waiting for this subscriber; query the current state and subscribe again`);
   }
 }
 

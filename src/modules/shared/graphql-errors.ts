@@ -74,7 +74,8 @@ export async function subscriptionErrors<T>(open: () => Promise<AsyncIterableIte
     throw: (error?: unknown) => feed.throw?.(error) ?? Promise.reject(error),
     [Symbol.asyncIterator]: () => wrapped,
   };
-  return wrapped;
+  // A feed's rule for slow sockets (`slowReader`) stays visible to the transport that writes it.
+  return Object.assign(wrapped, { slowReader: (feed as { slowReader?: unknown }).slowReader });
 }
 
 /**
