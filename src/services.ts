@@ -39,6 +39,7 @@ import { MetricsService } from './modules/telemetry/metrics.service.js';
 import { createTelemetryJobs } from './modules/telemetry/telemetry.jobs.js';
 import { ToolAnalyticsService } from './modules/tools/tool.service.js';
 import { createRealtimeJobs } from './modules/realtime/realtime.jobs.js';
+import { createDemoFleetJobs } from './agent/demo-fleet.jobs.js';
 import { RealtimeService } from './modules/realtime/realtime.service.js';
 
 /** What services are built from. `db.prisma` is tenant-scoped; `db.system` is for cross-tenant work. */
@@ -140,5 +141,6 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
     ...createAiJobs(services.responseCache, deps.log),
     ...createWorkloadJobs(services, services.clusterSettings, deps.log),
     ...createRealtimeJobs(services.realtime, deps.log),
+    ...createDemoFleetJobs(deps.config.demoFleet, services, deps.db.system, deps.log),
   ];
 }

@@ -106,6 +106,7 @@ export async function startTestServer(
     migrateOnStart: true,
     seedOnStart: false,
     graphiql: false,
+    demoFleet: { ...base.demoFleet, enabled: false },
     ...overrides,
     auth: { ...base.auth, jwtSecret: TEST_JWT_SECRET, ...overrides.auth },
   };
