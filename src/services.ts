@@ -12,6 +12,7 @@ import { StorageService } from './modules/cluster/storage.service.js';
 import { DeploymentService } from './modules/workloads/deployment.service.js';
 import { SchedulerService } from './modules/workloads/scheduler.service.js';
 import { ComputeSessionService } from './modules/workloads/compute-session.service.js';
+import { SessionControlLoop } from './modules/workloads/session-control-loop.js';
 import { createWorkloadJobs } from './modules/workloads/workloads.jobs.js';
 import { IdentityAdminService } from './modules/identity/admin.service.js';
 import { ApiKeyService } from './modules/identity/api-key.service.js';
@@ -65,6 +66,7 @@ export interface Services {
   clusterViews: ClusterViewsService;
   scheduler: SchedulerService;
   computeSessions: ComputeSessionService;
+  sessionControl: SessionControlLoop;
   deployments: DeploymentService;
   usage: UsageService;
   billing: BillingService;
@@ -106,6 +108,7 @@ export function createServices(deps: ServiceDeps): Services {
     clusterViews: new ClusterViewsService(deps.db.prisma, deps.db.system),
     scheduler,
     computeSessions: new ComputeSessionService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings, scheduler),
+    sessionControl: new SessionControlLoop(deps.db.system, deps.pubsub, deps.log),
     deployments: new DeploymentService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings),
     usage: new UsageService(deps.db.prisma),
     billing: new BillingService(deps.db.prisma, deps.db.system, deps.log),
