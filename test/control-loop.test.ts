@@ -1,10 +1,11 @@
 import { print } from 'graphql';
+import { loadConfig } from '../src/config.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnSessionStateChangedDocument, RecordHeartbeatDocument, SessionDocument, TransitionSessionDocument } from './generated/graphql.js';
+import { CreateDeploymentDocument, DeploymentDocument, OnSessionStateChangedDocument, ReconcileDeploymentsDocument, RecordHeartbeatDocument, RecordHeartbeatsDocument, SessionDocument, TransitionSessionDocument } from './generated/graphql.js';
 import { aPendingSession, aRegisteredNode, rawId } from './helpers/builders.js';
 import { TEST_REDIS_URL, runPostgresTests } from './helpers/backing-services.js';
 import { bearer, eventually, startRealtimeServer, wsClient } from './helpers/realtime.js';
-import { expectResult, type SignedInUser, type TestServer } from './helpers/server.js';
+import { TEST_JWT_SECRET, expectResult, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const SHORT_CLOCKS = {
   HEARTBEAT_TIMEOUT_SECONDS: '2',
@@ -12,6 +13,7 @@ const SHORT_CLOCKS = {
   LIVENESS_SWEEP_INTERVAL_MS: '200',
   HEARTBEAT_FLUSH_INTERVAL_MS: '100',
   SCHEDULER_PASS_INTERVAL_MS: '200',
+  DEPLOYMENT_RECONCILE_INTERVAL_MS: '300',
 };
 
 // Two API instances on one PostgreSQL and one Redis, both running every background job.
@@ -21,8 +23,10 @@ describe.runIf(runPostgresTests)('the control loop closes, on two instances', ()
   let admin: SignedInUser;
 
   beforeAll(async () => {
-    first = await startRealtimeServer('postgres', { redisUrl: TEST_REDIS_URL }, SHORT_CLOCKS);
-    second = await startRealtimeServer('postgres', { redisUrl: TEST_REDIS_URL, databaseUrl: first.rawDatabaseUrl, migrateOnStart: false }, SHORT_CLOCKS);
+    // The test keeps nodes alive and polls as fast as it can: far above a user's default rate limit.
+    const unlimited = { ...loadConfig({}).auth, jwtSecret: TEST_JWT_SECRET, userRateLimitPerMinute: 1_000_000 };
+    first = await startRealtimeServer('postgres', { redisUrl: TEST_REDIS_URL, auth: unlimited }, SHORT_CLOCKS);
+    second = await startRealtimeServer('postgres', { redisUrl: TEST_REDIS_URL, auth: unlimited, databaseUrl: first.rawDatabaseUrl, migrateOnStart: false }, SHORT_CLOCKS);
     admin = await first.signIn({ role: 'admin' });
     await first.db.system.user.update({ where: { id: admin.userId }, data: { quotaCpuHours: 10_000, quotaMemoryGbHours: 100_000 } });
   }, 180_000);
@@ -109,6 +113,45 @@ describe.runIf(runPostgresTests)('the control loop closes, on two instances', ()
       const events = await first.db.system.systemEvent.findMany({ where: { sessionId: rawId(session.id), message: { contains: 'max runtime' } } });
       expect(events).toHaveLength(1);
       expect(events[0]!.message).toMatch(/running -> completed: stopped: ran past its max runtime of 1 minutes/);
+    } finally {
+      clearInterval(beating);
+    }
+  }, 240_000);
+
+  it('scales a deployment from its autoscaling policy, once per cooldown, with the reason as a system event', async () => {
+    await first.db.system.node.updateMany({ where: { tenantId: admin.tenantId }, data: { status: 'maintenance' } });
+    const model = `autoscaled-${Date.now()}`;
+    await first.db.system.model.create({ data: { modelId: model, name: 'Autoscaled', contextLength: 8192, gpuMemoryRequiredGb: 40 } });
+    const gpus = await Promise.all([0, 1, 2].map(() => aRegisteredNode(admin, { gpuType: 'A100', gpuCount: 8, gpuMemoryGb: 320 })));
+    const beat = () =>
+      admin.request(RecordHeartbeatsDocument, { input: { heartbeats: gpus.map((node) => ({ nodeId: node.id, status: 'HEALTHY' as const, load: 0.5 })) } });
+    await beat();
+    const beating = setInterval(() => void beat(), 300);
+    try {
+      const policy = { targetGpuUtilization: 50, windowSeconds: 600, cooldownSeconds: 3_600, tolerance: 0.1 };
+      const created = expectResult(
+        await admin.request(CreateDeploymentDocument, { input: { name: 'autoscaled', model, minReplicas: 1, maxReplicas: 3, autoscaling: policy } }),
+        'CreateDeploymentSuccess',
+      ).deployment;
+      expect(created.desiredReplicas).toBe(1);
+      const [member] = await first.db.system.deploymentNode.findMany({ where: { deploymentId: rawId(created.id) } });
+      // Twice the target on its one replica: the policy asks for two.
+      await first.db.system.nodeMetric.create({ data: { tenantId: admin.tenantId, nodeId: member!.nodeId, metricType: 'gpu_usage', value: 100, time: new Date() } });
+      const scaled = await eventually(async () => {
+        const deployment = (await admin.request(DeploymentDocument, { id: created.id })).data?.deployment;
+        return deployment?.desiredReplicas === 2 && deployment.currentReplicas === 2 ? deployment : undefined;
+      }, 'the deployment autoscaled to two replicas', 1_200);
+      expect(scaled.status).toBe('ACTIVE');
+      // Still twice the target, but within the cooldown: a reconcile on demand changes nothing.
+      await admin.request(ReconcileDeploymentsDocument, {});
+      expect((await admin.request(DeploymentDocument, { id: created.id })).data?.deployment?.desiredReplicas).toBe(2);
+      const decisions = await first.db.system.systemEvent.findMany({
+        where: { tenantId: admin.tenantId, eventType: 'deployment.scaled', details: { path: ['deploymentId'], equals: rawId(created.id) } },
+        select: { message: true },
+      });
+      expect(decisions.map((event) => event.message)).toEqual([
+        'deployment autoscaled: autoscaled from 1 to 2 replicas: mean GPU utilisation 100 against a target of 50 over 600 s (1 -> 2, within 1..3)',
+      ]);
     } finally {
       clearInterval(beating);
     }
