@@ -31,6 +31,25 @@ export interface Config {
   retention: RetentionConfig;
   encryption: EncryptionConfig;
   edge: EdgeConfig;
+  demoFleet: DemoFleetConfig;
+}
+
+/** Simulated agents for the demo tenant's nodes, so the demo cluster stays alive. */
+export interface DemoFleetConfig {
+  /** Default: on where demo data is seeded (the embedded database), off with DATABASE_URL. */
+  enabled: boolean;
+  /** How often every demo node sends a heartbeat and a sample of metrics. */
+  intervalMs: number;
+  /** How long a demo session runs before the simulated agent completes it. */
+  sessionSeconds: number;
+}
+
+function loadDemoFleetConfig(env: Env, seeded: boolean): DemoFleetConfig {
+  return {
+    enabled: boolean(env, 'DEMO_FLEET', seeded),
+    intervalMs: integer(env, 'DEMO_FLEET_INTERVAL_MS', 10_000, 100, 600_000),
+    sessionSeconds: integer(env, 'DEMO_FLEET_SESSION_SECONDS', 120, 1, 86_400),
+  };
 }
 
 export interface AuthConfig {
@@ -146,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     retention: loadRetentionConfig(env),
     encryption: loadEncryptionConfig(env),
     edge: loadEdgeConfig(env),
+    demoFleet: loadDemoFleetConfig(env, boolean(env, 'SEED_ON_START', embedded)),
   };
 }
 

@@ -16,6 +16,7 @@ import { StorageService } from './modules/cluster/storage.service.js';
 import { DeploymentService } from './modules/workloads/deployment.service.js';
 import { SchedulerService } from './modules/workloads/scheduler.service.js';
 import { ComputeSessionService } from './modules/workloads/compute-session.service.js';
+import { SessionControlLoop } from './modules/workloads/session-control-loop.js';
 import { createWorkloadJobs } from './modules/workloads/workloads.jobs.js';
 import { IdentityAdminService } from './modules/identity/admin.service.js';
 import { ApiKeyService } from './modules/identity/api-key.service.js';
@@ -47,6 +48,7 @@ import { ArchiveService } from './modules/lifecycle/archive.service.js';
 import { createLifecycleJobs } from './modules/lifecycle/lifecycle.jobs.js';
 import { RetentionService } from './modules/lifecycle/retention.service.js';
 import { createRealtimeJobs } from './modules/realtime/realtime.jobs.js';
+import { createDemoFleetJobs } from './agent/demo-fleet.jobs.js';
 import { RealtimeService } from './modules/realtime/realtime.service.js';
 
 /** What services are built from. `db.prisma` is tenant-scoped; `db.system` is for cross-tenant work. */
@@ -72,6 +74,7 @@ export interface Services {
   clusterViews: ClusterViewsService;
   scheduler: SchedulerService;
   computeSessions: ComputeSessionService;
+  sessionControl: SessionControlLoop;
   deployments: DeploymentService;
   usage: UsageService;
   billing: BillingService;
@@ -129,6 +132,7 @@ export function createServices(deps: ServiceDeps): Services {
     clusterViews: new ClusterViewsService(deps.db.prisma, deps.db.system),
     scheduler,
     computeSessions: new ComputeSessionService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings, scheduler, secrets),
+    sessionControl: new SessionControlLoop(deps.db.system, deps.pubsub, deps.log),
     deployments: new DeploymentService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings),
     usage: new UsageService(deps.db.prisma),
     billing: new BillingService(deps.db.prisma, deps.db.system, deps.log),
@@ -172,5 +176,6 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
     ...createWorkloadJobs(services, services.clusterSettings, deps.log),
     ...createRealtimeJobs(services.realtime, deps.log),
     ...createLifecycleJobs(services.retention, deps.log),
+    ...createDemoFleetJobs(deps.config.demoFleet, services, deps.db.system, deps.log),
   ];
 }

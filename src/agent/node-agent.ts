@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Client } from 'graphql-ws';
 import { ApiClient, ApiRefusedError, ApiUnreachableError } from './api-client.js';
 import { CpuMeter, loadFraction, readGpus, readInventory, readVitals, systemMachineId, type GpuReading } from './host.js';
-import { LocalStore, type StoredSample } from './local-store.js';
+import { LocalStore } from './local-store.js';
+import { pointsOf } from './metric-points.js';
 import { refusal, SessionRunner, type CommandPolicy } from './session-runner.js';
 
 export interface AgentOptions {
@@ -29,20 +30,6 @@ const TRANSITION = `mutation ($id: ID!, $status: SessionStatus!, $reason: String
 const SCHEDULED = `query ($nodeId: ID!) { sessions(first: 100, filter: { nodeId: $nodeId, status: [SCHEDULED] }) { edges { node { id } } } }`;
 const SESSION = `query ($id: ID!) { session(id: $id) { id status application environmentVariables cpuRequest memoryRequestGb scheduledNode { id } } }`;
 const ON_SESSION = `subscription { sessionStateChanged { sessionId status nodeId } }`;
-
-/** The points one local_resources row becomes. */
-function pointsOf(nodeId: string, sample: StoredSample) {
-  const values: [string, number | null, string][] = [
-    ['cpu_usage', sample.cpuUsage, 'percent'],
-    ['memory_usage', sample.memoryUsage, 'percent'],
-    ['disk_usage', sample.diskUsage, 'percent'],
-    ['network_rx_bytes', sample.networkRxBytes, 'bytes'],
-    ['network_tx_bytes', sample.networkTxBytes, 'bytes'],
-    ['gpu_usage', sample.gpuUsage, 'percent'],
-    ['gpu_temperature', sample.temperature, 'celsius'],
-  ];
-  return values.flatMap(([metricType, value, unit]) => (value === null ? [] : [{ nodeId, metricType, value, unit, time: sample.timestamp }]));
-}
 
 /**
  * The node agent: registers its machine, sends heartbeats and metrics, and runs the sessions the

@@ -108,6 +108,7 @@ export async function startTestServer(
     migrateOnStart: true,
     seedOnStart: false,
     graphiql: false,
+    demoFleet: { ...base.demoFleet, enabled: false },
     ...overrides,
     auth: { ...base.auth, jwtSecret: TEST_JWT_SECRET, ...overrides.auth },
     encryption: { key: TEST_ENCRYPTION_KEY, previousKeys: [], ...overrides.encryption },

@@ -84,7 +84,7 @@ builder.queryFields((t) => ({
             tenantOf(ctx),
             args.filter ? { ...compact(args.filter), nodeId: args.filter.nodeId?.id, sessionId: args.filter.sessionId?.id } : {},
           ),
-          orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
+          orderBy: [{ timestamp: 'desc' }, { seq: 'desc' }],
         }),
       ),
   }),

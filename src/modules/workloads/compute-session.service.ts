@@ -10,6 +10,7 @@ import { parseCreateSession, parseSessionFilter, parseTransition } from './sessi
 import type { SchedulerService } from './scheduler.service.js';
 import { assertMaySteer, type SessionActor } from './session-access.js';
 import type { SecretBox } from '../../infra/secret-box.js';
+import { releaseAllocations } from './allocations.js';
 
 interface QuotaUsage {
   quota_cpu_hours: string;
@@ -131,7 +132,7 @@ export class ComputeSessionService {
       if (!canTransition(locked.status, status)) throw new IllegalTransitionError('Session', sessionId, locked.status, status);
       const now = new Date();
       let released: { resourceType: string; allocatedAmount: Prisma.Decimal; unit: string; nodeId: string }[] = [];
-      if (isTerminal(status)) released = await this.releaseAllocations(tx, actor.tenantId, sessionId, now);
+      if (isTerminal(status)) released = await releaseAllocations(tx, actor.tenantId, sessionId, now);
       const updated = await tx.session.update({
         where: { id: sessionId },
         data: {
@@ -172,22 +173,6 @@ export class ComputeSessionService {
       at: session.updatedAt.toISOString(),
     });
     return session;
-  }
-
-  /** Marks the session's active allocations released and gives their capacity back, in lock order. */
-  private async releaseAllocations(tx: Prisma.TransactionClient, tenantId: string, sessionId: string, at: Date) {
-    const active = await tx.sessionAllocation.findMany({
-      where: { tenantId, sessionId, status: 'active' },
-      orderBy: [{ nodeId: 'asc' }, { resourceType: 'asc' }],
-    });
-    for (const allocation of active) {
-      await tx.$executeRaw`
-        UPDATE node_resources
-        SET allocated_capacity = GREATEST(allocated_capacity - ${allocation.allocatedAmount.toString()}::numeric, 0), updated_at = now()
-        WHERE node_id = ${allocation.nodeId}::uuid AND tenant_id = ${tenantId}::uuid AND resource_type = ${allocation.resourceType}`;
-    }
-    await tx.sessionAllocation.updateMany({ where: { tenantId, sessionId, status: 'active' }, data: { status: 'released', deallocationTime: at } });
-    return active;
   }
 
   sessionWhere(tenantId: string, rawFilter: unknown): Prisma.SessionWhereInput {

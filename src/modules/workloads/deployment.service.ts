@@ -10,6 +10,7 @@ import { CANDIDATE_ORDER, placeableNode } from '../cluster/capacity.js';
 import type { ClusterSettings } from '../cluster/settings.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { cheapestFittingGpuType, chooseReplicaNode, chooseReplicaToRemove, fitsModel, type ReplicaCandidate } from './deployment-placement.js';
+import { autoscalingPolicy, decideScale } from './autoscaling.js';
 import { AUTO_GPU_TYPE, parseCreateDeployment, parseDeploymentFilter, parseDesiredReplicas, type DeploymentStrategy } from './deployment.validation.js';
 
 interface Member {
@@ -229,6 +230,14 @@ export class DeploymentService {
       changes.push({ change: 'replica_failed', message: `replica on ${failed.hostname} lost: the node failed`, nodeId: failed.nodeId, severity: 'warning' });
     }
     members = members.filter((member) => member.status !== 'failed');
+
+    const policy = autoscalingPolicy(deployment.autoscaling);
+    const decision = policy && (await decideScale(tx, { ...deployment, modelKey: locked.modelKey, nodeIds: members.map((member) => member.nodeId) }, policy, new Date()));
+    if (decision) {
+      changes.push({ change: 'scaled', message: `autoscaled from ${deployment.desiredReplicas} to ${decision.desired} replicas: ${decision.reason}`, nodeId: null, severity: 'info' });
+      deployment = await tx.deployment.update({ where: { id: deployment.id }, data: { desiredReplicas: decision.desired } });
+      locked.deployment = deployment;
+    }
 
     const desired = Math.min(Math.max(deployment.desiredReplicas, deployment.minReplicas), deployment.maxReplicas);
     const gpuType = deployment.resolvedGpuType ?? deployment.gpuType;

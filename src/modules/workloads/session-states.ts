@@ -24,3 +24,7 @@ export const SESSION_TRANSITIONS: Readonly<Record<SessionStatus, readonly Sessio
 export const canTransition = (from: SessionStatus, to: SessionStatus): boolean => SESSION_TRANSITIONS[from].includes(to);
 
 export const isTerminal = (status: string): boolean => (TERMINAL_STATUSES as readonly string[]).includes(status);
+
+/** What a failure of its node does to a session: it fails with the node, or goes back to pending to be placed elsewhere. */
+export const RESTART_POLICIES = ['never', 'reschedule'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];

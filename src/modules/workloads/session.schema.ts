@@ -16,13 +16,17 @@ import {
 } from '../shared/errors.js';
 import { inOneStatement } from '../shared/read-query.js';
 import type { SchedulingNotes } from './scheduler.service.js';
-import { SESSION_STATUSES } from './session-states.js';
+import { RESTART_POLICIES, SESSION_STATUSES } from './session-states.js';
 import type { SessionActor } from './session-access.js';
 import { SESSION_TYPES } from './session.validation.js';
 import { mutationErrors } from '../shared/graphql-errors.js';
 
 export const SessionStatusEnum = builder.enumType('SessionStatus', { values: enumValues(SESSION_STATUSES) });
 export const SessionTypeEnum = builder.enumType('SessionType', { values: enumValues(SESSION_TYPES) });
+const RestartPolicyEnum = builder.enumType('SessionRestartPolicy', {
+  description: 'What a failure of its node does to a session: NEVER fails it with the node, RESCHEDULE puts it back to PENDING',
+  values: enumValues(RESTART_POLICIES),
+});
 export const PlacementStrategyEnum = builder.enumType('PlacementStrategy', {
   description: 'BINPACK fills the fullest node that fits first; SPREAD puts work on the emptiest',
   values: enumValues(PLACEMENT_STRATEGIES),
@@ -98,6 +102,7 @@ export const SessionRef = builder.prismaNode('Session', {
     containerImage: t.exposeString('containerImage', { nullable: true }),
     priority: t.exposeInt('priority'),
     maxRuntimeMinutes: t.exposeInt('maxRuntimeMinutes', { nullable: true }),
+    restartPolicy: t.field({ type: RestartPolicyEnum, select: { restartPolicy: true }, resolve: (s) => s.restartPolicy as never }),
     cpuRequest: t.float({ select: { cpuRequest: true }, resolve: (s) => s.cpuRequest.toNumber() }),
     cpuLimit: t.float({ nullable: true, select: { cpuLimit: true }, resolve: (s) => s.cpuLimit?.toNumber() ?? null }),
     memoryRequestGb: t.float({ select: { memoryRequestGb: true }, resolve: (s) => s.memoryRequestGb.toNumber() }),
@@ -186,6 +191,7 @@ const CreateSessionInput = builder.inputType('CreateSessionInput', {
     containerImage: t.string({ required: false }),
     priority: t.int({ required: false, description: '1 (default) to 10; higher is scheduled first' }),
     maxRuntimeMinutes: t.int({ required: false, description: 'Also what quotas charge; a default applies when omitted' }),
+    restartPolicy: t.field({ type: RestartPolicyEnum, required: false, description: 'NEVER unless given' }),
     cpuRequest: t.float({ required: true }),
     cpuLimit: t.float({ required: false }),
     memoryRequestGb: t.float({ required: true }),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
 import { SecretBox } from '../../infra/secret-box.js';
 import { parseInput } from '../shared/validation.js';
-import { SESSION_STATUSES } from './session-states.js';
+import { RESTART_POLICIES, SESSION_STATUSES } from './session-states.js';
 
 export const SESSION_TYPES = ['interactive', 'batch', 'streaming', 'ai_training', 'rendering'] as const;
 export type SessionType = (typeof SESSION_TYPES)[number];
@@ -31,6 +31,7 @@ const createSessionInput = z
     containerImage: name(500).optional(),
     priority: z.number().int().min(1).max(10).default(1),
     maxRuntimeMinutes: z.number().int().min(1).max(525_600).optional(),
+    restartPolicy: z.enum(RESTART_POLICIES).default('never'),
     cpuRequest: z.number().finite().positive().max(999_999),
     cpuLimit: z.number().finite().positive().max(999_999).optional(),
     memoryRequestGb: z.number().finite().positive().max(99_999_999),
