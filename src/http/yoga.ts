@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createYoga, useErrorHandler, type YogaLogger } from 'graphql-yoga';
-import type { GraphQLError } from 'graphql';
+import { getOperationAST, type GraphQLError } from 'graphql';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Database } from '../infra/db.js';
@@ -47,6 +48,8 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
       });
     },
     plugins: [
+      // Queries run as compiled JavaScript per document (cached); mutations and subscriptions as before.
+      useGraphQlJit({}, { enableIf: ({ document, operationName }) => getOperationAST(document, operationName)?.operation === 'query' }),
       useTenantScope(),
       useReadiness(db, pubsub),
       useErrorHandler(({ errors, context }) => {
