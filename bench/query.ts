@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -232,6 +232,14 @@ async function rawRate(pool: pg.Pool, sql: string, params: unknown[], seconds: n
   return done / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined where there is none. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const sameRows = (a: Plain[], b: Plain[]) => JSON.stringify(a) === JSON.stringify(b);
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 
@@ -268,6 +276,7 @@ async function main(): Promise<void> {
     const { token } = await tokens.issueAccessToken({ userId, tenantId, role: 'admin', sessionFamilyId: null });
 
     const urls: Partial<Record<Target, string>> = {};
+    const pids: Partial<Record<Target, number>> = {};
     if (TARGETS.includes('api')) {
       const api = await startProcess(
         'API',
@@ -280,6 +289,7 @@ async function main(): Promise<void> {
         },
       );
       children.push(api.child);
+      pids.api = api.child.pid;
       urls.api = `http://127.0.0.1:${api.port}/graphql`;
     }
     if (TARGETS.includes('postgraphile')) {
@@ -289,6 +299,7 @@ async function main(): Promise<void> {
         ready: /listening (\d+)/,
       });
       children.push(peer.child);
+      pids.postgraphile = peer.child.pid;
       urls.postgraphile = `http://127.0.0.1:${peer.port}/graphql`;
     }
 
@@ -311,11 +322,18 @@ async function main(): Promise<void> {
     const load = [loadavg()];
     for (const q of queries) for (const target of TARGETS) await measureOnce(q, target, 2); // warm-up
     const rates = new Map<string, number[]>();
+    // CPU milliseconds the server process spent per request: steadier than req/s on a loaded machine.
+    const cpuPerRequest = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const q of queries) {
         for (const target of TARGETS) {
+          const cpuBefore = cpuSeconds(pids[target]);
           const rate = await measureOnce(q, target, SECONDS);
+          const cpuAfter = cpuSeconds(pids[target]);
           rates.set(`${q.name}|${target}`, [...(rates.get(`${q.name}|${target}`) ?? []), rate]);
+          if (cpuBefore !== undefined && cpuAfter !== undefined) {
+            cpuPerRequest.set(`${q.name}|${target}`, [...(cpuPerRequest.get(`${q.name}|${target}`) ?? []), ((cpuAfter - cpuBefore) * 1000) / (rate * SECONDS)]);
+          }
         }
       }
       load.push(loadavg());
@@ -331,6 +349,14 @@ async function main(): Promise<void> {
       const api = m('api');
       const rounds = (rates.get(`${q.name}|api`) ?? []).map((r) => r.toFixed(0)).join(' ');
       console.log(`${pad(q.name, 36)}${num(api, 8)}${num(m('postgraphile'), 14)}${num(m('raw'), 10)}${ratio(api, m('postgraphile'), 9)}${ratio(api, m('raw'), 9)}   ${rounds}`);
+    }
+    console.log(`\nServer CPU per request, ms (median; the database's own CPU not included)\n`);
+    console.log(`${pad('query', 36)}${'API'.padStart(8)}${'PostGraphile'.padStart(14)}${'PG/API'.padStart(9)}`);
+    for (const q of queries) {
+      const c = (target: Target) => (cpuPerRequest.has(`${q.name}|${target}`) ? median(cpuPerRequest.get(`${q.name}|${target}`)!) : undefined);
+      const api = c('api');
+      const peer = c('postgraphile');
+      console.log(`${pad(q.name, 36)}${(api?.toFixed(2) ?? '-').padStart(8)}${(peer?.toFixed(2) ?? '-').padStart(14)}${ratio(peer, api, 9)}`);
     }
     const fmt = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
     console.log(`\nload average (1/5/15 min): before ${fmt(load[0]!)}, after ${fmt(load.at(-1)!)}; machine: ${(await import('node:os')).cpus().length} cores`);

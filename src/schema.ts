@@ -1,5 +1,6 @@
 import { lexicographicSortSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
+import { answerCompiledRows } from './modules/shared/compiled-read.js';
 import './modules/shared/scalars.js';
 import './modules/shared/error-types.js';
 import './modules/identity/identity-types.schema.js';
@@ -36,6 +37,9 @@ let schema: GraphQLSchema | undefined;
 
 /** The one GraphQL schema, built once from every module's types and fields. */
 export function buildSchema(): GraphQLSchema {
-  schema ??= lexicographicSortSchema(builder.toSchema());
+  if (!schema) {
+    schema = lexicographicSortSchema(builder.toSchema());
+    answerCompiledRows(schema);
+  }
   return schema;
 }

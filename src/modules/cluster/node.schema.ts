@@ -5,6 +5,8 @@ import type { Node } from '../../generated/prisma/client.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { inOneStatement } from '../shared/read-query.js';
+import { readPage } from '../shared/compiled-read.js';
+import { nodeReads } from './node.reads.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
 import { RegionRef } from './region.schema.js';
@@ -134,10 +136,10 @@ builder.queryFields((t) => ({
       orderBy: t.arg({ type: NodeOrder, required: false }),
     },
     totalCount: async (_root, args, ctx) => ctx.prisma.node.count({ where: await ctx.services.nodes.nodeWhere(tenantOf(ctx), nodeFilterArgs(args.filter)) }),
-    resolve: async (query, _root, args, ctx) => {
+    resolve: async (query, _root, args, ctx, info) => {
       const field = args.orderBy?.field ?? 'createdAt';
       const direction = args.orderBy?.direction ?? 'desc';
-      return ctx.prisma.node.findMany({
+      return readPage(nodeReads, ctx.prisma, info, ctx.prisma.node, {
         ...inOneStatement(query),
         where: await ctx.services.nodes.nodeWhere(tenantOf(ctx), nodeFilterArgs(args.filter)),
         orderBy: [

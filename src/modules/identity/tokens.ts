@@ -34,7 +34,9 @@ export class TokenService {
   static async create(config: AuthConfig): Promise<TokenService> {
     if (config.jwtAlgorithm === 'HS256') {
       // Without a configured secret tokens only live as long as this process: fine for a laptop.
-      const secret = new TextEncoder().encode(config.jwtSecret ?? randomBytes(48).toString('base64url'));
+      const bytes = new TextEncoder().encode(config.jwtSecret ?? randomBytes(48).toString('base64url'));
+      // Imported once: given raw bytes, every verification would import the key again.
+      const secret = await crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
       return new TokenService(config, secret, secret, config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl)) : undefined);
     }
     const publicKey = await importSPKI(config.jwtPublicKey!, config.jwtAlgorithm);

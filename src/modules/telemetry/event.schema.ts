@@ -5,6 +5,8 @@ import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
 import { inOneStatement } from '../shared/read-query.js';
+import { readPage } from '../shared/compiled-read.js';
+import { systemEventReads } from './event.reads.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { SEVERITIES } from '../../infra/topics.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
@@ -76,9 +78,9 @@ builder.queryFields((t) => ({
     description: "The tenant's events, newest first",
     authScopes: { permission: 'events:read' },
     args: { filter: t.arg({ type: SystemEventFilter, required: false }) },
-    resolve: (query, _root, args, ctx) =>
+    resolve: (query, _root, args, ctx, info) =>
       withGraphQLErrors(async () =>
-        ctx.prisma.systemEvent.findMany({
+        readPage(systemEventReads, ctx.prisma, info, ctx.prisma.systemEvent, {
           ...inOneStatement(query),
           where: ctx.services.systemEvents.where(
             tenantOf(ctx),

@@ -15,6 +15,8 @@ import {
   ValidationError,
 } from '../shared/errors.js';
 import { inOneStatement } from '../shared/read-query.js';
+import { readPage } from '../shared/compiled-read.js';
+import { sessionReads } from './session.reads.js';
 import type { SchedulingNotes } from './scheduler.service.js';
 import { RESTART_POLICIES, SESSION_STATUSES } from './session-states.js';
 import type { SessionActor } from './session-access.js';
@@ -222,9 +224,9 @@ builder.queryFields((t) => ({
     args: { filter: t.arg({ type: SessionFilter, required: false }), orderBy: t.arg({ type: SessionOrder, required: false }) },
     totalCount: (_root, args, ctx) =>
       ctx.prisma.session.count({ where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...compact(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }) }),
-    resolve: (query, _root, args, ctx) => {
+    resolve: (query, _root, args, ctx, info) => {
       const direction = args.orderBy?.direction ?? 'desc';
-      return ctx.prisma.session.findMany({
+      return readPage(sessionReads, ctx.prisma, info, ctx.prisma.session, {
         ...inOneStatement(query),
         where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...compact(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }),
         orderBy: [{ [args.orderBy?.field ?? 'createdAt']: direction }, ...(args.orderBy?.field === 'priority' ? [{ createdAt: 'asc' as const }] : []), { id: direction }],

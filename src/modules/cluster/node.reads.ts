@@ -1,0 +1,70 @@
+import { globalId, json, list, readModel, scalar, time, expression, type ReadModel } from '../shared/compiled-read.js';
+
+/** How a node's resources are read in one statement (see compiled-read). */
+export const nodeResourceReads: ReadModel = readModel({
+  typename: 'NodeResource',
+  table: 'node_resources',
+  cursor: ['id'],
+  columns: {
+    id: scalar('resource_id'),
+    tenantId: scalar('tenant_id'),
+    nodeId: scalar('node_id'),
+    resourceType: scalar('resource_type'),
+    totalCapacity: scalar('total_capacity'),
+    allocatedCapacity: scalar('allocated_capacity'),
+    availableCapacity: scalar('available_capacity'),
+    reservationCapacity: scalar('reservation_capacity'),
+    unit: scalar('unit'),
+    constraints: json('constraints'),
+    createdAt: time('created_at'),
+    updatedAt: time('updated_at'),
+  },
+  fields: {
+    availableCapacity: expression((row) => `coalesce(${row('availableCapacity')}, ${row('totalCapacity')} - ${row('allocatedCapacity')})`),
+  },
+});
+
+/** How nodes are read in one statement; fields not listed here (region, interfaces, sessions) fall back. */
+export const nodeReads: ReadModel = readModel({
+  typename: 'ClusterNode',
+  table: 'nodes',
+  cursor: ['id'],
+  columns: {
+    id: scalar('node_id'),
+    tenantId: scalar('tenant_id'),
+    hostname: scalar('hostname'),
+    machineId: scalar('machine_id'),
+    ipAddress: scalar('ip_address'),
+    nodeType: scalar('node_type'),
+    status: scalar('status'),
+    totalCpuCores: scalar('total_cpu_cores'),
+    totalMemoryGb: scalar('total_memory_gb'),
+    totalStorageGb: scalar('total_storage_gb'),
+    gpuCount: scalar('gpu_count'),
+    gpuMemoryGb: scalar('gpu_memory_gb'),
+    networkBandwidthMbps: scalar('network_bandwidth_mbps'),
+    architecture: scalar('architecture'),
+    osVersion: scalar('os_version'),
+    kernelVersion: scalar('kernel_version'),
+    dockerVersion: scalar('docker_version'),
+    labels: json('labels'),
+    annotations: json('annotations'),
+    capabilities: json('capabilities'),
+    regionId: scalar('region_id'),
+    gpuType: scalar('gpu_type'),
+    provider: scalar('provider'),
+    instanceType: scalar('instance_type'),
+    spotInstance: scalar('spot_instance'),
+    pricePerHour: scalar('price_per_hour'),
+    clusterName: scalar('cluster_name'),
+    modelName: scalar('model_name'),
+    deploymentId: scalar('deployment_id'),
+    lastHeartbeat: time('last_heartbeat'),
+    createdAt: time('created_at'),
+    updatedAt: time('updated_at'),
+  },
+  fields: {
+    id: globalId('ClusterNode', ['id']),
+    resources: list(() => nodeResourceReads, 'nodeId', 'id', [{ resourceType: 'asc' }]),
+  },
+});

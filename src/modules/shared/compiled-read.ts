@@ -1,0 +1,364 @@
+/**
+ * Compiled reads: a connection page turned into ONE parameterised SQL statement whose JSON result is
+ * already shaped like the GraphQL objects asked for (columns, nested lists, global IDs), so a page
+ * costs one round trip and no per-row ORM work. Each model declares its table, its columns and its
+ * relations once (a ReadModel); the statement runs on the tenant client, so the connection's tenant
+ * scope and row-level security apply as to any other read. Whatever a statement cannot express (a
+ * field not declared, a field with arguments, a directive, a cursor, a filter operator it does not
+ * translate) falls back to the Prisma query it replaces, so the two paths never answer differently.
+ */
+import {
+  defaultFieldResolver,
+  getNamedType,
+  isObjectType,
+  Kind,
+  type FieldNode,
+  type GraphQLFieldResolver,
+  type GraphQLObjectType,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  type SelectionSetNode,
+} from 'graphql';
+
+/** How a column's value reaches JSON: as it is, or a time as milliseconds since the epoch. */
+type ColumnKind = 'scalar' | 'time' | 'json';
+
+interface Column {
+  sql: string;
+  kind: ColumnKind;
+}
+
+/** A column by its SQL name: text, numbers (numeric arrives as a JSON number), booleans. */
+export const scalar = (sql: string): Column => ({ sql, kind: 'scalar' });
+/** A timestamp column; GraphQL's DateTime and cursors read it as epoch milliseconds (truncated, as Prisma does). */
+export const time = (sql: string): Column => ({ sql, kind: 'time' });
+/** A json/jsonb column: the value itself, never compared by a compiled filter. */
+export const json = (sql: string): Column => ({ sql, kind: 'json' });
+
+type Direction = 'asc' | 'desc';
+type OrderEntry = Record<string, Direction | { sort: Direction; nulls?: 'first' | 'last' }>;
+
+/** How one GraphQL field of a declared type is read. */
+export type FieldRead =
+  | { kind: 'column'; column: string }
+  | { kind: 'expression'; sql: (row: (column: string) => string) => string }
+  | { kind: 'globalId'; typename: string; key: string[] }
+  | { kind: 'list'; model: () => ReadModel; column: string; parentColumn: string; orderBy: OrderEntry[] };
+
+export interface ReadModel {
+  /** The GraphQL object type whose fields this model serves. */
+  typename: string;
+  table: string;
+  /** Columns by their Prisma field name; filters, orders and cursors name them so. */
+  columns: Record<string, Column>;
+  /** The Prisma fields a connection cursor over this model reads from each row. */
+  cursor: string[];
+  /** GraphQL fields that are not a column of the same name. */
+  fields: Record<string, FieldRead>;
+}
+
+/** GraphQL field `name` reads column `column` (a Prisma field name). */
+export const fromColumn = (column: string): FieldRead => ({ kind: 'column', column });
+/** A Relay global ID of `typename` over the key columns, encoded as Pothos encodes it. */
+export const globalId = (typename: string, key: string[]): FieldRead => ({ kind: 'globalId', typename, key });
+/** A list of `model` rows whose `column` equals the parent's `parentColumn`, in `orderBy` order. */
+export const list = (model: () => ReadModel, column: string, parentColumn: string, orderBy: OrderEntry[]): FieldRead => ({
+  kind: 'list',
+  model,
+  column,
+  parentColumn,
+  orderBy,
+});
+/** A value computed from the row's columns in SQL. */
+export const expression = (sql: (row: (column: string) => string) => string): FieldRead => ({ kind: 'expression', sql });
+
+const models = new Map<string, ReadModel>();
+
+/** Declares how a GraphQL type is read in one statement; its fields answer compiled rows from then on. */
+export function readModel(model: ReadModel): ReadModel {
+  models.set(model.typename, model);
+  return model;
+}
+
+/** A row a compiled statement returned: the GraphQL values by response key, plus the cursor's fields. */
+class CompiledObject {
+  constructor(readonly values: Record<string, unknown>) {}
+}
+
+const lists = new WeakMap<unknown[], CompiledObject[]>();
+
+/**
+ * Lets every declared type answer compiled rows by response key, in front of its own resolvers
+ * (which still serve every other read). The schema's printed form does not change.
+ */
+export function answerCompiledRows(schema: GraphQLSchema): void {
+  for (const model of models.values()) {
+    const type = schema.getType(model.typename);
+    if (!isObjectType(type)) throw new Error(`read model ${model.typename} names no object type`);
+    for (const field of Object.values(type.getFields())) {
+      const original: GraphQLFieldResolver<unknown, unknown> = field.resolve ?? defaultFieldResolver;
+      const read = model.fields[field.name];
+      field.resolve =
+        read?.kind === 'list'
+          ? (parent, args, context, info) => (parent instanceof CompiledObject ? compiledList(parent.values[info.path.key] as unknown[]) : original(parent, args, context, info))
+          : (parent, args, context, info) => (parent instanceof CompiledObject ? parent.values[info.path.key] : original(parent, args, context, info));
+    }
+    const isTypeOf = type.isTypeOf;
+    if (isTypeOf) type.isTypeOf = (value, context, info) => value instanceof CompiledObject || isTypeOf(value, context, info);
+  }
+}
+
+function compiledList(values: unknown[]): CompiledObject[] {
+  let rows = lists.get(values);
+  if (!rows) {
+    rows = values.map((value) => new CompiledObject(value as Record<string, unknown>));
+    lists.set(values, rows);
+  }
+  return rows;
+}
+
+/** The Prisma findMany arguments a connection resolver builds from Pothos's planned query. */
+export interface PageQuery {
+  where?: unknown;
+  orderBy?: unknown;
+  take?: number;
+  skip?: number;
+  cursor?: unknown;
+}
+
+interface RawClient {
+  $queryRawUnsafe<T>(sql: string, ...values: unknown[]): Promise<T>;
+}
+
+/** A Prisma model delegate; only its findMany is used, for the pages a statement cannot express. */
+interface Delegate {
+  findMany(args: never): PromiseLike<unknown[]>;
+}
+
+/**
+ * One page of a connection over `model`: in one compiled statement when the selection, filter and
+ * order allow it, else `delegate.findMany(query)` (the Prisma query with the same arguments).
+ */
+export async function readPage<D extends Delegate>(
+  model: ReadModel,
+  client: RawClient,
+  info: GraphQLResolveInfo,
+  delegate: D,
+  query: Parameters<D['findMany']>[0] & PageQuery,
+): Promise<Awaited<ReturnType<D['findMany']>>> {
+  const statement = compilePage(model, info, query);
+  if (!statement) return (await delegate.findMany(query as never)) as Awaited<ReturnType<D['findMany']>>;
+  const [result] = await client.$queryRawUnsafe<{ page: unknown }[]>(statement.sql, ...statement.params);
+  const page = (typeof result?.page === 'string' ? JSON.parse(result.page) : result?.page) as { k: unknown[]; v: Record<string, unknown> }[];
+  const rows = page.map(({ k, v }) => {
+    const row = new CompiledObject(v) as CompiledObject & Record<string, unknown>;
+    model.cursor.forEach((name, index) => {
+      row[name] = model.columns[name]!.kind === 'time' ? new Date(k[index] as number) : k[index];
+    });
+    return row;
+  });
+  // The rows are read by the declared type's fields through answerCompiledRows, not as Prisma rows.
+  return rows as unknown as Awaited<ReturnType<D['findMany']>>;
+}
+
+interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** Bound parameters and table aliases of one statement being built, for one request's selection. */
+class Builder {
+  readonly params: unknown[] = [];
+  private aliases = 0;
+  constructor(readonly info: GraphQLResolveInfo) {}
+  bind(value: unknown): string {
+    this.params.push(value instanceof Date ? value.toISOString() : value);
+    return `$${this.params.length}`;
+  }
+  alias(): string {
+    return `t${this.aliases++}`;
+  }
+}
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+// json_build_object takes at most 100 arguments.
+const MAX_KEYS = 50;
+
+function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuery): Statement | null {
+  if (query.cursor || query.skip || !query.take || query.take < 0) return null;
+  const selection = nodeSelection(info);
+  if (!selection) return null;
+  const b = new Builder(info);
+  const alias = b.alias();
+  const object = compileObject(model, selection, alias, b);
+  if (object === null) return null;
+  const where = isPlainObject(query.where) ? compileWhere(model, query.where, alias, b) : query.where === undefined ? 'TRUE' : null;
+  const orderBy = compileOrder(model, query.orderBy ?? [], alias);
+  if (where === null || orderBy === null) return null;
+  const cursor = model.cursor.map((name) => valueOf(model.columns[name]!, alias));
+  const order = orderBy.length ? ` ORDER BY ${orderBy.join(', ')}` : '';
+  const sql =
+    `SELECT coalesce(json_agg(json_build_object('k', json_build_array(${cursor.join(', ')}), 'v', ${object})${order}), '[]') AS page ` +
+    `FROM (SELECT * FROM ${quote(model.table)} ${alias} WHERE ${where}${order} LIMIT ${b.bind(query.take)}) ${alias}`;
+  return { sql, params: b.params };
+}
+
+/** The merged selection under `edges { node }` of the connection field, or null when it has directives. */
+function nodeSelection(info: GraphQLResolveInfo): Map<string, FieldNode[]> | null {
+  const connectionType = getNamedType(info.returnType) as GraphQLObjectType;
+  const connection = collect(info, info.fieldNodes.map((node) => node.selectionSet), connectionType);
+  if (!connection) return null;
+  const edgeType = getNamedType(connectionType.getFields().edges!.type) as GraphQLObjectType;
+  const edges = collect(info, (connection.get('edges') ?? []).map((node) => node.selectionSet), edgeType);
+  if (!edges) return null;
+  const nodeType = getNamedType(edgeType.getFields().node!.type) as GraphQLObjectType;
+  return collect(info, (edges.get('node') ?? []).map((node) => node.selectionSet), nodeType);
+}
+
+/** Fields by response key under these selection sets on `type`, fragments expanded, as GraphQL merges them. */
+function collect(info: GraphQLResolveInfo, sets: (SelectionSetNode | undefined)[], type: GraphQLObjectType): Map<string, FieldNode[]> | null {
+  const fields = new Map<string, FieldNode[]>();
+  const applies = (condition: string | undefined) => !condition || condition === type.name || type.getInterfaces().some((i) => i.name === condition);
+  const visit = (set: SelectionSetNode | undefined): boolean => {
+    for (const selection of set?.selections ?? []) {
+      if (selection.directives?.length) return false;
+      if (selection.kind === Kind.FIELD) {
+        const key = selection.alias?.value ?? selection.name.value;
+        fields.set(key, [...(fields.get(key) ?? []), selection]);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (applies(selection.typeCondition?.name.value) && !visit(selection.selectionSet)) return false;
+      } else {
+        const fragment = info.fragments[selection.name.value];
+        if (!fragment || fragment.directives?.length) return false;
+        if (applies(fragment.typeCondition.name.value) && !visit(fragment.selectionSet)) return false;
+      }
+    }
+    return true;
+  };
+  return sets.every(visit) ? fields : null;
+}
+
+const valueOf = (column: Column, alias: string) => {
+  const ref = `${alias}.${quote(column.sql)}`;
+  return column.kind === 'time' ? `floor(extract(epoch FROM ${ref}) * 1000)` : ref;
+};
+
+/** One GraphQL object as a json_build_object over the row `alias`, or null when a field is not declared. */
+function compileObject(model: ReadModel, selection: Map<string, FieldNode[]>, alias: string, b: Builder): string | null {
+  const pairs: string[] = [];
+  for (const [key, nodes] of selection) {
+    const name = nodes[0]!.name.value;
+    if (name === '__typename') continue;
+    if (nodes.some((node) => node.arguments?.length)) return null;
+    const read = model.fields[name] ?? (model.columns[name] ? fromColumn(name) : undefined);
+    const value = read ? compileField(model, read, nodes, alias, b) : null;
+    if (value === null) return null;
+    pairs.push(`${literal(key)}, ${value}`);
+  }
+  if (pairs.length > MAX_KEYS) return null;
+  return `json_build_object(${pairs.join(', ')})`;
+}
+
+function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], alias: string, b: Builder): string | null {
+  const column = (name: string) => {
+    const found = model.columns[name];
+    if (!found) throw new Error(`read model ${model.typename} has no column ${name}`);
+    return found;
+  };
+  switch (read.kind) {
+    case 'column':
+      return valueOf(column(read.column), alias);
+    case 'expression':
+      return read.sql((name) => `${alias}.${quote(column(name).sql)}`);
+    case 'globalId': {
+      const parts = read.key.map((name) => {
+        const c = column(name);
+        const ref = `${alias}.${quote(c.sql)}`;
+        return c.kind === 'time' ? `to_char(${ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')` : `${ref}::text`;
+      });
+      // Pothos serialises a compound key as JSON.stringify of its parts' strings (no spaces).
+      const key = parts.length === 1 ? parts[0]! : `'[' || ${parts.map((part) => `to_json(${part})::text`).join(` || ',' || `)} || ']'`;
+      return `translate(encode(convert_to(${literal(`${read.typename}:`)} || ${key}, 'UTF8'), 'base64'), E'\\n', '')`;
+    }
+    case 'list': {
+      const child = read.model();
+      const type = b.info.schema.getType(child.typename) as GraphQLObjectType;
+      const selection = collect(b.info, nodes.map((node) => node.selectionSet), type);
+      if (!selection) return null;
+      const childAlias = b.alias();
+      const object = compileObject(child, selection, childAlias, b);
+      const order = compileOrder(child, read.orderBy, childAlias);
+      if (object === null || order === null) return null;
+      return (
+        `(SELECT coalesce(json_agg(${object}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}), '[]') ` +
+        `FROM ${quote(child.table)} ${childAlias} WHERE ${childAlias}.${quote(child.columns[read.column]!.sql)} = ${alias}.${quote(column(read.parentColumn).sql)})`
+      );
+    }
+  }
+}
+
+/** A Prisma orderBy as SQL, or null when it names what the model does not declare. */
+function compileOrder(model: ReadModel, orderBy: unknown, alias: string): string[] | null {
+  const entries: unknown[] = Array.isArray(orderBy) ? orderBy : [orderBy];
+  const terms: string[] = [];
+  for (const entry of entries) {
+    if (!isPlainObject(entry)) return null;
+    const names = Object.keys(entry);
+    if (names.length !== 1) return null;
+    const column = model.columns[names[0]!];
+    const spec = entry[names[0]!];
+    if (!column || column.kind === 'json') return null;
+    const { sort, nulls } = (typeof spec === 'string' ? { sort: spec } : isPlainObject(spec) ? spec : {}) as { sort?: unknown; nulls?: unknown };
+    if ((sort !== 'asc' && sort !== 'desc') || (nulls !== undefined && nulls !== 'first' && nulls !== 'last')) return null;
+    terms.push(`${alias}.${quote(column.sql)} ${sort === 'desc' ? 'DESC' : 'ASC'}${nulls ? ` NULLS ${nulls === 'first' ? 'FIRST' : 'LAST'}` : ''}`);
+  }
+  return terms;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+
+/**
+ * A Prisma where input as SQL over the row `alias`, for the operators whose SQL is unambiguous
+ * (equality, null, in, notIn, ranges, AND / OR / NOT); null for anything else, which falls back.
+ */
+function compileWhere(model: ReadModel, where: object, alias: string, b: Builder): string | null {
+  const terms: string[] = [];
+  for (const [name, condition] of Object.entries(where)) {
+    if (condition === undefined) continue;
+    let term: string | null;
+    if (name === 'AND' || name === 'OR' || name === 'NOT') {
+      const parts = (Array.isArray(condition) ? condition : [condition]).map((part) => (isPlainObject(part) ? compileWhere(model, part, alias, b) : null));
+      if (parts.some((part) => part === null)) return null;
+      if (name === 'AND') term = parts.length ? parts.map((part) => `(${part})`).join(' AND ') : 'TRUE';
+      else if (name === 'OR') term = parts.length ? parts.map((part) => `(${part})`).join(' OR ') : 'FALSE';
+      else term = parts.length ? parts.map((part) => `NOT (${part})`).join(' AND ') : 'TRUE';
+    } else {
+      const column = model.columns[name];
+      if (!column || column.kind === 'json') return null;
+      term = compileCondition(`${alias}.${quote(column.sql)}`, condition, b);
+    }
+    if (term === null) return null;
+    terms.push(`(${term})`);
+  }
+  return terms.length ? terms.join(' AND ') : 'TRUE';
+}
+
+const RANGES: Record<string, string> = { lt: '<', lte: '<=', gt: '>', gte: '>=' };
+
+function compileCondition(ref: string, condition: unknown, b: Builder): string | null {
+  if (condition === null) return `${ref} IS NULL`;
+  if (!isPlainObject(condition)) return Array.isArray(condition) ? null : `${ref} = ${b.bind(condition)}`;
+  const terms: string[] = [];
+  for (const [operator, value] of Object.entries(condition)) {
+    if (value === undefined) continue;
+    if (operator === 'equals') terms.push(value === null ? `${ref} IS NULL` : `${ref} = ${b.bind(value)}`);
+    else if (operator === 'in' && Array.isArray(value)) terms.push(`${ref} = ANY(${b.bind(value)})`);
+    else if (operator === 'notIn' && Array.isArray(value)) terms.push(`NOT (${ref} = ANY(${b.bind(value)}))`);
+    else if (operator in RANGES && value !== null && !isPlainObject(value)) terms.push(`${ref} ${RANGES[operator]} ${b.bind(value)}`);
+    else if (operator === 'not' && value === null) terms.push(`${ref} IS NOT NULL`);
+    else return null;
+  }
+  return terms.length ? terms.join(' AND ') : 'TRUE';
+}
