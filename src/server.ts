@@ -30,12 +30,12 @@ export async function createServer(config: Config, log: Logger = createLogger(co
   let pubsub: PubSub | undefined;
   try {
     if (config.migrateOnStart) {
-      const { applied } = await applyMigrations(databaseUrl).catch((error: unknown) => {
+      const { applied } = await applyMigrations(databaseUrl, { debug: config.database.migrateDebug }).catch((error: unknown) => {
         throw new StartupError(`migrations failed: ${(error as Error).message}`);
       });
       if (applied.length > 0) log.info('migrations applied', { applied });
     }
-    pubsub = createPubSubFor(config.redisUrl, { log });
+    pubsub = createPubSubFor(config.redisUrl, { log, namespace: config.pubsub.namespace });
     if (config.auth.jwtAlgorithm === 'HS256' && !config.auth.jwtSecret) {
       log.warn('JWT_SECRET is not set: a random secret signs tokens, so they end with this process and other instances reject them');
     }

@@ -7,7 +7,7 @@ import { ClusterViewsService } from './modules/cluster/cluster-views.service.js'
 import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
 import { RegionService } from './modules/cluster/region.service.js';
-import { loadClusterSettings, type ClusterSettings } from './modules/cluster/settings.js';
+import type { ClusterSettings } from './modules/cluster/settings.js';
 import { StorageService } from './modules/cluster/storage.service.js';
 import { DeploymentService } from './modules/workloads/deployment.service.js';
 import { SchedulerService } from './modules/workloads/scheduler.service.js';
@@ -26,7 +26,7 @@ import { UsageService } from './modules/billing/usage.service.js';
 import { NotificationConfigService } from './modules/notifications/notification-config.service.js';
 import { createNotificationJobs } from './modules/notifications/notification.jobs.js';
 import { NotificationService } from './modules/notifications/notification.service.js';
-import { loadNotificationSettings, type NotificationSettings } from './modules/notifications/notification.settings.js';
+import type { NotificationSettings } from './modules/notifications/notification.settings.js';
 import { createAiJobs } from './modules/ai/ai.jobs.js';
 import { ConversationService } from './modules/ai/conversation.service.js';
 import { DocumentService } from './modules/ai/document.service.js';
@@ -85,11 +85,10 @@ export interface Services {
 export function createServices(deps: ServiceDeps): Services {
   const authenticator = new Authenticator(deps.db.system, deps.tokens);
   const securityLog = new SecurityLog(deps.db.system);
-  const notificationSettings = loadNotificationSettings();
-  const clusterSettings = loadClusterSettings();
+  const { notifications: notificationSettings, cluster: clusterSettings } = deps.config;
   // Half the pool for placements, so reads and other writes keep connections while placements queue.
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
-  const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
+  const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl, settings: deps.config.realtime });
   const identityAdmin = new IdentityAdminService(deps.db.prisma, deps.db.system, securityLog, realtime.announceRevocation);
   return {
     authenticator,
@@ -115,12 +114,12 @@ export function createServices(deps: ServiceDeps): Services {
     // onLlmRequestRecorded is where each recorded LLM request can become a usage record.
     llmMetrics: new LlmMetricsService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log }),
     systemEvents: new SystemEventService(deps.db.prisma, deps.pubsub, deps.log),
-    telemetryMaintenance: new TelemetryMaintenanceService(deps.db.system, deps.log),
+    telemetryMaintenance: new TelemetryMaintenanceService(deps.db.system, deps.log, deps.config.telemetry),
     models: new ModelCatalogService(deps.db.prisma),
     conversations: new ConversationService(deps.db.prisma),
     documents: new DocumentService(deps.db.prisma, deps.db.system),
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
-    toolAnalytics: new ToolAnalyticsService(deps.db.prisma),
+    toolAnalytics: new ToolAnalyticsService(deps.db.prisma, deps.config.tools.tokenPricePerMillion),
     realtime,
   };
 }
@@ -128,7 +127,7 @@ export function createServices(deps: ServiceDeps): Services {
 /** The background jobs each API instance runs; each guards its own single-instance needs. */
 export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob[] {
   return [
-    ...createBillingJobs(services.billing, deps.log),
+    ...createBillingJobs(services.billing, deps.log, deps.config.billing),
     ...createNotificationJobs({
       system: deps.db.system,
       pubsub: deps.pubsub,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook } from '../src/modules/notifications/webhook-sender.js';
 import { isPublicAddress, resolveTarget } from '../src/modules/notifications/webhook-target.js';
 import {
@@ -89,9 +89,7 @@ describe.each(kinds)('notification channels over HTTP on %s', (kind) => {
 
   beforeAll(async () => {
     // The operator's default: private and loopback targets are refused.
-    vi.stubEnv('NOTIFICATIONS_ALLOW_PRIVATE_TARGETS', '');
-    server = await startTestServer(kind, { jobsEnabled: false });
-    vi.unstubAllEnvs();
+    server = await startTestServer(kind, { jobsEnabled: false }, { env: { NOTIFICATIONS_ALLOW_PRIVATE_TARGETS: '' } });
     admin = await server.signIn({ role: 'admin' });
   });
   afterAll(async () => {

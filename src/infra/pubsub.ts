@@ -358,13 +358,8 @@ function quietUnsubscribe(redis: Redis): void {
 
 export function createRedisPubSub(url: string, options: PubSubOptions = {}): PubSub {
   const bus = new EventBus('redis', options.log);
-  bus.attach(new RedisTransport(url, options.namespace ?? defaultNamespace(), (channel, payload) => bus.receive(channel, payload), options.log, options));
+  bus.attach(new RedisTransport(url, options.namespace ?? 'omega', (channel, payload) => bus.receive(channel, payload), options.log, options));
   return bus;
-}
-
-function defaultNamespace(): string {
-  const configured = process.env.PUBSUB_NAMESPACE?.trim();
-  return configured && /^[A-Za-z0-9._-]{1,64}$/.test(configured) ? configured : 'omega';
 }
 
 export function createPubSubFor(redisUrl: string | undefined, options: PubSubOptions = {}): PubSub {
