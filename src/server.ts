@@ -9,6 +9,7 @@ import { createPubSubFor, type PubSub } from './infra/pubsub.js';
 import { TokenService } from './modules/identity/tokens.js';
 import { createRequestContexts } from './http/context.js';
 import { shutdownOnce } from './http/shutdown.js';
+import { withRequestIds } from './http/request-id.js';
 import { serveWebSockets } from './http/websocket.js';
 import { createGraphQLHandler } from './http/yoga.js';
 import { DEFAULT_TENANT, seedDemoData } from './seed.js';
@@ -25,7 +26,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function createServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function createServer(config: Config, log: Logger = createLogger(config.logLevel, undefined, { redact: config.observability.logRedact })): Promise<RunningServer> {
   const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log);
   let pubsub: PubSub | undefined;
   try {
@@ -68,7 +69,7 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
   const { db, pubsub, services } = running;
   const contexts = createRequestContexts(db, services, log);
   const yoga = createGraphQLHandler(config, log, db, pubsub, contexts);
-  const httpServer = createHttpServer(yoga);
+  const httpServer = createHttpServer(withRequestIds(yoga));
   const sockets = serveWebSockets(httpServer, yoga, contexts, services, log);
 
   await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from '../infra/logger.js';
+import type { Context } from '../context.js';
+import { inRequestScope, type Logger } from '../infra/logger.js';
 import type { Principal } from '../modules/identity/principal.js';
 import type { Services } from '../services.js';
 import type { RequestContexts } from './context.js';
@@ -26,8 +27,8 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
   return useServer(
     {
-      execute: (args) => (args.rootValue as RootValue).execute(args) as never,
-      subscribe: (args) => (args.rootValue as RootValue).subscribe(args) as never,
+      execute: (args) => inRequestScope((args.contextValue as Context).requestId, () => (args.rootValue as RootValue).execute(args)) as never,
+      subscribe: (args) => inRequestScope((args.contextValue as Context).requestId, () => (args.rootValue as RootValue).subscribe(args)) as never,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const text = (value: unknown) => (typeof value === 'string' ? value : undefined);

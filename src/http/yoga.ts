@@ -8,6 +8,7 @@ import type { Logger } from '../infra/logger.js';
 import type { PubSub } from '../infra/pubsub.js';
 import { buildSchema } from '../schema.js';
 import type { RequestContexts } from './context.js';
+import { useAccessLog, useRequestIdInErrors } from './access-log.js';
 import { useReadiness } from './readiness.js';
 import { useTenantScope } from './tenant-scope.js';
 
@@ -48,13 +49,14 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     },
     plugins: [
       useTenantScope(),
+      useAccessLog(log),
+      useRequestIdInErrors(),
       useReadiness(db, pubsub),
-      useErrorHandler(({ errors, context }) => {
+      useErrorHandler(({ errors }) => {
         for (const error of errors as GraphQLError[]) {
           const original = error.originalError;
           if (!original || original.name === 'GraphQLError') continue;
           log.error('unexpected error', {
-            requestId: (context as Partial<Context>).requestId,
             path: error.path?.join('.'),
             error: original.message,
             stack: original.stack,

@@ -96,7 +96,7 @@ export async function startTestServer(
     auth: { ...base.auth, jwtSecret: TEST_JWT_SECRET, ...overrides.auth },
   };
   const logger = options.logLines
-    ? createLogger('debug', (line) => options.logLines!.push(line))
+    ? createLogger('debug', (line) => options.logLines!.push(line), { redact: config.observability.logRedact })
     : createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error');
   const server = await createServer(checkConfig(config), logger);
   // The embedded database has no password, so its URL is never redacted.
