@@ -5,6 +5,7 @@ import type { BackgroundJob } from './infra/jobs.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { applyMigrations } from './infra/migrator.js';
 import { openDatabase } from './infra/open-database.js';
+import { ServerMetrics } from './infra/metrics.js';
 import { createPubSubFor, type PubSub } from './infra/pubsub.js';
 import { TokenService } from './modules/identity/tokens.js';
 import { createRequestContexts } from './http/context.js';
@@ -28,6 +29,7 @@ export interface RunningServer {
 
 export async function createServer(config: Config, log: Logger = createLogger(config.logLevel, undefined, { redact: config.observability.logRedact })): Promise<RunningServer> {
   const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log);
+  const metrics = new ServerMetrics();
   let pubsub: PubSub | undefined;
   try {
     if (config.migrateOnStart) {
@@ -36,19 +38,26 @@ export async function createServer(config: Config, log: Logger = createLogger(co
       });
       if (applied.length > 0) log.info('migrations applied', { applied });
     }
-    pubsub = createPubSubFor(config.redisUrl, { log, namespace: config.pubsub.namespace });
+    pubsub = createPubSubFor(config.redisUrl, { log, namespace: config.pubsub.namespace, observer: metrics.events });
     if (config.auth.jwtAlgorithm === 'HS256' && !config.auth.jwtSecret) {
       log.warn('JWT_SECRET is not set: a random secret signs tokens, so they end with this process and other instances reject them');
     }
     const tokens = await TokenService.create(config.auth);
     const services = createServices({ config, db, pubsub, log, tokens });
+    const { adminEmail, adminPassword, tenantName } = config.bootstrap;
+    if (adminEmail && adminPassword && (await services.operator.bootstrapAdmin({ tenantName, email: adminEmail, password: adminPassword }))) {
+      log.info('first platform admin created', { tenant: tenantName, email: adminEmail });
+    }
     if (config.seedOnStart) {
       const seeded = await seedDemoData(db.system, { onlyIfEmpty: true, password: config.demoPassword });
       if (seeded) log.info('demo data seeded', { tenant: DEFAULT_TENANT.slug });
     }
     const jobs = createJobs({ config, db, pubsub, log, tokens }, services).filter((job) => config.jobsEnabled || job.servesRequests);
-    return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded });
+    metrics.observe({ system: db.system, poolStats: db.poolStats, pubsub });
+    for (const job of jobs) job.observe?.(metrics.jobs);
+    return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded, metrics });
   } catch (error) {
+    metrics.close();
     await pubsub?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     await stopEmbedded?.().catch(() => undefined);
@@ -63,12 +72,13 @@ interface Running {
   jobs: BackgroundJob[];
   databaseUrl: string;
   stopEmbedded?: () => Promise<void>;
+  metrics: ServerMetrics;
 }
 
 async function listen(config: Config, log: Logger, running: Running): Promise<RunningServer> {
   const { db, pubsub, services } = running;
   const contexts = createRequestContexts(db, services, log);
-  const yoga = createGraphQLHandler(config, log, db, pubsub, contexts);
+  const yoga = createGraphQLHandler(config, log, db, pubsub, contexts, running.metrics);
   const httpServer = createHttpServer(withRequestIds(yoga));
   const sockets = serveWebSockets(httpServer, yoga, contexts, services, log);
 
@@ -96,5 +106,9 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
     stopEmbedded: running.stopEmbedded,
     log,
   });
-  return { url, databaseUrl: redactUrl(running.databaseUrl), close };
+  const closeAndStopMetrics = async () => {
+    running.metrics.close();
+    await close();
+  };
+  return { url, databaseUrl: redactUrl(running.databaseUrl), close: closeAndStopMetrics };
 }

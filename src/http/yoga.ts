@@ -5,10 +5,12 @@ import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Database } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import type { ServerMetrics } from '../infra/metrics.js';
 import type { PubSub } from '../infra/pubsub.js';
 import { buildSchema } from '../schema.js';
 import type { RequestContexts } from './context.js';
 import { useAccessLog, useRequestIdInErrors } from './access-log.js';
+import { useServerMetrics } from './metrics.js';
 import { useReadiness } from './readiness.js';
 import { useTenantScope } from './tenant-scope.js';
 
@@ -30,7 +32,7 @@ function yogaLogger(log: Logger): YogaLogger {
 }
 
 /** The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging. */
-export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts) {
+export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts, metrics: ServerMetrics) {
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
     graphqlEndpoint: '/graphql',
@@ -49,6 +51,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     },
     plugins: [
       useTenantScope(),
+      ...(config.observability.metricsEnabled ? [useServerMetrics(metrics, config.observability)] : []),
       useAccessLog(log),
       useRequestIdInErrors(),
       useReadiness(db, pubsub),
