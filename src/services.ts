@@ -14,6 +14,7 @@ import { SchedulerService } from './modules/workloads/scheduler.service.js';
 import { ComputeSessionService } from './modules/workloads/compute-session.service.js';
 import { createWorkloadJobs } from './modules/workloads/workloads.jobs.js';
 import { IdentityAdminService } from './modules/identity/admin.service.js';
+import { OperatorService } from './modules/identity/operator.service.js';
 import { ApiKeyService } from './modules/identity/api-key.service.js';
 import { Authenticator } from './modules/identity/authentication.js';
 import { RateLimiter } from './modules/identity/rate-limit.js';
@@ -56,6 +57,7 @@ export interface Services {
   signInSessions: SignInSessionService;
   apiKeys: ApiKeyService;
   identityAdmin: IdentityAdminService;
+  operator: OperatorService;
   nodes: NodeService;
   regions: RegionService;
   clusterSettings: ClusterSettings;
@@ -96,6 +98,8 @@ export function createServices(deps: ServiceDeps): Services {
     signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, realtime.announceRevocation),
     apiKeys: new ApiKeyService(deps.db.prisma, securityLog, realtime.announceRevocation),
     identityAdmin,
+    // Operator commands run outside any request, so on the owner's connection; they filter by tenant themselves.
+    operator: new OperatorService(deps.db.system, securityLog, new ApiKeyService(deps.db.system, securityLog)),
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
     regions: new RegionService(deps.db.system, (principal) => identityAdmin.isPlatformAdmin(principal)),
     clusterSettings,
