@@ -47,13 +47,21 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
       onClose: (ctx) => (ctx.extra as SocketExtra).release?.(),
       onSubscribe: async (ctx, _id, params) => {
         const extra = ctx.extra as SocketExtra;
+        let principal = extra.principal ?? null;
         try {
-          await contexts.admit(extra.principal ?? null);
+          // GraphiQL sends an empty connection_init and the headers with each subscribe message instead.
+          const headers = params.extensions?.headers as Record<string, unknown> | undefined;
+          if (!principal && headers) {
+            const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+            principal = await contexts.authenticate({ authorization: text(headers.authorization) ?? text(headers.Authorization), apiKey: text(headers['x-api-key']) });
+            if (principal && !extra.release) extra.release = services.realtime.connections.open(principal, extra.socket);
+          }
+          await contexts.admit(principal);
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const wsContext = contexts.contextFor(extra.principal ?? null, undefined, {
+        const wsContext = contexts.contextFor(principal, undefined, {
           ip: extra.request.socket.remoteAddress ?? 'unknown',
           userAgent: extra.request.headers['user-agent'] ?? null,
         });

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useErrorHandler, type YogaLogger } from 'graphql-yoga';
 import type { GraphQLError } from 'graphql';
 import type { Config } from '../config.js';
@@ -39,6 +40,8 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     graphiql: config.graphiql ? { title: 'Omega Control Plane', subscriptionsProtocol: 'WS' } : false,
+    // GraphiQL's scripts, styles and editor workers inlined from the npm package: no CDN.
+    renderGraphiQL,
     logging: yogaLogger(log),
     context: async ({ request, req, wsContext }) => {
       if (wsContext) return wsContext;
