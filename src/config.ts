@@ -92,9 +92,6 @@ export interface ObservabilitySettings {
   metricsEnabled: boolean;
   /** When set, /metrics asks for `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
-  /** OTLP/HTTP traces endpoint; tracing is off when undefined. */
-  otlpTracesEndpoint: string | undefined;
-  serviceName: string;
 }
 
 export interface BootstrapSettings {
@@ -285,9 +282,6 @@ const ENVIRONMENT = z.object({
   LOG_REDACT: list,
   METRICS_ENABLED: flag,
   METRICS_TOKEN: raw.refine((value) => value === undefined || value.length >= 16, 'must be at least 16 characters'),
-  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']),
-  OTEL_SERVICE_NAME: text('omega-control-plane'),
   // bootstrap
   BOOTSTRAP_ADMIN_EMAIL: raw.refine((value) => value === undefined || /^[^\s@]+@[^\s@]+$/.test(value), 'must be an email address'),
   BOOTSTRAP_ADMIN_PASSWORD: raw.refine((value) => value === undefined || value.length >= 12, 'must be at least 12 characters'),
@@ -384,8 +378,6 @@ export function loadConfig(env: Env = process.env): Config {
       logRedact: e.LOG_REDACT,
       metricsEnabled: e.METRICS_ENABLED ?? true,
       metricsToken: e.METRICS_TOKEN,
-      otlpTracesEndpoint: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT && `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces`),
-      serviceName: e.OTEL_SERVICE_NAME,
     },
     bootstrap: {
       adminEmail: e.BOOTSTRAP_ADMIN_EMAIL,
