@@ -32,9 +32,7 @@ async function run(kind: DatabaseKind, workers: number): Promise<string> {
     request.on('end', () => response.end('ok'));
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  process.env.NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = 'true';
-  const server = await startTestServer(kind, { jobsEnabled: false });
-  delete process.env.NOTIFICATIONS_ALLOW_PRIVATE_TARGETS;
+  const server = await startTestServer(kind, { jobsEnabled: false }, { env: { NOTIFICATIONS_ALLOW_PRIVATE_TARGETS: 'true' } });
   // Two connections a worker: the embedded database's socket server takes 16 in all.
   const connections = Array.from({ length: workers }, () => createDatabase(server.rawDatabaseUrl, Number(process.env.BENCH_POOL ?? 2)));
   try {

@@ -22,9 +22,6 @@ import { aComputeNode, aRegisteredNode } from '../test/helpers/builders.js';
 import { runPostgresTests } from '../test/helpers/backing-services.js';
 import { startTestServer, TEST_JWT_SECRET, type DatabaseKind, type SignedInUser, type TestServer } from '../test/helpers/server.js';
 
-// No agent sends heartbeats here: nodes stay placeable for the whole run.
-process.env.NODE_HEARTBEAT_TIMEOUT_SECONDS = '86400';
-
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const NODES = Number(process.env.BENCH_NODES ?? 20);
@@ -110,7 +107,9 @@ async function main(): Promise<void> {
     const concurrency = kind === 'pglite' ? 1 : CONCURRENCY;
     // One user sends every call: the per-user rate limit would otherwise cut the run short.
     const auth = { ...loadConfig({}).auth, jwtSecret: TEST_JWT_SECRET, userRateLimitPerMinute: 1_000_000 };
-    const server = await startTestServer(kind, { jobsEnabled: false, dbPoolMax: Math.min(concurrency, 20), auth });
+    // No agent sends heartbeats here: nodes stay placeable for the whole run.
+    const env = { HEARTBEAT_TIMEOUT_SECONDS: '86400' };
+    const server = await startTestServer(kind, { jobsEnabled: false, dbPoolMax: Math.min(concurrency, 20), auth }, { env });
     try {
       console.log(`${kind}:`);
       console.log(await scheduleCalls(server, concurrency));

@@ -7,6 +7,7 @@ import { GraphQLError } from 'graphql';
 import type { Prisma } from './generated/prisma/client.js';
 import type PrismaTypes from './generated/pothos-types.js';
 import { getDatamodel } from './generated/pothos-types.js';
+import { runsInProduction } from './config.js';
 import type { Context } from './context.js';
 import type { Permission } from './modules/identity/permissions.js';
 import { can } from './modules/identity/principal.js';
@@ -45,7 +46,7 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,
-    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'warn',
+    onUnusedQuery: runsInProduction() ? null : 'warn',
     defaultConnectionSize: 20,
     maxConnectionSize: 100,
   },

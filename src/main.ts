@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
     throw error;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, { redact: config.observability.logRedact });
   let server;
   try {
     server = await createServer(config, log);

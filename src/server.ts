@@ -6,11 +6,13 @@ import { createLogger, type Logger } from './infra/logger.js';
 import { applyMigrations } from './infra/migrator.js';
 import { encryptionKeyFor } from './infra/secret-box.js';
 import { openDatabase } from './infra/open-database.js';
+import { ServerMetrics } from './infra/metrics.js';
 import { createPubSubFor, type PubSub } from './infra/pubsub.js';
 import { TokenService } from './modules/identity/tokens.js';
 import { createRequestContexts } from './http/context.js';
 import { RequestDrain } from './http/drain.js';
 import { shutdownOnce } from './http/shutdown.js';
+import { withRequestIds } from './http/request-id.js';
 import { serveWebSockets } from './http/websocket.js';
 import { createGraphQLHandler } from './http/yoga.js';
 import { DEFAULT_TENANT, seedDemoData } from './seed.js';
@@ -27,33 +29,41 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function createServer(given: Config, log: Logger = createLogger(given.logLevel)): Promise<RunningServer> {
+export async function createServer(given: Config, log: Logger = createLogger(given.logLevel, undefined, { redact: given.observability.logRedact })): Promise<RunningServer> {
   if (given.databaseUrl !== undefined && !given.encryption.key) {
     throw new StartupError('invalid configuration: ENCRYPTION_KEY is required with DATABASE_URL (32 random bytes in base64, e.g. openssl rand -base64 32)');
   }
   const config: Config = { ...given, encryption: await encryptionKeyFor(given) };
   const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log);
+  const metrics = new ServerMetrics();
   let pubsub: PubSub | undefined;
   try {
     if (config.migrateOnStart) {
-      const { applied } = await applyMigrations(databaseUrl).catch((error: unknown) => {
+      const { applied } = await applyMigrations(databaseUrl, { debug: config.database.migrateDebug }).catch((error: unknown) => {
         throw new StartupError(`migrations failed: ${(error as Error).message}`);
       });
       if (applied.length > 0) log.info('migrations applied', { applied });
     }
-    pubsub = createPubSubFor(config.redisUrl, { log });
+    pubsub = createPubSubFor(config.redisUrl, { log, namespace: config.pubsub.namespace, observer: metrics.events });
     if (config.auth.jwtAlgorithm === 'HS256' && !config.auth.jwtSecret) {
       log.warn('JWT_SECRET is not set: a random secret signs tokens, so they end with this process and other instances reject them');
     }
     const tokens = await TokenService.create(config.auth);
     const services = createServices({ config, db, pubsub, log, tokens });
+    const { adminEmail, adminPassword, tenantName } = config.bootstrap;
+    if (adminEmail && adminPassword && (await services.operator.bootstrapAdmin({ tenantName, email: adminEmail, password: adminPassword }))) {
+      log.info('first platform admin created', { tenant: tenantName, email: adminEmail });
+    }
     if (config.seedOnStart) {
       const seeded = await seedDemoData(db.system, { onlyIfEmpty: true, password: config.demoPassword });
       if (seeded) log.info('demo data seeded', { tenant: DEFAULT_TENANT.slug });
     }
     const jobs = createJobs({ config, db, pubsub, log, tokens }, services).filter((job) => config.jobsEnabled || job.servesRequests);
-    return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded });
+    metrics.observe({ system: db.system, poolStats: db.poolStats, pubsub });
+    for (const job of jobs) job.observe?.(metrics.jobs);
+    return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded, metrics });
   } catch (error) {
+    metrics.close();
     await pubsub?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     await stopEmbedded?.().catch(() => undefined);
@@ -68,14 +78,15 @@ interface Running {
   jobs: BackgroundJob[];
   databaseUrl: string;
   stopEmbedded?: () => Promise<void>;
+  metrics: ServerMetrics;
 }
 
 async function listen(config: Config, log: Logger, running: Running): Promise<RunningServer> {
   const { db, pubsub, services } = running;
   const contexts = createRequestContexts(db, services, log);
-  const yoga = createGraphQLHandler(config, log, db, pubsub, contexts);
+  const yoga = createGraphQLHandler(config, log, db, pubsub, contexts, running.metrics);
   const drain = new RequestDrain();
-  const httpServer = createHttpServer(drain.wrap(yoga));
+  const httpServer = createHttpServer(withRequestIds(drain.wrap(yoga)));
   const sockets = serveWebSockets(httpServer, yoga, contexts, services, log);
 
   await new Promise<void>((resolve, reject) => {
@@ -103,5 +114,9 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
     stopEmbedded: running.stopEmbedded,
     log,
   });
-  return { url, databaseUrl: redactUrl(running.databaseUrl), close };
+  const closeAndStopMetrics = async () => {
+    running.metrics.close();
+    await close();
+  };
+  return { url, databaseUrl: redactUrl(running.databaseUrl), close: closeAndStopMetrics };
 }

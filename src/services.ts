@@ -11,7 +11,7 @@ import { ClusterViewsService } from './modules/cluster/cluster-views.service.js'
 import { NetworkService } from './modules/cluster/network.service.js';
 import { NodeService } from './modules/cluster/node.service.js';
 import { RegionService } from './modules/cluster/region.service.js';
-import { loadClusterSettings, type ClusterSettings } from './modules/cluster/settings.js';
+import type { ClusterSettings } from './modules/cluster/settings.js';
 import { StorageService } from './modules/cluster/storage.service.js';
 import { DeploymentService } from './modules/workloads/deployment.service.js';
 import { SchedulerService } from './modules/workloads/scheduler.service.js';
@@ -19,6 +19,7 @@ import { ComputeSessionService } from './modules/workloads/compute-session.servi
 import { SessionControlLoop } from './modules/workloads/session-control-loop.js';
 import { createWorkloadJobs } from './modules/workloads/workloads.jobs.js';
 import { IdentityAdminService } from './modules/identity/admin.service.js';
+import { OperatorService } from './modules/identity/operator.service.js';
 import { ApiKeyService } from './modules/identity/api-key.service.js';
 import { Authenticator } from './modules/identity/authentication.js';
 import { RateLimiter } from './modules/identity/rate-limit.js';
@@ -31,7 +32,7 @@ import { UsageService } from './modules/billing/usage.service.js';
 import { NotificationConfigService } from './modules/notifications/notification-config.service.js';
 import { createNotificationJobs } from './modules/notifications/notification.jobs.js';
 import { NotificationService } from './modules/notifications/notification.service.js';
-import { loadNotificationSettings, type NotificationSettings } from './modules/notifications/notification.settings.js';
+import type { NotificationSettings } from './modules/notifications/notification.settings.js';
 import { createAiJobs } from './modules/ai/ai.jobs.js';
 import { ConversationService } from './modules/ai/conversation.service.js';
 import { DocumentCollectionService } from './modules/ai/document-collection.service.js';
@@ -66,6 +67,7 @@ export interface Services {
   signInSessions: SignInSessionService;
   apiKeys: ApiKeyService;
   identityAdmin: IdentityAdminService;
+  operator: OperatorService;
   nodes: NodeService;
   regions: RegionService;
   clusterSettings: ClusterSettings;
@@ -102,13 +104,12 @@ export interface Services {
 export function createServices(deps: ServiceDeps): Services {
   const authenticator = new Authenticator(deps.db.system, deps.tokens);
   const securityLog = new SecurityLog(deps.db.system);
-  const notificationSettings = loadNotificationSettings();
-  const clusterSettings = loadClusterSettings();
+  const { notifications: notificationSettings, cluster: clusterSettings } = deps.config;
   // Half the pool for placements, so reads and other writes keep connections while placements queue.
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
   const tableMaintenance = deps.config.tableMaintenanceIntervalMs === undefined ? disabledTableMaintenance : embeddedTableMaintenance(deps.db, deps.log);
   const documentCollections = new DocumentCollectionService(deps.db.prisma, deps.db.system);
-  const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl });
+  const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl, namespace: deps.config.pubsub.namespace, settings: deps.config.realtime });
   const secrets = SecretBox.fromConfig(deps.config.encryption);
   // A revocation drops cached user checks here at once, and on other instances when the event reaches them.
   const announceRevocation: typeof realtime.announceRevocation = async (event) => {
@@ -124,6 +125,8 @@ export function createServices(deps: ServiceDeps): Services {
     signInSessions: new SignInSessionService(deps.db.system, deps.tokens, authenticator, securityLog, deps.config.auth, announceRevocation, secrets, rateLimiter),
     apiKeys: new ApiKeyService(deps.db.prisma, securityLog, announceRevocation),
     identityAdmin,
+    // Operator commands run outside any request, so on the owner's connection; they filter by tenant themselves.
+    operator: new OperatorService(deps.db.system, securityLog, new ApiKeyService(deps.db.system, securityLog)),
     nodes: new NodeService(deps.db.prisma, deps.pubsub, deps.log, clusterSettings),
     regions: new RegionService(deps.db.system, (principal) => identityAdmin.isPlatformAdmin(principal)),
     clusterSettings,
@@ -143,14 +146,14 @@ export function createServices(deps: ServiceDeps): Services {
     // onLlmRequestRecorded is where each recorded LLM request can become a usage record.
     llmMetrics: new LlmMetricsService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log }),
     systemEvents: new SystemEventService(deps.db.prisma, deps.pubsub, deps.log),
-    telemetryMaintenance: new TelemetryMaintenanceService(deps.db.system, deps.log),
+    telemetryMaintenance: new TelemetryMaintenanceService(deps.db.system, deps.log, deps.config.telemetry),
     models: new ModelCatalogService(deps.db.prisma),
     conversations: new ConversationService(deps.db.prisma),
     documentCollections,
     documents: new DocumentService(deps.db.prisma, deps.db.system, documentCollections, tableMaintenance),
     tableMaintenance,
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
-    toolAnalytics: new ToolAnalyticsService(deps.db.prisma),
+    toolAnalytics: new ToolAnalyticsService(deps.db.prisma, deps.config.tools.tokenPricePerMillion),
     realtime,
     secrets,
     retention: new RetentionService(deps.db.system, deps.log, deps.config.retention),
@@ -161,7 +164,7 @@ export function createServices(deps: ServiceDeps): Services {
 /** The background jobs each API instance runs; each guards its own single-instance needs. */
 export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob[] {
   return [
-    ...createBillingJobs(services.billing, deps.log),
+    ...createBillingJobs(services.billing, deps.log, deps.config.billing),
     ...createNotificationJobs({
       system: deps.db.system,
       pubsub: deps.pubsub,

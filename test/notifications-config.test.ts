@@ -90,9 +90,7 @@ describe.each(kinds)('notification channels over HTTP on %s', (kind) => {
 
   beforeAll(async () => {
     // The operator's default: private and loopback targets are refused.
-    vi.stubEnv('NOTIFICATIONS_ALLOW_PRIVATE_TARGETS', '');
-    server = await startTestServer(kind, { jobsEnabled: false });
-    vi.unstubAllEnvs();
+    server = await startTestServer(kind, { jobsEnabled: false }, { env: { NOTIFICATIONS_ALLOW_PRIVATE_TARGETS: '' } });
     admin = await server.signIn({ role: 'admin' });
   });
   afterAll(async () => {

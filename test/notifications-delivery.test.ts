@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../src/infra/db.js';
 import { createLogger } from '../src/infra/logger.js';
 import { createMemoryPubSub } from '../src/infra/pubsub.js';
@@ -139,9 +139,7 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
   const deliveriesOfEvent = (eventId: string) => server.db.system.notificationDelivery.findMany({ where: { eventId }, orderBy: { createdAt: 'asc' } });
 
   beforeAll(async () => {
-    vi.stubEnv('NOTIFICATIONS_ALLOW_PRIVATE_TARGETS', 'true');
-    server = await startTestServer(kind, { jobsEnabled: false });
-    vi.unstubAllEnvs();
+    server = await startTestServer(kind, { jobsEnabled: false }, { env: { NOTIFICATIONS_ALLOW_PRIVATE_TARGETS: 'true' } });
     notifications = servicesOf(server).notifications;
   });
   afterEach(async () => {
@@ -493,10 +491,9 @@ describe.each(kinds)('webhook deliveries on %s', (kind) => {
 describe.each(kinds)("the API's own delivery worker on %s", (kind) => {
   it('sends a newly queued delivery at once, without waiting for its next poll', async () => {
     const hook = await aReceiver();
-    vi.stubEnv('NOTIFICATIONS_ALLOW_PRIVATE_TARGETS', 'true');
     // Polling every ten minutes: within this test only the wake-up on queueing can send.
-    vi.stubEnv('NOTIFICATIONS_POLL_INTERVAL_MS', '600000');
-    const server = await startTestServer(kind, { jobsEnabled: true }).finally(() => vi.unstubAllEnvs());
+    const env = { NOTIFICATIONS_ALLOW_PRIVATE_TARGETS: 'true', NOTIFICATIONS_POLL_INTERVAL_MS: '600000' };
+    const server = await startTestServer(kind, { jobsEnabled: true }, { env });
     try {
       const admin = await server.signIn({ role: 'admin' });
       const channel = await aChannel(admin, { targetUrl: hook.url('/wake') });
@@ -540,14 +537,7 @@ describe.each(kinds)('deliveries across an API restart on %s', (kind) => {
       NOTIFICATIONS_TIMEOUT_MS: '2000',
       NOTIFICATIONS_LEASE_MS: '5000',
     };
-    const start = async (jobsEnabled: boolean) => {
-      for (const [name, value] of Object.entries(settings)) vi.stubEnv(name, value);
-      try {
-        return await startTestServer(kind, { jobsEnabled, ...database });
-      } finally {
-        vi.unstubAllEnvs();
-      }
-    };
+    const start = (jobsEnabled: boolean) => startTestServer(kind, { jobsEnabled, ...database }, { env: settings });
     // While an instance's worker runs, the test reads the delivery in a transaction of its own connection.
     const stateOf = (running: TestServer, id: string) =>
       running.db.system.$transaction((tx) => tx.notificationDelivery.findUniqueOrThrow({ where: { id } }));

@@ -1,3 +1,4 @@
+import { loadConfig } from '../src/config.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrismaClient } from '../src/generated/prisma/client.js';
 import { createLogger } from '../src/infra/logger.js';
@@ -9,7 +10,6 @@ import { HeartbeatService } from '../src/modules/realtime/heartbeat.service.js';
 import { LatestValueFeed, OrderedFeed, SheddingFeed } from '../src/modules/realtime/live-feed.js';
 import { SubscriberTooSlowError } from '../src/modules/shared/errors.js';
 import { LiveFeeds } from '../src/modules/realtime/live-feeds.js';
-import { loadRealtimeSettings } from '../src/modules/realtime/realtime.settings.js';
 import { MemoryRealtimeStore } from '../src/modules/realtime/realtime.store.js';
 import { userPrincipal } from '../src/modules/identity/principal.js';
 import { aComputeNode, aRegisteredNode, rawId } from './helpers/builders.js';
@@ -18,7 +18,7 @@ import { startTestServer, type DatabaseKind, type TestServer } from './helpers/s
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const log = createLogger('silent');
-const settings = loadRealtimeSettings({});
+const settings = loadConfig({}).realtime;
 const TENANT = '00000000-0000-4000-8000-00000000000a';
 const OTHER_TENANT = '00000000-0000-4000-8000-00000000000b';
 const NODE = '00000000-0000-4000-8000-0000000000c1';

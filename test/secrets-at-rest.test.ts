@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/infra/logger.js';
 import { parseEncryptionKey, SecretBox } from '../src/infra/secret-box.js';
 import { DeliveryWorker } from '../src/modules/notifications/delivery.worker.js';
-import { DEFAULT_NOTIFICATION_SETTINGS } from '../src/modules/notifications/notification.settings.js';
+import { loadConfig } from '../src/config.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../src/modules/notifications/notification.payloads.js';
 import { resealSecrets } from '../src/ops/secrets.js';
 import { ConfirmTotpDocument, CreateNotificationConfigDocument, EnrollTotpDocument, SendTestNotificationDocument } from './generated/graphql.js';
@@ -111,7 +111,7 @@ describe.each(kinds)('secrets at rest on %s', (kind) => {
       const worker = new DeliveryWorker({
         system: rotatedServer.db.system,
         log: createLogger('silent'),
-        settings: { ...DEFAULT_NOTIFICATION_SETTINGS, allowPrivateTargets: true },
+        settings: { ...loadConfig({}).notifications, allowPrivateTargets: true },
         secrets: SecretBox.fromConfig(rotatedServer.config.encryption),
       });
       await worker.runOnce();

@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import pg from 'pg';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
+import { startTestServer } from './helpers/server.js';
 
 /** Runs the real entry point and collects what a user would see. */
 function startMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
@@ -30,10 +33,43 @@ describe('configuration', () => {
     expect(() => loadConfig({ MIGRATE_ON_START: 'maybe' })).toThrow(/^MIGRATE_ON_START must be true or false/);
   });
 
+  it('rejects what it once accepted silently or read in two places', () => {
+    expect(() => loadConfig({ PUBSUB_NAMESPACE: 'no spaces please' })).toThrow(/^PUBSUB_NAMESPACE must be 1 to 64 letters/);
+    expect(() => loadConfig({ NODE_HEARTBEAT_TIMEOUT_SECONDS: '30' })).toThrow(/^NODE_HEARTBEAT_TIMEOUT_SECONDS is replaced by HEARTBEAT_TIMEOUT_SECONDS/);
+    expect(() => loadConfig({ BILLING_CLOSE_INTERVAL_MS: '5' })).toThrow(/^BILLING_CLOSE_INTERVAL_MS must be between 1000 and 86400000/);
+    expect(() => loadConfig({ NOTIFICATIONS_TIMEOUT_MS: '60000' })).toThrow(/^NOTIFICATIONS_LEASE_MS must be longer than NOTIFICATIONS_TIMEOUT_MS/);
+    expect(() => loadConfig({ BOOTSTRAP_ADMIN_EMAIL: 'ops@example.test' })).toThrow(/^BOOTSTRAP_ADMIN_PASSWORD must be set together/);
+  });
+
+  it('documents every variable it reads in the README', async () => {
+    const readme = await readFile('README.md', 'utf8');
+    expect(CONFIG_VARIABLES.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it('gives liveness and placement one heartbeat timeout', () => {
+    const config = loadConfig({ HEARTBEAT_TIMEOUT_SECONDS: '45' });
+    expect([config.cluster.heartbeatTimeoutSeconds, config.realtime.heartbeatTimeoutSeconds]).toEqual([45, 45]);
+  });
+
   it('does not migrate or seed an external database unless asked', () => {
     const config = loadConfig({ DATABASE_URL: 'postgresql://u:p@db:5432/omega' });
     expect(config).toMatchObject({ migrateOnStart: false, seedOnStart: false, tableMaintenanceIntervalMs: undefined });
     expect(loadConfig({ DATABASE_URL: 'postgresql://db/omega', TABLE_MAINTENANCE: 'true', TABLE_MAINTENANCE_INTERVAL_SECONDS: '5' }).tableMaintenanceIntervalMs).toBe(5_000);
+  });
+});
+
+describe('the embedded database', () => {
+  it('takes as many connections as DB_POOL_MAX allows the pool', async () => {
+    const server = await startTestServer('pglite', { ...loadConfig({ DB_POOL_MAX: '32' }), port: 0, dataDir: ':memory:', jobsEnabled: false });
+    const clients = Array.from({ length: 32 }, () => new pg.Client({ connectionString: server.rawDatabaseUrl }));
+    try {
+      await Promise.all(clients.map((client) => client.connect()));
+      const answers = await Promise.all(clients.map((client) => client.query<{ one: number }>('SELECT 1 AS one')));
+      expect(answers.map((answer) => answer.rows[0]!.one)).toEqual(Array(32).fill(1));
+    } finally {
+      await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+      await server.close();
+    }
   });
 });
 

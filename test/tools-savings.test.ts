@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toolTokenPrice } from '../src/modules/tools/tool.service.js';
+import { loadConfig } from '../src/config.js';
 import {
   EndToolSessionDocument,
   RecordToolOperationDocument,
@@ -111,8 +111,9 @@ describe.each(kinds)('tool analytics over HTTP on %s', (kind) => {
 
 describe('the price of a prevented token', () => {
   it('reads TOOL_TOKEN_PRICE_PER_MILLION, defaults to $15 and refuses anything but a decimal', () => {
-    expect(toolTokenPrice({})).toBe('15');
-    expect(toolTokenPrice({ TOOL_TOKEN_PRICE_PER_MILLION: ' 2.5 ' })).toBe('2.5');
-    expect(() => toolTokenPrice({ TOOL_TOKEN_PRICE_PER_MILLION: '15 USD' })).toThrow(/TOOL_TOKEN_PRICE_PER_MILLION/);
+    const price = (env: Record<string, string>) => loadConfig(env).tools.tokenPricePerMillion;
+    expect(price({})).toBe('15');
+    expect(price({ TOOL_TOKEN_PRICE_PER_MILLION: ' 2.5 ' })).toBe('2.5');
+    expect(() => price({ TOOL_TOKEN_PRICE_PER_MILLION: '15 USD' })).toThrow(/^TOOL_TOKEN_PRICE_PER_MILLION /);
   });
 });

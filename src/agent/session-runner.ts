@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { homedir } from 'node:os';
+
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What the owner of the machine lets the API run: off unless enabled, and only allow-listed programs. */
 export interface CommandPolicy {
@@ -31,8 +34,8 @@ export class SessionRunner {
 
   start(session: SessionToRun, onExit: (outcome: SessionOutcome) => void): number | null {
     const [program, ...args] = session.commandLine!.trim().split(/\s+/);
-    // A minimal environment: the session's own variables over PATH and HOME, nothing else of the agent's.
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', ...session.environment };
+    // A minimal environment: the session's own variables over the system's search path and HOME, nothing of the agent's.
+    const env = { PATH: SYSTEM_PATH, HOME: homedir(), ...session.environment };
     const child = spawn(program!, args, { env, stdio: 'ignore' });
     this.running.set(session.sessionId, child);
     let reported = false;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.js';
 import type { Database } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -7,8 +6,7 @@ import type { Principal } from '../modules/identity/principal.js';
 import { InvalidCredentialError, RateLimitedError } from '../modules/shared/errors.js';
 import { toGraphQLError } from '../modules/shared/graphql-errors.js';
 import type { Services } from '../services.js';
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+import { requestIdOf } from './request-id.js';
 
 /** Turns a request's credentials into a principal, and a principal into the context resolvers get. */
 export interface RequestContexts {
@@ -39,7 +37,7 @@ export function createRequestContexts(db: Database, services: Services, log: Log
       }
     },
     contextFor: (principal, requestId, client) => ({
-      requestId: requestId && REQUEST_ID.test(requestId) ? requestId : randomUUID(),
+      requestId: requestIdOf(requestId),
       principal,
       prisma: db.prisma,
       services,

@@ -3,7 +3,7 @@ import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
-import type { Logger } from '../infra/logger.js';
+import { inRequestScope, type Logger } from '../infra/logger.js';
 import type { Principal } from '../modules/identity/principal.js';
 import type { Services } from '../services.js';
 import type { RequestContexts } from './context.js';
@@ -38,8 +38,8 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
   const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes);
   return useServer(
     {
-      execute: (args) => (args.rootValue as RootValue).execute(args) as never,
-      subscribe: (args) => (args.rootValue as RootValue).subscribe(args) as never,
+      execute: (args) => inRequestScope((args.contextValue as Context).requestId, () => (args.rootValue as RootValue).execute(args)) as never,
+      subscribe: (args) => inRequestScope((args.contextValue as Context).requestId, () => (args.rootValue as RootValue).subscribe(args)) as never,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
@@ -61,8 +61,15 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
       onClose: (ctx) => (ctx.extra as SocketExtra).release?.(),
       onSubscribe: async (ctx, id, params) => {
         const extra = ctx.extra as SocketExtra;
-        const principal = extra.principal ?? null;
+        let principal = extra.principal ?? null;
         try {
+          // GraphiQL sends an empty connection_init and the headers with each subscribe message instead.
+          const headers = params.extensions?.headers as Record<string, unknown> | undefined;
+          if (!principal && headers) {
+            const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+            principal = await contexts.authenticate({ authorization: text(headers.authorization) ?? text(headers.Authorization), apiKey: text(headers['x-api-key']) });
+            if (principal && !extra.release) extra.release = services.realtime.connections.open(principal, extra.socket);
+          }
           await contexts.admit(principal);
         } catch (error) {
           if (error instanceof GraphQLError) return [error];

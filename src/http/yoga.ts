@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useErrorHandler, type YogaLogger } from 'graphql-yoga';
 import { getOperationAST, getVariableValues, type GraphQLError } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
@@ -6,12 +7,15 @@ import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Database } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import type { ServerMetrics } from '../infra/metrics.js';
 import type { PubSub } from '../infra/pubsub.js';
 import { buildSchema } from '../schema.js';
 import type { RequestContexts } from './context.js';
 import { clientAddressResolver } from './client-address.js';
 import { classifyFailure } from './error-masking.js';
 import { hardeningOptions, hardeningPlugins } from './hardening.js';
+import { useAccessLog, useRequestIdInErrors } from './access-log.js';
+import { useServerMetrics } from './metrics.js';
 import { useReadiness } from './readiness.js';
 import { useTenantScope } from './tenant-scope.js';
 
@@ -33,7 +37,7 @@ function yogaLogger(log: Logger): YogaLogger {
 }
 
 /** The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging. */
-export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts) {
+export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts, metrics: ServerMetrics) {
   const clientAddress = clientAddressResolver(config.edge.trustedProxies);
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
@@ -41,6 +45,8 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     graphiql: config.graphiql ? { title: 'Omega Control Plane', subscriptionsProtocol: 'WS' } : false,
+    // GraphiQL's scripts, styles and editor workers inlined from the npm package: no CDN.
+    renderGraphiQL,
     logging: yogaLogger(log),
     ...hardeningOptions(config.edge, log),
     context: async ({ request, req, wsContext }) => {
@@ -61,13 +67,15 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
         return operation?.operation === 'query' && !getVariableValues(schema, operation.variableDefinitions ?? [], variableValues ?? {}).errors;
       } }),
       useTenantScope(),
+      ...(config.observability.metricsEnabled ? [useServerMetrics(metrics, config.observability)] : []),
+      useAccessLog(log),
+      useRequestIdInErrors(),
       useReadiness(db, pubsub),
-      useErrorHandler(({ errors, context }) => {
+      useErrorHandler(({ errors }) => {
         for (const error of errors as GraphQLError[]) {
           const original = error.originalError;
           if (!original || original.name === 'GraphQLError' || classifyFailure(original)) continue;
           log.error('unexpected error', {
-            requestId: (context as Partial<Context>).requestId,
             path: error.path?.join('.'),
             error: original.message,
             stack: original.stack,

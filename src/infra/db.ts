@@ -20,6 +20,8 @@ export interface Database {
   system: PrismaClient;
   /** Owner statements (health checks); on a server its connections are switched to the owner first. */
   pool: pg.Pool;
+  /** Connections of the whole pool now, for metrics. */
+  poolStats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export function createDatabase(url: string, poolMax: number, options: { embedded
     prisma,
     system,
     pool: ownerPool,
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([prisma.$disconnect(), system.$disconnect()]);
       await pool.end();

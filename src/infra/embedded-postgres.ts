@@ -11,6 +11,8 @@ export interface EmbeddedPostgresOptions {
   /** TCP port to listen on; 0 picks a free one. */
   port?: number;
   host?: string;
+  /** Connections the socket server accepts; at least the API's pool (see embeddedConnectionCap). */
+  maxConnections?: number;
   /** A data folder archive (from dumpDataDir) the new database starts from; only for an empty dataDir. */
   loadDataDir?: Blob;
 }
@@ -25,11 +27,11 @@ export interface EmbeddedPostgres {
 }
 
 // The socket server accepts a single connection by default, which makes pools reset.
-const MAX_CONNECTIONS = 16;
+const DEFAULT_MAX_CONNECTIONS = 16;
 const LOCK_FILE = 'embedded.lock';
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
-  const { dataDir, port = 0, host = '127.0.0.1', loadDataDir } = options;
+  const { dataDir, port = 0, host = '127.0.0.1', loadDataDir, maxConnections = DEFAULT_MAX_CONNECTIONS } = options;
   const dir = dataDir === undefined ? undefined : path.resolve(dataDir);
   const unlock = dir === undefined ? async () => undefined : await lockDataDir(dir);
 
@@ -42,7 +44,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     throw error;
   }
 
-  const server = new PGLiteSocketServer({ db, port, host, maxConnections: MAX_CONNECTIONS });
+  const server = new PGLiteSocketServer({ db, port, host, maxConnections });
   let boundPort = port;
   server.addEventListener('listening', (event) => {
     const detail = (event as CustomEvent<{ port?: number }>).detail;

@@ -6,9 +6,13 @@ export interface BackgroundJob {
   /** Part of serving requests (a write-behind), so it runs even where JOBS_ENABLED=false. */
   readonly servesRequests?: boolean;
   start(): void;
+  /** Reports each run's outcome and duration from now on (metrics). */
+  observe?(observer: JobObserver): void;
   /** Stops scheduling new runs and waits for a run in progress. */
   stop(): Promise<void>;
 }
+
+export type JobObserver = (job: string, outcome: 'ok' | 'failed', seconds: number) => void;
 
 /**
  * Runs `task` every `intervalMs`, never overlapping itself; an error is logged and the next run
@@ -18,13 +22,23 @@ export function periodicJob(name: string, intervalMs: number, task: () => Promis
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
+  let observer: JobObserver | undefined;
+
+  const timed = async (): Promise<void> => {
+    const started = performance.now();
+    try {
+      await task();
+      observer?.(name, 'ok', (performance.now() - started) / 1000);
+    } catch (error) {
+      observer?.(name, 'failed', (performance.now() - started) / 1000);
+      log.error('background job failed', { job: name, error: (error as Error).message });
+    }
+  };
 
   const runOnce = (): Promise<void> =>
-    (running ??= task()
-      .catch((error: unknown) => log.error('background job failed', { job: name, error: (error as Error).message }))
-      .finally(() => {
-        running = undefined;
-      }));
+    (running ??= timed().finally(() => {
+      running = undefined;
+    }));
 
   const schedule = () => {
     if (stopped) return;
@@ -45,6 +59,9 @@ export function periodicJob(name: string, intervalMs: number, task: () => Promis
       stopped = true;
       clearTimeout(timer);
       await running;
+    },
+    observe(next) {
+      observer = next;
     },
     runNow: runOnce,
   };

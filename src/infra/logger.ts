@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { pino, type DestinationStream } from 'pino';
 import type { LogLevel } from '../config.js';
 
 export interface Logger {
@@ -5,15 +7,75 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** A logger whose every line also carries these fields. */
+  child(fields: Record<string, unknown>): Logger;
 }
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+export interface LoggerOptions {
+  /** Extra field paths (pino redaction syntax) whose values are replaced. */
+  redact?: readonly string[];
+}
 
-/** One JSON line per entry (on stderr unless a sink is given); callers never pass secrets in fields. */
-export function createLogger(level: LogLevel, sink: (line: string) => void = (line) => process.stderr.write(line)): Logger {
-  const write = (entryLevel: Exclude<LogLevel, 'silent'>) => (message: string, fields?: Record<string, unknown>) => {
-    if (RANK[entryLevel] < RANK[level]) return;
-    sink(`${JSON.stringify({ time: new Date().toISOString(), level: entryLevel, msg: message, ...fields })}\n`);
+const SECRET_FIELDS = ['authorization', 'cookie', 'password', 'newPassword', 'currentPassword', 'token', 'accessToken', 'refreshToken', 'apiKey', 'secret', 'key', 'privateKey'];
+
+/** Secret-looking fields at the top and up to two levels down, and request headers that carry credentials. */
+const ALWAYS_REDACTED = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `*.${field}`),
+  ...SECRET_FIELDS.map((field) => `*.*.${field}`),
+  'headers["x-api-key"]',
+  '*.headers["x-api-key"]',
+];
+
+interface RequestScope {
+  requestId: string;
+  /** The request's child of each logger used within it. */
+  children: WeakMap<pino.Logger, pino.Logger>;
+}
+
+const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/** Runs `work` as one request: every logger used within it, by any service, writes through a child carrying the request id. */
+export function inRequestScope<T>(requestId: string, work: () => T): T {
+  return requestScope.run({ requestId, children: new WeakMap() }, work);
+}
+
+/** The request id of the request being served here, if any. */
+export const currentRequestId = (): string | undefined => requestScope.getStore()?.requestId;
+
+/** One JSON line per entry (on stderr unless a sink is given); secrets are redacted by field name. */
+export function createLogger(level: LogLevel, sink?: (line: string) => void, options: LoggerOptions = {}): Logger {
+  const destination: DestinationStream = sink ? { write: sink } : pino.destination({ fd: 2, sync: true });
+  const root = pino(
+    {
+      level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: [...ALWAYS_REDACTED, ...(options.redact ?? [])], censor: '[redacted]' },
+    },
+    destination,
+  );
+  return wrap(root);
+}
+
+function forCurrentRequest(logger: pino.Logger): pino.Logger {
+  const scope = requestScope.getStore();
+  if (!scope) return logger;
+  let child = scope.children.get(logger);
+  if (!child) {
+    child = logger.child({ requestId: scope.requestId });
+    scope.children.set(logger, child);
+  }
+  return child;
+}
+
+function wrap(logger: pino.Logger): Logger {
+  return {
+    debug: (message, fields) => forCurrentRequest(logger).debug(fields ?? {}, message),
+    info: (message, fields) => forCurrentRequest(logger).info(fields ?? {}, message),
+    warn: (message, fields) => forCurrentRequest(logger).warn(fields ?? {}, message),
+    error: (message, fields) => forCurrentRequest(logger).error(fields ?? {}, message),
+    child: (fields) => wrap(logger.child(fields)),
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }

@@ -32,6 +32,8 @@ export interface ApplyMigrationsOptions {
   migrationsDir?: string;
   /** Defaults to prisma/schema.prisma when it exists; its `schemas` tell the engine which namespaces are ours. */
   schemaPath?: string;
+  /** Print the schema engine's own log lines on stderr (MIGRATE_DEBUG). */
+  debug?: boolean;
 }
 
 /**
@@ -47,14 +49,19 @@ export async function applyMigrations(
   const schemaFiles = schemaPath === undefined ? undefined : await readSchemaFiles(schemaPath);
 
   return withDeployLock(databaseUrl, () =>
-    withEngine(databaseUrl, schemaFiles, async (engine) => {
-      try {
-        const output = await engine.applyMigrations({ migrationsList, filters: NO_FILTERS });
-        return { applied: output.appliedMigrationNames };
-      } catch (error) {
-        throw await explainFailedMigration(databaseUrl, error);
-      }
-    }),
+    withEngine(
+      databaseUrl,
+      schemaFiles,
+      async (engine) => {
+        try {
+          const output = await engine.applyMigrations({ migrationsList, filters: NO_FILTERS });
+          return { applied: output.appliedMigrationNames };
+        } catch (error) {
+          throw await explainFailedMigration(databaseUrl, error);
+        }
+      },
+      opts.debug,
+    ),
   );
 }
 
@@ -224,6 +231,7 @@ async function withEngine<T>(
   databaseUrl: string,
   schemaFiles: SchemaContainer[] | undefined,
   fn: (engine: SchemaEngine) => Promise<T>,
+  debug = false,
 ): Promise<T> {
   // One connection, kept open: the engine's advisory lock and any session state a migration
   // sets stay on one session, as with Prisma's native engine.
@@ -238,7 +246,7 @@ async function withEngine<T>(
     runtime = await loadEngineRuntime();
     const datamodels = schemaFiles?.map((file): [string, string] => [file.path, file.content]);
     const factory = bindMigrationAwareSqlAdapterFactory(engineAdapterFactory(pool));
-    const created = runtime.glue.SchemaEngine.new({ datamodels }, logEngineEvent, factory);
+    const created = runtime.glue.SchemaEngine.new({ datamodels }, debug ? logEngineEvent : ignoreEngineEvent, factory);
     engine = await untilCrash(runtime, created);
     return await untilCrash(runtime, fn(engine));
   } catch (error) {
@@ -250,8 +258,10 @@ async function withEngine<T>(
 }
 
 function logEngineEvent(event: string): void {
-  if (process.env.MIGRATE_DEBUG) process.stderr.write(`[schema-engine] ${redactUrls(event)}\n`);
+  process.stderr.write(`[schema-engine] ${redactUrls(event)}\n`);
 }
+
+function ignoreEngineEvent(): void {}
 
 function redactUrls(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@\s]*@/gi, '$1***@');

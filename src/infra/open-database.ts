@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { redactUrl, type Config } from '../config.js';
+import { embeddedConnectionCap, redactUrl, type Config } from '../config.js';
 import { StartupError } from '../startup-error.js';
 import { createDatabase, pingDatabase, type Database } from './db.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -21,6 +21,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<OpenedD
     const embedded = await startEmbeddedPostgres({
       dataDir: config.dataDir === ':memory:' ? undefined : config.dataDir,
       port: config.embeddedDbPort,
+      maxConnections: embeddedConnectionCap(config.dbPoolMax),
     }).catch((error: unknown) => {
       throw new StartupError(`embedded database could not start in ${config.dataDir}: ${(error as Error).message}`);
     });

@@ -42,6 +42,13 @@ export interface PubSubOptions {
   outboxLimit?: number;
   /** Wait after Redis returns before sending held events, so other instances have resubscribed. */
   resendDelayMs?: number;
+  /** Told of every event published here and of every hand-over to listeners (metrics). */
+  observer?: EventObserver;
+}
+
+export interface EventObserver {
+  published(topic: string): void;
+  delivered(topic: string, listeners: number): void;
 }
 
 interface Entry {
@@ -74,6 +81,7 @@ class EventBus implements PubSub {
   constructor(
     readonly backend: 'memory' | 'redis',
     private readonly log: Logger | undefined,
+    private readonly observer?: EventObserver,
   ) {}
 
   attach(transport: Transport): void {
@@ -83,6 +91,7 @@ class EventBus implements PubSub {
   async publish<T extends TopicName>(topic: T, payload: TopicPayloads[T]): Promise<void> {
     const tenantId = tenantOf(payload);
     if (!tenantId) throw new Error(`an event of ${topic} carries no tenantId`);
+    this.observer?.published(topic);
     this.dispatch(channelOf(topic, tenantId), payload, false);
     this.dispatch(channelOf(topic, ALL_TENANTS), payload, false);
     await this.transport?.send(channelOf(topic, tenantId), payload);
@@ -178,6 +187,7 @@ class EventBus implements PubSub {
   private dispatch(channel: string, payload: unknown, remote: boolean): void {
     const set = this.entries.get(channel);
     if (!set) return;
+    this.observer?.delivered(channel.slice(0, channel.lastIndexOf(':')), set.size);
     for (const entry of [...set]) {
       if (remote && entry.localOnly) continue;
       try {
@@ -190,7 +200,7 @@ class EventBus implements PubSub {
 }
 
 export function createMemoryPubSub(options: PubSubOptions = {}): PubSub {
-  return new EventBus('memory', options.log);
+  return new EventBus('memory', options.log, options.observer);
 }
 
 interface Envelope {
@@ -357,15 +367,9 @@ function quietUnsubscribe(redis: Redis): void {
 }
 
 export function createRedisPubSub(url: string, options: PubSubOptions = {}): PubSub {
-  const bus = new EventBus('redis', options.log);
-  bus.attach(new RedisTransport(url, options.namespace ?? pubsubNamespace(), (channel, payload) => bus.receive(channel, payload), options.log, options));
+  const bus = new EventBus('redis', options.log, options.observer);
+  bus.attach(new RedisTransport(url, options.namespace ?? 'omega', (channel, payload) => bus.receive(channel, payload), options.log, options));
   return bus;
-}
-
-/** PUBSUB_NAMESPACE, or `omega`: the prefix of every Redis channel and key this deployment uses. */
-export function pubsubNamespace(): string {
-  const configured = process.env.PUBSUB_NAMESPACE?.trim();
-  return configured && /^[A-Za-z0-9._-]{1,64}$/.test(configured) ? configured : 'omega';
 }
 
 export function createPubSubFor(redisUrl: string | undefined, options: PubSubOptions = {}): PubSub {

@@ -16,8 +16,7 @@ import { startTestServer, type DatabaseKind, type TestServer } from './server.js
 export const PUBSUB_NAMESPACE = `test-${randomBytes(5).toString('hex')}`;
 
 /**
- * Starts a test server that publishes under this file's namespace. The server reads PUBSUB_NAMESPACE
- * from the environment only, so it is set while the server starts; `env` adds other start-up settings.
+ * Starts a test server that publishes under this file's namespace; `env` adds other start-up settings.
  */
 export function startRealtimeServer(kind: DatabaseKind, overrides: Partial<Config> = {}, env: Record<string, string> = {}): Promise<TestServer> {
   return startTestServer(kind, overrides, { env: { PUBSUB_NAMESPACE, ...env } });

@@ -3,7 +3,7 @@ import { print, type ExecutionResult } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { loadConfig, type Config } from '../../src/config.js';
+import { checkConfig, loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/infra/db.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createMemoryPubSub } from '../../src/infra/pubsub.js';
@@ -71,20 +71,6 @@ export function servicesOf(server: TestServer, db: Database = server.db): Servic
   return build(db);
 }
 
-/** Runs `start` with these environment variables set, then restores the environment as it was. */
-async function withEnvironment<T>(env: Record<string, string>, start: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, env);
-  try {
-    return await start();
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-}
-
 /**
  * Starts the real server on a free port, on a fresh database of the given kind; with
  * `overrides.databaseUrl` it joins that existing database instead (a second API instance).
@@ -94,12 +80,12 @@ export async function startTestServer(
   overrides: Partial<Config> = {},
   options: {
     logLines?: string[];
-    /** Settings the server reads from the environment while it starts, and only then. */
+    /** Environment variables as an operator would set them, parsed by loadConfig under the overrides. */
     env?: Record<string, string>;
   } = {},
 ): Promise<TestServer> {
   const scratch = kind === 'postgres' && !overrides.databaseUrl ? await createScratchDatabase() : undefined;
-  const base = loadConfig({});
+  const base = loadConfig(options.env ?? {});
   const config: Config = {
     ...base,
     port: 0,
@@ -114,9 +100,9 @@ export async function startTestServer(
     encryption: { key: TEST_ENCRYPTION_KEY, previousKeys: [], ...overrides.encryption },
   };
   const logger = options.logLines
-    ? createLogger('debug', (line) => options.logLines!.push(line))
+    ? createLogger('debug', (line) => options.logLines!.push(line), { redact: config.observability.logRedact })
     : createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error');
-  const server = await withEnvironment(options.env ?? {}, () => createServer(config, logger));
+  const server = await createServer(checkConfig(config), logger);
   // The embedded database has no password, so its URL is never redacted.
   const rawDatabaseUrl = overrides.databaseUrl ?? scratch?.url ?? server.databaseUrl;
   const db = createDatabase(rawDatabaseUrl, 3, { embedded: kind === 'pglite' });

@@ -51,6 +51,8 @@ const createTenantInput = z.object({
   admin: z.object({ username, email, password, fullName: z.string().trim().min(1).max(255).optional() }),
 });
 
+const operatorTenantInput = z.object({ name: z.string().trim().min(1).max(255), slug });
+
 const updateTenantInput = z.object({
   name: z.string().trim().min(1).max(255).optional(),
   billingEmail: email.optional(),
@@ -78,6 +80,7 @@ export const parseResetPassword = (input: unknown) => parseInput(resetPasswordIn
 export const parseCreateUser = (input: unknown) => parseInput(createUserInput, input);
 export const parseUpdateUser = (input: unknown) => parseInput(updateUserInput, input);
 export const parseCreateTenant = (input: unknown) => parseInput(createTenantInput, input);
+export const parseOperatorTenant = (input: unknown) => parseInput(operatorTenantInput, input);
 export const parseUpdateTenant = (input: unknown) => parseInput(updateTenantInput, input);
 export const parseCreateApiKey = (input: unknown) => parseInput(createApiKeyInput, input);
 export const parseEnvironmentName = (input: unknown) => parseInput(z.enum(['dev', 'staging', 'prod']), input);

@@ -8,7 +8,7 @@ import { HeartbeatService } from './heartbeat.service.js';
 import { LiveFeeds } from './live-feeds.js';
 import { LiveStateService } from './live-state.service.js';
 import { LivenessSweeper } from './liveness.sweeper.js';
-import { loadRealtimeSettings, type RealtimeSettings } from './realtime.settings.js';
+import type { RealtimeSettings } from './realtime.settings.js';
 import { createRealtimeStore, type RealtimeStore } from './realtime.store.js';
 
 export interface RealtimeDeps {
@@ -19,8 +19,9 @@ export interface RealtimeDeps {
   pubsub: PubSub;
   log: Logger;
   redisUrl: string | undefined;
-  /** Overrides of the environment's settings (tests: a short heartbeat timeout). */
-  settings?: Partial<RealtimeSettings>;
+  /** PUBSUB_NAMESPACE: the prefix of every Redis key the realtime store writes. */
+  namespace: string;
+  settings: RealtimeSettings;
   store?: RealtimeStore;
 }
 
@@ -39,8 +40,8 @@ export class RealtimeService {
 
   constructor(private readonly deps: RealtimeDeps) {
     const { prisma, system, pubsub, log } = deps;
-    this.settings = { ...loadRealtimeSettings(), ...deps.settings };
-    this.store = deps.store ?? createRealtimeStore(deps.redisUrl);
+    this.settings = deps.settings;
+    this.store = deps.store ?? createRealtimeStore(deps.redisUrl, deps.namespace);
     this.heartbeats = new HeartbeatService(prisma, system, pubsub, this.store, log, this.settings);
     this.sweeper = new LivenessSweeper(system, pubsub, log, this.settings.heartbeatTimeoutSeconds, () =>
       this.heartbeats.flush().catch((error: unknown) => log.warn('heartbeats not written before the sweep', { error: (error as Error).message })),

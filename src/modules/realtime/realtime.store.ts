@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis';
-import { pubsubNamespace } from '../../infra/pubsub.js';
 import type { ClusterStateChangedEvent, NodeHeartbeat } from '../../infra/topics.js';
 
 /** The latest heartbeat of a node, as node:heartbeat:{node_id} holds it. */
@@ -132,7 +131,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   private readonly redis: Redis;
   private readonly keys: RealtimeKeys;
 
-  constructor(url: string, namespace: string = pubsubNamespace()) {
+  constructor(url: string, namespace: string) {
     this.keys = realtimeKeys(namespace);
     // Fail fast while Redis is away: callers fall back to PostgreSQL rather than wait.
     this.redis = new Redis(url, {
@@ -362,6 +361,6 @@ export class MemoryRealtimeStore implements RealtimeStore {
   }
 }
 
-export function createRealtimeStore(redisUrl: string | undefined): RealtimeStore {
-  return redisUrl ? new RedisRealtimeStore(redisUrl) : new MemoryRealtimeStore();
+export function createRealtimeStore(redisUrl: string | undefined, namespace: string): RealtimeStore {
+  return redisUrl ? new RedisRealtimeStore(redisUrl, namespace) : new MemoryRealtimeStore();
 }

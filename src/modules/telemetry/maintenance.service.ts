@@ -1,25 +1,9 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { TelemetrySettings } from '../../config.js';
 import type { Logger } from '../../infra/logger.js';
 import { withExclusiveLock } from '../../infra/locks.js';
 import { MonthlyPartitions } from './partitions.js';
 import { DAY_MS, floorTo, timeseriesFeaturesOf, type TimeseriesFeatures } from './timeseries.js';
-
-export interface TelemetrySettings {
-  /** Raw metrics older than this many days are removed (TimescaleDB's own policy does it where present). */
-  retentionDays: number;
-  /** Finished days the summary job recomputes on each run: yesterday, and earlier days to catch late data. */
-  summaryLookbackDays: number;
-}
-
-/** Reads METRICS_RETENTION_DAYS (default 30); a value that is not a whole number of days in range fails start-up. */
-export function telemetrySettings(env: Record<string, string | undefined> = process.env): TelemetrySettings {
-  const raw = env.METRICS_RETENTION_DAYS?.trim();
-  const retentionDays = raw ? Number(raw) : 30;
-  if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3_650) {
-    throw new Error(`METRICS_RETENTION_DAYS must be a whole number of days from 1 to 3650, got "${raw}"`);
-  }
-  return { retentionDays, summaryLookbackDays: 2 };
-}
 
 export const RETENTION_BATCH_SIZE = 5_000;
 const LONG_WORK_MS = 10 * 60_000;
@@ -44,7 +28,7 @@ export class TelemetryMaintenanceService {
   constructor(
     private readonly system: PrismaClient,
     private readonly log: Logger,
-    readonly settings: TelemetrySettings = telemetrySettings(),
+    readonly settings: TelemetrySettings,
   ) {
     this.features = timeseriesFeaturesOf(system);
     this.partitions = new MonthlyPartitions(system);

@@ -5,7 +5,6 @@ import {
   parseSavingsQuery,
   parseStartToolSession,
   parseToolSessionFilter,
-  pricePerMillion,
   type SavingsGrouping,
 } from './tool.validation.js';
 
@@ -29,14 +28,6 @@ export interface ToolSavingsReport {
   groups: ToolSavings[];
 }
 
-/** The price a token saved is worth, per million: TOOL_TOKEN_PRICE_PER_MILLION, default $15 (seed 003's rate). */
-export function toolTokenPrice(env: Record<string, string | undefined> = process.env): string {
-  const raw = env.TOOL_TOKEN_PRICE_PER_MILLION?.trim() || '15';
-  const parsed = pricePerMillion.safeParse(raw);
-  if (!parsed.success) throw new Error(`TOOL_TOKEN_PRICE_PER_MILLION must be a decimal amount such as "15", got "${raw}"`);
-  return parsed.data;
-}
-
 const GROUP_COLUMN = { tool_name: 'toolName', operation_mode: 'operationMode', tool_id: 'toolId' } as const;
 const TOKENS_PER_PRICE_UNIT = 1_000_000;
 
@@ -46,7 +37,8 @@ const costOf = (tokensPrevented: number, price: string): string => new Prisma.De
 export class ToolAnalyticsService {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly defaultPricePerMillion: string = toolTokenPrice(),
+    /** TOOL_TOKEN_PRICE_PER_MILLION: what a saved token is worth when a query names no price. */
+    private readonly defaultPricePerMillion: string,
   ) {}
 
   async startToolSession(tenantId: string, rawInput: unknown): Promise<ToolSession> {
