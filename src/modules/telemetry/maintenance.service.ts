@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { TelemetrySettings } from '../../config.js';
 import type { Logger } from '../../infra/logger.js';
 import { withExclusiveLock } from '../../infra/locks.js';
@@ -177,24 +177,18 @@ export class TelemetryMaintenanceService {
 
 type Tx = Parameters<Parameters<typeof withExclusiveLock>[2]>[0];
 
+/** Each raw metric table's time column; table and column names come from this closed list only. */
+const TIME_COLUMN: Record<RawMetricTable, string> = {
+  node_metrics: 'time',
+  session_metrics: 'time',
+  system_metrics: 'timestamp',
+  llm_metrics: 'timestamp',
+};
+
 /** One batch of old rows of one tenant, found through the table's (tenant_id, time) index. */
 function deleteBatch(tx: Tx, table: RawMetricTable, tenantId: string, cutoff: Date): Promise<number> {
-  switch (table) {
-    case 'node_metrics':
-      return tx.$executeRaw`
-        DELETE FROM node_metrics WHERE (id, time) IN (
-          SELECT id, time FROM node_metrics WHERE tenant_id = ${tenantId}::uuid AND time < ${cutoff}::timestamptz LIMIT ${RETENTION_BATCH_SIZE})`;
-    case 'session_metrics':
-      return tx.$executeRaw`
-        DELETE FROM session_metrics WHERE (id, time) IN (
-          SELECT id, time FROM session_metrics WHERE tenant_id = ${tenantId}::uuid AND time < ${cutoff}::timestamptz LIMIT ${RETENTION_BATCH_SIZE})`;
-    case 'system_metrics':
-      return tx.$executeRaw`
-        DELETE FROM system_metrics WHERE (id, timestamp) IN (
-          SELECT id, timestamp FROM system_metrics WHERE tenant_id = ${tenantId}::uuid AND timestamp < ${cutoff}::timestamptz LIMIT ${RETENTION_BATCH_SIZE})`;
-    case 'llm_metrics':
-      return tx.$executeRaw`
-        DELETE FROM llm_metrics WHERE (id, timestamp) IN (
-          SELECT id, timestamp FROM llm_metrics WHERE tenant_id = ${tenantId}::uuid AND timestamp < ${cutoff}::timestamptz LIMIT ${RETENTION_BATCH_SIZE})`;
-  }
+  const [name, time] = [Prisma.raw(table), Prisma.raw(TIME_COLUMN[table])];
+  return tx.$executeRaw`
+    DELETE FROM ${name} WHERE (id, ${time}) IN (
+      SELECT id, ${time} FROM ${name} WHERE tenant_id = ${tenantId}::uuid AND ${time} < ${cutoff}::timestamptz LIMIT ${RETENTION_BATCH_SIZE})`;
 }
