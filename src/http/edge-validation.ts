@@ -47,7 +47,7 @@ interface GlobalIdRule {
   relayGlobalIDFor?: { typename: string }[] | null;
 }
 
-/** A Relay global id is base64 of `Typename:uuid`; the argument may name the types it accepts. */
+/** A Relay global id is base64 of `Typename:key`; the argument may name the types it accepts. */
 function globalIdIssue(value: string, rule: GlobalIdRule, schema: GraphQLSchema): string | undefined {
   const decoded = BASE64.test(value) ? Buffer.from(value, 'base64').toString('utf8') : '';
   const separator = decoded.indexOf(':');
@@ -55,8 +55,19 @@ function globalIdIssue(value: string, rule: GlobalIdRule, schema: GraphQLSchema)
   if (separator <= 0 || !schema.getType(typename)) return 'is not a global id';
   const accepted = rule.relayGlobalIDFor?.map((type) => type.typename) ?? [];
   if (accepted.length > 0 && !accepted.includes(typename)) return `is a ${typename} id; expected ${accepted.join(' or ')}`;
-  if (!UUID.test(decoded.slice(separator + 1))) return 'is not a global id';
-  return undefined;
+  return isRecordKey(decoded.slice(separator + 1)) ? undefined : 'is not a global id';
+}
+
+/** A record's key: a UUID, or a compound key (a JSON array) that starts with one, as time-partitioned rows have. */
+function isRecordKey(key: string): boolean {
+  if (UUID.test(key)) return true;
+  if (!key.startsWith('[')) return false;
+  try {
+    const parts: unknown = JSON.parse(key);
+    return Array.isArray(parts) && typeof parts[0] === 'string' && UUID.test(parts[0]);
+  } catch {
+    return false;
+  }
 }
 
 function checkValue(type: GraphQLInputType, value: unknown, path: string, rule: GlobalIdRule, schema: GraphQLSchema, edge: EdgeConfig, issues: FieldIssue[]): void {

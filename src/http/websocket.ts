@@ -28,6 +28,12 @@ function memberArgs(operation: GroupOperation, join: () => Promise<unknown>): Ex
   return { schema, document, operationName, variableValues, contextValue: null, rootValue: { subscribe: join } };
 }
 
+/** Runs an operation in its request's log scope; a grouped subscriber has no context of its own. */
+function inOperationScope<T>(args: ExecutionArgs, run: () => T): T {
+  const requestId = (args.contextValue as Context | null)?.requestId;
+  return requestId ? inRequestScope(requestId, run) : run();
+}
+
 /**
  * graphql-ws on the GraphQL endpoint: credentials from the connection parameters once per socket,
  * the rate limit per operation, and every operation run through the HTTP handler's envelop.
@@ -38,8 +44,8 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
   const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes);
   return useServer(
     {
-      execute: (args) => inRequestScope((args.contextValue as Context).requestId, () => (args.rootValue as RootValue).execute(args)) as never,
-      subscribe: (args) => inRequestScope((args.contextValue as Context).requestId, () => (args.rootValue as RootValue).subscribe(args)) as never,
+      execute: (args) => inOperationScope(args, () => (args.rootValue as RootValue).execute(args)) as never,
+      subscribe: (args) => inOperationScope(args, () => (args.rootValue as RootValue).subscribe(args)) as never,
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
