@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { createSourceEventStream, execute, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Context } from '../context.js';
 import type { Logger } from '../infra/logger.js';
 import { runInTenant } from '../infra/tenant-scope.js';
@@ -132,6 +132,8 @@ class SubscriptionGroup {
     readonly operation: GroupOperation,
     private readonly bufferLimitBytes: number,
     private readonly onEmpty: () => void,
+    /** Told of every member that joins (+1) or leaves (-1). */
+    private readonly onMembers: (delta: number) => void = () => undefined,
   ) {
     this.opened = this.open();
   }
@@ -139,13 +141,15 @@ class SubscriptionGroup {
   join(socket: MemberSocket, id: string): GroupMember {
     const member = new GroupMember(socket, id, this);
     this.members.add(member);
+    this.onMembers(1);
     if (this.latestPayload !== undefined) member.write(this.latestPayload);
     return member;
   }
 
   leave(member: GroupMember): void {
-    if (!this.members.delete(member) || this.members.size > 0) return;
-    this.close();
+    if (!this.members.delete(member)) return;
+    this.onMembers(-1);
+    if (this.members.size === 0) this.close();
   }
 
   private close(): void {
@@ -256,7 +260,11 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
 export class SubscriptionGroups {
   private readonly groups = new Map<string, SubscriptionGroup>();
 
-  constructor(private readonly bufferLimitBytes: number) {}
+  constructor(
+    private readonly bufferLimitBytes: number,
+    /** Members joining and leaving, by operation name, for the open-subscriptions gauge. */
+    private readonly onMembers: (operationName: string, delta: number) => void = () => undefined,
+  ) {}
 
   /** The operation of the group of `key`, when one is open. */
   operationOf(key: string): GroupOperation | undefined {
@@ -270,9 +278,15 @@ export class SubscriptionGroups {
   async join(key: string, socket: MemberSocket, id: string, operation: GroupOperation): Promise<AsyncIterableIterator<never> | ExecutionResult> {
     let group = this.groups.get(key);
     if (!group) {
-      const created = new SubscriptionGroup(operation, this.bufferLimitBytes, () => {
-        if (this.groups.get(key) === created) this.groups.delete(key);
-      });
+      const operationName = getOperationAST(operation.document, operation.operationName)?.name?.value ?? 'anonymous';
+      const created = new SubscriptionGroup(
+        operation,
+        this.bufferLimitBytes,
+        () => {
+          if (this.groups.get(key) === created) this.groups.delete(key);
+        },
+        (delta) => this.onMembers(operationName, delta),
+      );
       this.groups.set(key, created);
       group = created;
     }

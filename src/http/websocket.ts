@@ -4,6 +4,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
 import { inRequestScope, type Logger } from '../infra/logger.js';
+import type { ServerMetrics } from '../infra/metrics.js';
 import type { Principal } from '../modules/identity/principal.js';
 import type { Services } from '../services.js';
 import type { RequestContexts } from './context.js';
@@ -39,9 +40,11 @@ function inOperationScope<T>(args: ExecutionArgs, run: () => T): T {
  * the rate limit per operation, and every operation run through the HTTP handler's envelop.
  * Subscriptions are grouped: equal operations under an equal authorization scope share one execution.
  */
-export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, contexts: RequestContexts, services: Services, log: Logger) {
+export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, contexts: RequestContexts, services: Services, log: Logger, metrics: ServerMetrics) {
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
-  const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes);
+  const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes, (operationName, delta) =>
+    metrics.activeSubscriptions.inc({ operationName }, delta),
+  );
   return useServer(
     {
       execute: (args) => inOperationScope(args, () => (args.rootValue as RootValue).execute(args)) as never,
