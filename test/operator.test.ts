@@ -4,7 +4,7 @@ import { CreateTenantDocument, MeDocument } from './generated/graphql.js';
 import { aRegisteredNode } from './helpers/builders.js';
 import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
 import { login } from './helpers/identity.js';
-import { expectResult, startTestServer, type TestServer } from './helpers/server.js';
+import { expectResult, startTestServer, TEST_ENCRYPTION_KEY, type TestServer } from './helpers/server.js';
 
 const ADMIN_PASSWORD = 'first admin password 0042';
 
@@ -12,7 +12,7 @@ const ADMIN_PASSWORD = 'first admin password 0042';
 function omega(databaseUrl: string, args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl },
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -8,7 +8,7 @@ import { TokenService } from '../src/modules/identity/tokens.js';
 import { RegisterNodeDocument } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
 import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
-import { TEST_JWT_SECRET } from './helpers/server.js';
+import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET } from './helpers/server.js';
 
 const CLIENTS = 50;
 const REGISTER_NODE = print(RegisterNodeDocument);
@@ -26,7 +26,7 @@ describe.runIf(runPostgresTests)('SIGTERM under continuous load', () => {
 
   it('completes or refuses every request, never cuts one, and logs no error', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_URL: scratch.url, MIGRATE_ON_START: 'true', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '10000', DB_POOL_MAX: '40' },
+      env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_URL: scratch.url, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, MIGRATE_ON_START: 'true', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '10000', DB_POOL_MAX: '40' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
