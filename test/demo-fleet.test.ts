@@ -22,7 +22,6 @@ describe('the demo fleet (embedded default)', () => {
       {
         env: {
           HEARTBEAT_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
-          NODE_HEARTBEAT_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
           LIVENESS_SWEEP_INTERVAL_MS: '200',
           HEARTBEAT_FLUSH_INTERVAL_MS: '100',
           SCHEDULER_PASS_INTERVAL_MS: '200',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Secret, TOTP } from 'otpauth';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/infra/logger.js';
 import { parseEncryptionKey, SecretBox } from '../src/infra/secret-box.js';
 import { DeliveryWorker } from '../src/modules/notifications/delivery.worker.js';
@@ -61,8 +61,7 @@ describe.each(kinds)('secrets at rest on %s', (kind) => {
       url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
       close: () => new Promise<void>((resolve) => receiver.close(() => resolve())),
     };
-    vi.stubEnv('NOTIFICATIONS_ALLOW_PRIVATE_TARGETS', 'true');
-    server = await startTestServer(kind, { jobsEnabled: false }).finally(() => vi.unstubAllEnvs());
+    server = await startTestServer(kind, { jobsEnabled: false }, { env: { NOTIFICATIONS_ALLOW_PRIVATE_TARGETS: 'true' } });
     admin = await server.signIn({ role: 'admin' });
 
     const created = await admin.request(CreateNotificationConfigDocument, {
