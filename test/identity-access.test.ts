@@ -20,7 +20,7 @@ import {
 import { aGpuNode } from './helpers/builders.js';
 import { STRONG_PASSWORD, login } from './helpers/identity.js';
 import { TEST_REDIS_URL, runPostgresTests } from './helpers/backing-services.js';
-import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { startTestServer, twoInstances, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 
@@ -193,16 +193,16 @@ describe.each(kinds)('API keys, roles and tenants on %s', (kind) => {
 });
 
 describe.runIf(runPostgresTests)('rate limits shared through Redis', () => {
+  let instances: Awaited<ReturnType<typeof twoInstances>> | undefined;
   let first: TestServer;
   let second: TestServer;
 
   beforeAll(async () => {
-    first = await startTestServer('postgres', { redisUrl: TEST_REDIS_URL });
-    second = await startTestServer('postgres', { redisUrl: TEST_REDIS_URL, databaseUrl: first.rawDatabaseUrl });
+    instances = await twoInstances(TEST_REDIS_URL);
+    ({ first, second } = instances);
   });
   afterAll(async () => {
-    await second?.close();
-    await first?.close();
+    await instances?.close();
   });
 
   it('counts one key across instances and answers RATE_LIMITED with a retry hint', async () => {

@@ -4,7 +4,7 @@ import { TokenService } from '../src/modules/identity/tokens.js';
 import { ClusterNodesDocument, CreateSessionDocument, MeDocument, UpdateUserDocument } from './generated/graphql.js';
 import { aSession } from './helpers/builders.js';
 import { runPostgresTests, TEST_REDIS_URL } from './helpers/backing-services.js';
-import { startTestServer, type SignedInUser, type TestServer } from './helpers/server.js';
+import { startTestServer, twoInstances, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const codeOf = (result: { errors?: readonly { extensions?: Record<string, unknown> }[] }) => result.errors?.[0]?.extensions?.code;
 
@@ -47,16 +47,16 @@ describe('revocation takes effect on the next request, whatever the cache holds'
 });
 
 describe.runIf(runPostgresTests)('revocation reaches every instance', () => {
+  let instances: Awaited<ReturnType<typeof twoInstances>> | undefined;
   let first: TestServer;
   let second: TestServer;
 
   beforeAll(async () => {
-    first = await startTestServer('postgres', { redisUrl: TEST_REDIS_URL });
-    second = await startTestServer('postgres', { redisUrl: TEST_REDIS_URL, databaseUrl: first.rawDatabaseUrl });
+    instances = await twoInstances(TEST_REDIS_URL);
+    ({ first, second } = instances);
   });
   afterAll(async () => {
-    await second?.close();
-    await first?.close();
+    await instances?.close();
   });
 
   it('drops the cached check of a user deactivated on another instance', async () => {

@@ -168,3 +168,20 @@ export async function startTestServer(
   });
   return testServer;
 }
+
+/** Two API instances on one fresh PostgreSQL database sharing Redis, as a scaled-out deployment runs. */
+export async function twoInstances(redisUrl: string): Promise<{ first: TestServer; second: TestServer; close(): Promise<void> }> {
+  const first = await startTestServer('postgres', { redisUrl });
+  const second = await startTestServer('postgres', { redisUrl, databaseUrl: first.rawDatabaseUrl }).catch(async (error: unknown) => {
+    await first.close();
+    throw error;
+  });
+  return {
+    first,
+    second,
+    async close() {
+      await second.close();
+      await first.close();
+    },
+  };
+}
