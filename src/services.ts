@@ -148,7 +148,7 @@ export function createServices(deps: ServiceDeps): Services {
     systemEvents: new SystemEventService(deps.db.prisma, deps.pubsub, deps.log),
     telemetryMaintenance: new TelemetryMaintenanceService(deps.db.system, deps.log, deps.config.telemetry),
     models: new ModelCatalogService(deps.db.prisma),
-    conversations: new ConversationService(deps.db.prisma),
+    conversations: new ConversationService(deps.db.prisma, deps.pubsub, deps.log),
     documentCollections,
     documents: new DocumentService(deps.db.prisma, deps.db.system, documentCollections, tableMaintenance),
     tableMaintenance,

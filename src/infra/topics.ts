@@ -11,12 +11,14 @@ export const Topic = {
   NodeHeartbeatsRecorded: 'cluster.node.heartbeats_recorded',
   ClusterStateChanged: 'cluster.state.changed',
   PrincipalRevoked: 'identity.principal.revoked',
+  ConversationMessageAdded: 'ai.conversation.message_added',
+  NotificationDeliveryChanged: 'notifications.delivery.changed',
 } as const;
 
 export interface TopicPayloads {
-  [Topic.NodeRegistered]: { tenantId: string; nodeId: string };
+  [Topic.NodeRegistered]: NodeRegistryEvent;
   [Topic.NodeStatusChanged]: NodeStatusChangedEvent;
-  [Topic.NodeDeregistered]: { tenantId: string; nodeId: string; hostname: string; at: string };
+  [Topic.NodeDeregistered]: NodeRegistryEvent;
   [Topic.SessionStateChanged]: SessionStateChangedEvent;
   [Topic.DeploymentChanged]: DeploymentChangedEvent;
   [Topic.MetricsIngested]: MetricsIngestedEvent;
@@ -24,9 +26,19 @@ export interface TopicPayloads {
   [Topic.NodeHeartbeatsRecorded]: NodeHeartbeatsRecordedEvent;
   [Topic.ClusterStateChanged]: ClusterStateChangedEvent;
   [Topic.PrincipalRevoked]: PrincipalRevokedEvent;
+  [Topic.ConversationMessageAdded]: ConversationMessageAddedEvent;
+  [Topic.NotificationDeliveryChanged]: NotificationDeliveryChangedEvent;
 }
 
 export type TopicName = keyof TopicPayloads;
+
+/** A node joined the registry (first registration of its machine) or left it. `at` is ISO-8601. */
+export interface NodeRegistryEvent {
+  tenantId: string;
+  nodeId: string;
+  hostname: string;
+  at: string;
+}
 
 /** A node moved between active, inactive, draining, failed and maintenance. `at` is ISO-8601. */
 export interface NodeStatusChangedEvent {
@@ -51,7 +63,8 @@ export interface SessionStateChangedEvent {
   at: string;
 }
 
-export type DeploymentChange = 'created' | 'scaled' | 'replica_added' | 'replica_removed' | 'replica_failed' | 'status_changed' | 'deleted';
+export const DEPLOYMENT_CHANGES = ['created', 'scaled', 'replica_added', 'replica_removed', 'replica_failed', 'status_changed', 'deleted'] as const;
+export type DeploymentChange = (typeof DEPLOYMENT_CHANGES)[number];
 
 /** A deployment was created, scaled, gained or lost a replica, changed status, or was deleted. */
 export interface DeploymentChangedEvent {
@@ -137,5 +150,31 @@ export interface PrincipalRevokedEvent {
   apiKeyId?: string | null;
   /** set alone: every credential of this user, including API keys they created */
   userId?: string | null;
+  at: string;
+}
+
+/** A message was appended to a conversation. `at` is ISO-8601. */
+export interface ConversationMessageAddedEvent {
+  tenantId: string;
+  conversationId: string;
+  messageId: string;
+  role: string;
+  at: string;
+}
+
+/** The outcome of one attempt to send a notification delivery: delivered, failed (retried later) or dead. */
+export interface NotificationDeliveryChangedEvent {
+  tenantId: string;
+  deliveryId: string;
+  configId: string;
+  eventId: string;
+  eventType: string;
+  status: 'delivered' | 'failed' | 'dead';
+  /** the attempt that ended, counted from 1 */
+  attempt: number;
+  responseCode: number | null;
+  error: string | null;
+  /** when the next attempt is due; null once delivered or dead */
+  nextAttemptAt: string | null;
   at: string;
 }

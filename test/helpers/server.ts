@@ -169,10 +169,16 @@ export async function startTestServer(
   return testServer;
 }
 
-/** Two API instances on one fresh PostgreSQL database sharing Redis, as a scaled-out deployment runs. */
-export async function twoInstances(redisUrl: string): Promise<{ first: TestServer; second: TestServer; close(): Promise<void> }> {
-  const first = await startTestServer('postgres', { redisUrl });
-  const second = await startTestServer('postgres', { redisUrl, databaseUrl: first.rawDatabaseUrl }).catch(async (error: unknown) => {
+/**
+ * Two API instances on one fresh PostgreSQL database sharing Redis, as a scaled-out deployment runs;
+ * `env` is both instances' environment, `first` and `second` override each one's configuration.
+ */
+export async function twoInstances(
+  redisUrl: string,
+  options: { env?: Record<string, string>; first?: Partial<Config>; second?: Partial<Config> } = {},
+): Promise<{ first: TestServer; second: TestServer; close(): Promise<void> }> {
+  const first = await startTestServer('postgres', { ...options.first, redisUrl }, { env: options.env });
+  const second = await startTestServer('postgres', { ...options.second, redisUrl, databaseUrl: first.rawDatabaseUrl }, { env: options.env }).catch(async (error: unknown) => {
     await first.close();
     throw error;
   });

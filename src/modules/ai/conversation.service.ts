@@ -1,4 +1,8 @@
 import type { ChatSession, Conversation, Message, Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { Logger } from '../../infra/logger.js';
+import type { PubSub } from '../../infra/pubsub.js';
+import { Topic } from '../../infra/topics.js';
+import { EventPublisher } from '../shared/domain-events.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { parseAddMessage, parseCreateChatSession, parseCreateConversation, parseUpdateConversation } from './conversation.validation.js';
 
@@ -6,7 +10,15 @@ const json = (value: Record<string, unknown>) => value as Prisma.InputJsonObject
 
 /** Chat sessions hold conversations, conversations hold messages; all of one tenant. */
 export class ConversationService {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly events: EventPublisher;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    pubsub: PubSub,
+    log: Logger,
+  ) {
+    this.events = new EventPublisher(pubsub, log);
+  }
 
   async createChatSession(tenantId: string, userId: string | null, rawInput: unknown): Promise<ChatSession> {
     const input = parseCreateChatSession(rawInput);
@@ -46,10 +58,10 @@ export class ConversationService {
     return this.prisma.conversation.findUniqueOrThrow({ where: { id } });
   }
 
-  /** Appends a message and marks its conversation and chat session active now. */
+  /** Appends a message, marks its conversation and chat session active now, and announces it. */
   async addMessage(tenantId: string, rawInput: unknown): Promise<Message> {
     const input = parseAddMessage(rawInput);
-    return this.prisma.$transaction(async (tx) => {
+    const added = await this.prisma.$transaction(async (tx) => {
       const conversation = await tx.conversation.findFirst({
         where: { id: input.conversationId, tenantId },
         select: { chatSessionId: true, chatSession: { select: { status: true } } },
@@ -77,5 +89,18 @@ export class ConversationService {
       await tx.chatSession.update({ where: { id: conversation.chatSessionId }, data: { lastActive: message.createdAt } });
       return message;
     });
+    await this.events.publish(Topic.ConversationMessageAdded, {
+      tenantId,
+      conversationId: added.conversationId,
+      messageId: added.id,
+      role: added.role,
+      at: added.createdAt.toISOString(),
+    });
+    return added;
+  }
+
+  /** Refuses, as not found, a conversation the tenant does not have. */
+  async assertConversation(tenantId: string, id: string): Promise<void> {
+    if (!(await this.prisma.conversation.findFirst({ where: { id, tenantId }, select: { id: true } }))) throw new NotFoundError('Conversation', id);
   }
 }

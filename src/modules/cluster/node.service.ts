@@ -92,7 +92,7 @@ export class NodeService {
         }),
       input.hostname,
     );
-    if (created) await this.events.publish(Topic.NodeRegistered, { tenantId, nodeId: node.id });
+    if (created) await this.events.publish(Topic.NodeRegistered, { tenantId, nodeId: node.id, hostname: node.hostname, at: new Date().toISOString() });
     return node;
   }
 

@@ -1,5 +1,8 @@
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import type { Logger } from '../../infra/logger.js';
+import type { PubSub } from '../../infra/pubsub.js';
+import { Topic, type NotificationDeliveryChangedEvent } from '../../infra/topics.js';
+import { EventPublisher } from '../shared/domain-events.js';
 import { renderBody, signPayload, SIGNATURE_HEADER, TIMESTAMP_HEADER, type NotificationEnvelope } from './notification.payloads.js';
 import type { NotificationSettings } from './notification.settings.js';
 import type { ChannelType } from './notification.validation.js';
@@ -7,10 +10,17 @@ import { postWebhook, type WebhookResponse } from './webhook-sender.js';
 import { resolveTarget, TargetRefusedError, type HostLookup } from './webhook-target.js';
 import type { SecretBox } from '../../infra/secret-box.js';
 
+/** What an attempt's record left: the delivery's status and when it is due again. */
+interface Recorded {
+  status: Outcome;
+  nextAttemptAt: Date | null;
+}
+
 /** A delivery this worker holds the lease on. `attempt` fences its writes: a later claim bumps it. */
 interface ClaimedDelivery {
   id: string;
   tenantId: string;
+  configId: string;
   eventId: string;
   eventType: string;
   payload: NotificationEnvelope;
@@ -19,6 +29,8 @@ interface ClaimedDelivery {
   targetUrl: string;
   secret: string | null;
 }
+
+type Outcome = NotificationDeliveryChangedEvent['status'];
 
 export interface DeliveryPass {
   recovered: number;
@@ -35,6 +47,8 @@ export interface DeliveryWorkerDeps {
   settings: NotificationSettings;
   /** Opens the channels' signing secrets, sealed at rest. */
   secrets: SecretBox;
+  /** Where each attempt's outcome is announced once recorded; without it, nothing is. */
+  pubsub?: PubSub;
   /** Tests pin jitter or DNS answers. */
   random?: () => number;
   lookup?: HostLookup;
@@ -80,9 +94,11 @@ function describeFailure(error: unknown, timeoutMs: number): string {
  */
 export class DeliveryWorker {
   private readonly random: () => number;
+  private readonly events: EventPublisher | undefined;
 
   constructor(private readonly deps: DeliveryWorkerDeps) {
     this.random = deps.random ?? Math.random;
+    this.events = deps.pubsub ? new EventPublisher(deps.pubsub, deps.log) : undefined;
   }
 
   /** One pass: take back leases of workers that stopped, then claim and send a batch. */
@@ -91,9 +107,10 @@ export class DeliveryWorker {
       recovered: await this.recoverExpiredLeases(tx),
       claimed: await this.claim(this.deps.settings.batchSize, tx),
     }));
+    await this.announce(recovered);
     const outcomes = await Promise.all(claimed.map((delivery) => this.attempt(delivery)));
     return {
-      recovered,
+      recovered: recovered.length,
       claimed: claimed.length,
       delivered: outcomes.filter((o) => o === 'delivered').length,
       failed: outcomes.filter((o) => o === 'failed').length,
@@ -111,6 +128,7 @@ export class DeliveryWorker {
       {
         id: string;
         tenant_id: string;
+        config_id: string;
         event_id: string;
         event_type: string;
         payload: NotificationEnvelope;
@@ -135,10 +153,11 @@ export class DeliveryWorker {
           ORDER BY x.next_attempt_at
           LIMIT ${limit}
           FOR UPDATE OF x SKIP LOCKED)
-      RETURNING d.id::text, d.tenant_id::text, d.event_id::text, d.event_type, d.payload, d.attempt_count, c.channel_type, c.target_url, c.secret`);
+      RETURNING d.id::text, d.tenant_id::text, d.config_id::text, d.event_id::text, d.event_type, d.payload, d.attempt_count, c.channel_type, c.target_url, c.secret`);
     return rows.map((row) => ({
       id: row.id,
       tenantId: row.tenant_id,
+      configId: row.config_id,
       eventId: row.event_id,
       eventType: row.event_type,
       payload: row.payload,
@@ -149,9 +168,24 @@ export class DeliveryWorker {
     }));
   }
 
-  /** Deliveries whose worker stopped before recording an outcome become due again (or dead when out of attempts). */
-  async recoverExpiredLeases(db: SystemDb = this.deps.system): Promise<number> {
-    return inTransaction(db, (tx) => tx.$executeRaw`
+  /**
+   * Deliveries whose worker stopped before recording an outcome become due again (or dead when out
+   * of attempts). Returns their outcomes, to announce once the transaction has committed.
+   */
+  async recoverExpiredLeases(db: SystemDb = this.deps.system): Promise<NotificationDeliveryChangedEvent[]> {
+    const rows = await inTransaction(db, (tx) => tx.$queryRaw<
+      {
+        id: string;
+        tenant_id: string;
+        config_id: string;
+        event_id: string;
+        event_type: string;
+        status: Exclude<Outcome, 'delivered'>;
+        attempt_count: number;
+        next_attempt_at: Date | null;
+        last_error: string;
+      }[]
+    >`
       UPDATE notification_deliveries
       SET status = CASE WHEN attempt_count >= max_attempts THEN 'dead' ELSE 'failed' END,
           next_attempt_at = now(),
@@ -162,7 +196,23 @@ export class DeliveryWorker {
             'attempt', attempt_count, 'startedAt', last_attempt_at, 'finishedAt', now(), 'outcome', 'lease_expired',
             'responseCode', NULL, 'error', 'the worker stopped before recording the outcome',
             'retryAt', CASE WHEN attempt_count >= max_attempts THEN NULL ELSE now() END))
-      WHERE status = 'in_progress' AND locked_until < now()`);
+      WHERE status = 'in_progress' AND locked_until < now()
+      RETURNING id::text, tenant_id::text, config_id::text, event_id::text, event_type, status, attempt_count,
+                CASE WHEN status = 'dead' THEN NULL ELSE next_attempt_at END AS next_attempt_at, last_error`);
+    const at = new Date().toISOString();
+    return rows.map((row) => ({
+      tenantId: row.tenant_id,
+      deliveryId: row.id,
+      configId: row.config_id,
+      eventId: row.event_id,
+      eventType: row.event_type,
+      status: row.status,
+      attempt: row.attempt_count,
+      responseCode: null,
+      error: row.last_error,
+      nextAttemptAt: row.next_attempt_at?.toISOString() ?? null,
+      at,
+    }));
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<'delivered' | 'failed' | 'dead' | 'lost'> {
@@ -179,9 +229,27 @@ export class DeliveryWorker {
     const durationMs = Math.round(performance.now() - started);
     const ok = response !== undefined && response.status >= 200 && response.status < 300;
     if (!ok && response) error = `HTTP ${response.status}${response.bodySnippet ? `: ${response.bodySnippet.slice(0, 200)}` : ''}`;
-    const outcome = ok
+    const recorded = ok
       ? await this.recordSuccess(delivery, response!.status, durationMs)
       : await this.recordFailure(delivery, response?.status ?? null, error!, durationMs);
+    const outcome = recorded === 'lost' ? recorded : recorded.status;
+    if (recorded !== 'lost') {
+      await this.announce([
+        {
+          tenantId: delivery.tenantId,
+          deliveryId: delivery.id,
+          configId: delivery.configId,
+          eventId: delivery.eventId,
+          eventType: delivery.eventType,
+          status: recorded.status,
+          attempt: delivery.attempt,
+          responseCode: response?.status ?? null,
+          error: ok ? null : error!,
+          nextAttemptAt: recorded.nextAttemptAt?.toISOString() ?? null,
+          at: new Date().toISOString(),
+        },
+      ]);
+    }
     if (outcome === 'lost') {
       // Another worker took the delivery over after our lease ran out; its state wins.
       this.deps.log.warn('notification delivery lease lost', { deliveryId: delivery.id, attempt: delivery.attempt });
@@ -205,7 +273,11 @@ export class DeliveryWorker {
     };
   }
 
-  private async recordSuccess(delivery: ClaimedDelivery, status: number, durationMs: number): Promise<'delivered' | 'lost'> {
+  private async announce(outcomes: NotificationDeliveryChangedEvent[]): Promise<void> {
+    for (const outcome of outcomes) await this.events?.publish(Topic.NotificationDeliveryChanged, outcome);
+  }
+
+  private async recordSuccess(delivery: ClaimedDelivery, status: number, durationMs: number): Promise<Recorded | 'lost'> {
     const updated = await inTransaction(this.deps.system, (tx) => tx.$executeRaw`
       UPDATE notification_deliveries
       SET status = 'delivered', delivered_at = now(), locked_until = NULL, response_code = ${status}, last_error = NULL, updated_at = now(),
@@ -213,12 +285,12 @@ export class DeliveryWorker {
             'attempt', attempt_count, 'startedAt', last_attempt_at, 'finishedAt', clock_timestamp(), 'outcome', 'delivered',
             'responseCode', ${status}::int, 'error', NULL, 'retryAt', NULL, 'durationMs', ${durationMs}::int))
       WHERE id = ${delivery.id}::uuid AND status = 'in_progress' AND attempt_count = ${delivery.attempt}`);
-    return updated === 1 ? 'delivered' : 'lost';
+    return updated === 1 ? { status: 'delivered', nextAttemptAt: null } : 'lost';
   }
 
-  private async recordFailure(delivery: ClaimedDelivery, status: number | null, error: string, durationMs: number): Promise<'failed' | 'dead' | 'lost'> {
+  private async recordFailure(delivery: ClaimedDelivery, status: number | null, error: string, durationMs: number): Promise<Recorded | 'lost'> {
     const delayMs = retryDelayMs(delivery.attempt, this.deps.settings, this.random);
-    const rows = await inTransaction(this.deps.system, (tx) => tx.$queryRaw<{ status: string }[]>`
+    const rows = await inTransaction(this.deps.system, (tx) => tx.$queryRaw<{ status: 'failed' | 'dead'; next_attempt_at: Date | null }[]>`
       WITH finished AS (SELECT clock_timestamp() AS at)
       UPDATE notification_deliveries d
       SET status = CASE WHEN d.attempt_count >= d.max_attempts THEN 'dead' ELSE 'failed' END,
@@ -233,8 +305,8 @@ export class DeliveryWorker {
                             ELSE f.at + (${delayMs}::double precision * interval '1 millisecond') END))
       FROM finished f
       WHERE d.id = ${delivery.id}::uuid AND d.status = 'in_progress' AND d.attempt_count = ${delivery.attempt}
-      RETURNING d.status`);
+      RETURNING d.status, CASE WHEN d.status = 'dead' THEN NULL ELSE d.next_attempt_at END AS next_attempt_at`);
     const row = rows[0];
-    return row ? (row.status as 'failed' | 'dead') : 'lost';
+    return row ? { status: row.status, nextAttemptAt: row.next_attempt_at } : 'lost';
   }
 }

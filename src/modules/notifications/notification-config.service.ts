@@ -83,6 +83,11 @@ export class NotificationConfigService {
     return id;
   }
 
+  /** Refuses, as not found, a channel the tenant does not have. */
+  async assertExists(tenantId: string, id: string): Promise<void> {
+    if (!(await this.prisma.notificationConfig.findFirst({ where: { id, tenantId }, select: { id: true } }))) throw new NotFoundError('NotificationConfig', id);
+  }
+
   where(tenantId: string, rawFilter: unknown): Prisma.NotificationConfigWhereInput {
     const filter = parseConfigFilter(rawFilter);
     return {

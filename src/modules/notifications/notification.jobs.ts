@@ -19,7 +19,7 @@ export function createNotificationJobs(deps: {
   settings: NotificationSettings;
   secrets: SecretBox;
 }): BackgroundJob[] {
-  const worker = new DeliveryWorker({ system: deps.system, log: deps.log, settings: deps.settings, secrets: deps.secrets });
+  const worker = new DeliveryWorker({ system: deps.system, log: deps.log, settings: deps.settings, secrets: deps.secrets, pubsub: deps.pubsub });
   const deliveries = periodicJob(
     'notifications.deliveries',
     deps.settings.pollIntervalMs,

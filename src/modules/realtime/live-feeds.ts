@@ -45,24 +45,35 @@ export class LiveFeeds {
     return this.detached.size;
   }
 
+  /**
+   * A domain's feed of one or more topics: what `select` keeps of each event of the principal's
+   * tenant, in order, while the principal holds `permission`. A subscriber that lets the queue limit
+   * pile up is ended with SUBSCRIBER_TOO_SLOW, so it knows to resync.
+   */
+  ordered<T extends TopicName, Out>(
+    principal: Principal,
+    permission: Permission,
+    topics: readonly T[],
+    select: (payload: TopicPayloads[T], topic: T) => readonly Out[],
+  ): AsyncIterableIterator<Out> {
+    return this.connect(principal, permission, new OrderedFeed<Out>(this.settings.subscriberQueueLimit), topics, select);
+  }
+
   async nodeHeartbeats(principal: Principal, nodeId: string | null): Promise<AsyncIterableIterator<NodeHeartbeat>> {
     if (nodeId) await this.assertNode(principal.tenantId, nodeId);
-    const feed = new OrderedFeed<NodeHeartbeat>(this.settings.subscriberQueueLimit);
-    return this.connect(principal, 'cluster:read', feed, Topic.NodeHeartbeatsRecorded, (event) =>
+    return this.ordered(principal, 'cluster:read', [Topic.NodeHeartbeatsRecorded], (event) =>
       nodeId ? event.heartbeats.filter((beat) => beat.nodeId === nodeId) : event.heartbeats,
     );
   }
 
   async nodeStatusChanges(principal: Principal, nodeId: string | null): Promise<AsyncIterableIterator<NodeStatusChangedEvent>> {
     if (nodeId) await this.assertNode(principal.tenantId, nodeId);
-    const feed = new OrderedFeed<NodeStatusChangedEvent>(this.settings.subscriberQueueLimit);
-    return this.connect(principal, 'cluster:read', feed, Topic.NodeStatusChanged, (event) => (!nodeId || event.nodeId === nodeId ? [event] : []));
+    return this.ordered(principal, 'cluster:read', [Topic.NodeStatusChanged], (event) => (!nodeId || event.nodeId === nodeId ? [event] : []));
   }
 
   async sessionStateChanges(principal: Principal, sessionId: string | null): Promise<AsyncIterableIterator<SessionStateChangedEvent>> {
     if (sessionId) await this.assertSession(principal.tenantId, sessionId);
-    const feed = new OrderedFeed<SessionStateChangedEvent>(this.settings.subscriberQueueLimit);
-    return this.connect(principal, 'sessions:read', feed, Topic.SessionStateChanged, (event) => (!sessionId || event.sessionId === sessionId ? [event] : []));
+    return this.ordered(principal, 'sessions:read', [Topic.SessionStateChanged], (event) => (!sessionId || event.sessionId === sessionId ? [event] : []));
   }
 
   async liveMetrics(principal: Principal, rawFilter: unknown): Promise<AsyncIterableIterator<PointBatch<MetricPoint>>> {
@@ -70,21 +81,20 @@ export class LiveFeeds {
     if (filter.nodeId) await this.assertNode(principal.tenantId, filter.nodeId);
     const types = filter.metricTypes?.length ? new Set(filter.metricTypes) : null;
     const feed = new SheddingFeed<MetricPoint>(this.settings.metricsQueueLimit);
-    return this.connect(principal, 'metrics:read', feed, Topic.MetricsIngested, (event) =>
+    return this.connect(principal, 'metrics:read', feed, [Topic.MetricsIngested], (event) =>
       event.points.filter((point) => (!filter.nodeId || point.nodeId === filter.nodeId) && (!types || types.has(point.metricType))),
     );
   }
 
   systemEvents(principal: Principal, rawMinSeverity: unknown): AsyncIterableIterator<SystemEventRecordedEvent> {
     const least = severityRank(parseMinSeverity(rawMinSeverity));
-    const feed = new OrderedFeed<SystemEventRecordedEvent>(this.settings.subscriberQueueLimit);
-    return this.connect(principal, 'events:read', feed, Topic.SystemEventRecorded, (event) => (severityRank(event.severity) >= least ? [event] : []));
+    return this.ordered(principal, 'events:read', [Topic.SystemEventRecorded], (event) => (severityRank(event.severity) >= least ? [event] : []));
   }
 
   /** The current cluster:state first, then each change, at most one per interval to this subscriber. */
   async clusterStates(principal: Principal): Promise<AsyncIterableIterator<ClusterStateChangedEvent>> {
     const feed = new LatestValueFeed<ClusterStateChangedEvent>(this.settings.clusterStateIntervalMs);
-    const connected = this.connect(principal, 'cluster:read', feed, Topic.ClusterStateChanged, (event) => [event]);
+    const connected = this.connect(principal, 'cluster:read', feed, [Topic.ClusterStateChanged], (event) => [event]);
     feed.onEnd(this.clusterState.watchWhileOpen(principal.tenantId));
     const current = await this.clusterState.current(principal.tenantId);
     // A change that arrived while the current state was read is newer: keep it.
@@ -107,15 +117,17 @@ export class LiveFeeds {
     principal: Principal,
     permission: Permission,
     feed: LiveFeed<In, Out>,
-    topic: T,
-    select: (payload: TopicPayloads[T]) => readonly In[],
+    topics: readonly T[],
+    select: (payload: TopicPayloads[T], topic: T) => readonly In[],
   ): LiveFeed<In, Out> {
     const tenantId = principal.tenantId;
-    const stop = this.pubsub.listen(topic, tenantId, (payload) => {
-      if ((payload as { tenantId: string }).tenantId !== tenantId || !can(principal, permission)) return;
-      for (const item of select(payload)) feed.push(item);
-    });
-    feed.onEnd(stop);
+    for (const topic of topics) {
+      const stop = this.pubsub.listen(topic, tenantId, (payload) => {
+        if ((payload as { tenantId: string }).tenantId !== tenantId || !can(principal, permission)) return;
+        for (const item of select(payload, topic)) feed.push(item);
+      });
+      feed.onEnd(stop);
+    }
     if (!this.connections.ownsPrincipal(principal)) this.detach(principal, feed as LiveFeed<unknown, unknown>);
     return feed;
   }

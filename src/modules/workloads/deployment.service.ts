@@ -168,6 +168,11 @@ export class DeploymentService {
     return { deployments };
   }
 
+  /** Refuses, as not found, a deployment the tenant does not have. */
+  async assertDeployment(tenantId: string, deploymentId: string): Promise<void> {
+    if (!(await this.prisma.deployment.findFirst({ where: { id: deploymentId, tenantId }, select: { id: true } }))) throw new NotFoundError('Deployment', deploymentId);
+  }
+
   deploymentWhere(tenantId: string, rawFilter: unknown): Prisma.DeploymentWhereInput {
     const filter = parseDeploymentFilter(rawFilter);
     return {
