@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalStore, type ResourceSample } from '../src/agent/local-store.js';
 import { CreateApiKeyDocument, RegisterMachineDocument, ScheduleSessionDocument } from './generated/graphql.js';
 import { aPendingSession, rawId } from './helpers/builders.js';
 import { systemEvents } from './helpers/cluster.js';
@@ -32,6 +33,46 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined | 
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+describe("the agent's local buffer", () => {
+  const sample = (n: number): ResourceSample => ({
+    timestamp: new Date(1_700_000_000_000 + n * 5_000).toISOString(),
+    cpuUsage: n,
+    memoryUsage: 50,
+    diskUsage: 40,
+    networkRxBytes: n,
+    networkTxBytes: n,
+    gpuUsage: null,
+    temperature: null,
+  });
+
+  it('holds at most its limit, dropping and counting the oldest, and keeps its count across a restart and a delivery', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'omega-agent-store-'));
+    const path = join(dir, 'agent.sqlite');
+    try {
+      let store = new LocalStore(path);
+      const dropped = Array.from({ length: 7 }, (_, n) => store.addSample(sample(n), 5));
+      expect(dropped).toEqual([0, 0, 0, 0, 0, 1, 1]);
+      expect(store.undeliveredSamples()).toBe(5);
+      expect(store.config('dropped_samples')).toBe('2');
+      store.close();
+
+      store = new LocalStore(path);
+      expect(store.undeliveredSamples()).toBe(5);
+      const batch = store.nextBatch(3, 'test')!;
+      expect(batch.samples.map((s) => s.cpuUsage)).toEqual([2, 3, 4]);
+      store.markDelivered(batch.key);
+      store.markDelivered(batch.key);
+      expect(store.undeliveredSamples()).toBe(2);
+      // A smaller limit after a restart drops down to it at the next sample.
+      expect(store.addSample(sample(7), 2)).toBe(1);
+      expect(store.nextBatch(10, 'test')!.samples.map((s) => s.cpuUsage)).toEqual([6, 7]);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 // Several API instances on one database in turn: PostgreSQL, which outlives each of them.
 describe.runIf(runPostgresTests)('the node agent, a real process against a real server', () => {

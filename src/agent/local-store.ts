@@ -30,9 +30,15 @@ export interface PendingTransition {
  * Seed 001's node-local store: local_config, local_resources, local_sessions, local_events. Samples
  * and session transitions wait here until the API acknowledges them, so an outage loses nothing
  * acknowledged and a replay sends each once (a batch keeps its key until it is acknowledged).
+ * The store is the only writer of its file while open.
  */
 export class LocalStore {
   private readonly db: Database.Database;
+  /** Undelivered samples, counted once on open and kept up to date, so a full buffer costs no count per sample. */
+  private undelivered: number;
+  private readonly insertSample: Database.Statement;
+  private readonly dropOldest: Database.Statement;
+  private readonly keepSample: (sample: ResourceSample, limit: number) => number;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -75,6 +81,22 @@ export class LocalStore {
         delivered_at TIMESTAMP
       );
     `);
+    this.undelivered = this.countUndelivered();
+    this.insertSample = this.db.prepare(
+      `INSERT INTO local_resources (timestamp, cpu_usage, memory_usage, disk_usage, network_rx_bytes, network_tx_bytes, gpu_usage, temperature)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.dropOldest = this.db.prepare(
+      'DELETE FROM local_resources WHERE rowid IN (SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT ?)',
+    );
+    // One transaction per sample: the insert and the drop it causes commit together.
+    this.keepSample = this.db.transaction((sample: ResourceSample, limit: number) => {
+      this.insertSample.run(sample.timestamp, sample.cpuUsage, sample.memoryUsage, sample.diskUsage, sample.networkRxBytes, sample.networkTxBytes, sample.gpuUsage, sample.temperature);
+      const excess = this.undelivered + 1 - limit;
+      const dropped = excess > 0 ? this.dropOldest.run(excess).changes : 0;
+      if (dropped > 0) this.setConfig('dropped_samples', String(Number(this.config('dropped_samples') ?? 0) + dropped));
+      return dropped;
+    });
   }
 
   config(key: string): string | undefined {
@@ -89,20 +111,8 @@ export class LocalStore {
 
   /** Keeps a sample; past `limit` undelivered samples the oldest go, and the count says how many. */
   addSample(sample: ResourceSample, limit: number): number {
-    this.db
-      .prepare(
-        `INSERT INTO local_resources (timestamp, cpu_usage, memory_usage, disk_usage, network_rx_bytes, network_tx_bytes, gpu_usage, temperature)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(sample.timestamp, sample.cpuUsage, sample.memoryUsage, sample.diskUsage, sample.networkRxBytes, sample.networkTxBytes, sample.gpuUsage, sample.temperature);
-    const dropped = this.db
-      .prepare(
-        `DELETE FROM local_resources WHERE rowid IN (
-           SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid
-           LIMIT max(0, (SELECT count(*) FROM local_resources WHERE delivered_at IS NULL) - ?))`,
-      )
-      .run(limit).changes;
-    if (dropped > 0) this.setConfig('dropped_samples', String(Number(this.config('dropped_samples') ?? 0) + dropped));
+    const dropped = this.keepSample(sample, limit);
+    this.undelivered += 1 - dropped;
     return dropped;
   }
 
@@ -131,11 +141,15 @@ export class LocalStore {
 
   /** The API stored the batch: its rows are kept a while as local history, then pruned. */
   markDelivered(key: string, keepDeliveredFor = 3_600): void {
-    this.db.prepare('UPDATE local_resources SET delivered_at = ? WHERE batch_key = ?').run(new Date().toISOString(), key);
+    this.undelivered -= this.db.prepare('UPDATE local_resources SET delivered_at = ? WHERE batch_key = ? AND delivered_at IS NULL').run(new Date().toISOString(), key).changes;
     this.db.prepare('DELETE FROM local_resources WHERE delivered_at IS NOT NULL AND delivered_at < ?').run(new Date(Date.now() - keepDeliveredFor * 1000).toISOString());
   }
 
   undeliveredSamples(): number {
+    return this.undelivered;
+  }
+
+  private countUndelivered(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM local_resources WHERE delivered_at IS NULL').get() as { n: number }).n;
   }
 
