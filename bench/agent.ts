@@ -125,19 +125,25 @@ try {
   const bufferDir = mkdtempSync(join(tmpdir(), 'omega-agent-bench-'));
   dataDirs.push(bufferDir);
   const storePath = join(bufferDir, 'agent.sqlite');
-  const store = new LocalStore(storePath);
+  let store = new LocalStore(storePath);
   const host = new SimulatedHost({ nodeId: 'buffer', gpuCount: 8 });
   const at = Date.now() - BUFFER_LIMIT * SAMPLE_INTERVAL_MS;
   const firstThousand = performance.now();
   for (let i = 0; i < 1_000; i += 1) store.addSample(host.sample(new Date(at + i * SAMPLE_INTERVAL_MS)), BUFFER_LIMIT);
   const emptyMs = performance.now() - firstThousand;
   prefill(storePath, host, at, 1_000, BUFFER_LIMIT);
+  // The store counts its samples when it opens: open it again over the rows written beside it.
+  store.close();
+  store = new LocalStore(storePath);
   const full = await forSeconds(Math.min(SECONDS, 5), async () => {
     store.addSample(host.sample(), BUFFER_LIMIT);
     return 1;
   });
-  const held = store.undeliveredSamples();
   store.close();
+  // Counted from the file itself, not from the store's running count.
+  const reader = new Database(storePath, { readonly: true });
+  const held = (reader.prepare('SELECT count(*) AS n FROM local_resources WHERE delivered_at IS NULL').get() as { n: number }).n;
+  reader.close();
   const bytes = ['agent.sqlite', 'agent.sqlite-wal'].reduce((sum, file) => sum + (statSync(join(bufferDir, file), { throwIfNoEntry: false })?.size ?? 0), 0);
   console.log(`\nlocal buffer (load average ${load()})`);
   console.log(`  limit ${BUFFER_LIMIT.toLocaleString()} samples = ${((BUFFER_LIMIT * SAMPLE_INTERVAL_MS) / 86_400_000).toFixed(1)} days of 5 s samples, ${(bytes / 1024 / 1024).toFixed(1)} MiB on disk; holds ${held.toLocaleString()} when full`);
