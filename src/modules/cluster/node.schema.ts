@@ -5,7 +5,7 @@ import type { Node } from '../../generated/prisma/client.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { inOneStatement } from '../shared/read-query.js';
-import { above, anyOf, atLeast, below, defineList, globalIdKey, idIn, idIs, jsonContains, textSearch } from '../shared/list-query.js';
+import { above, anyOf, atLeast, below, defineList, enumGroup, globalIdKey, idIn, idIs, jsonContains, textSearch } from '../shared/list-query.js';
 import { withGraphQLErrors } from '../shared/graphql-errors.js';
 import { readPage } from '../shared/compiled-read.js';
 import { nodeReads } from './node.reads.js';
@@ -106,7 +106,7 @@ const nodeList = defineList({
   },
   defaultOrder: ['CREATED_AT', 'desc'],
   tieBreakers: ['id'],
-  groupBy: { STATUS: 'status', NODE_TYPE: 'nodeType', REGION: { column: 'regionId', key: globalIdKey('Region') }, GPU_TYPE: 'gpuType' },
+  groupBy: { STATUS: enumGroup('status'), NODE_TYPE: enumGroup('nodeType'), REGION: { column: 'regionId', key: globalIdKey('Region') }, GPU_TYPE: 'gpuType' },
 });
 
 export interface AvailableNode {

@@ -276,5 +276,8 @@ export function defineList(declaration: ListDeclaration) {
   };
 }
 
+/** Grouping by a column of a GraphQL enum: keys are the enum's values as clients write them. */
+export const enumGroup = (column: string): GroupColumn => ({ column, key: (value) => (value === null || value === undefined ? null : String(value).toUpperCase()) });
+
 /** The grouped-count key of a column holding another entity's ID: that entity's global ID. */
 export const globalIdKey = (typename: string) => (value: unknown) => (value === null || value === undefined ? null : encodeGlobalID(typename, String(value)));

@@ -4,9 +4,8 @@ import { tenantOf } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
-import { inOneStatement } from '../shared/read-query.js';
 import { readPage } from '../shared/compiled-read.js';
-import { anyOf, atLeast, below, custom, defineList, equals, globalIdKey, idIn, idIs, textSearch } from '../shared/list-query.js';
+import { anyOf, atLeast, below, custom, defineList, enumGroup, equals, globalIdKey, idIn, idIs, textSearch } from '../shared/list-query.js';
 import { systemEventReads } from './event.reads.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { SEVERITIES } from '../../infra/topics.js';
@@ -68,7 +67,7 @@ const systemEventList = defineList({
   orderBy: { TIMESTAMP: 'timestamp', SEVERITY: 'severity', EVENT_TYPE: 'eventType' },
   defaultOrder: ['TIMESTAMP', 'desc'],
   tieBreakers: ['seq', 'id'],
-  groupBy: { SEVERITY: 'severity', EVENT_TYPE: 'eventType', SOURCE_COMPONENT: 'sourceComponent', NODE: { column: 'sourceNodeId', key: globalIdKey('ClusterNode') } },
+  groupBy: { SEVERITY: enumGroup('severity'), EVENT_TYPE: 'eventType', SOURCE_COMPONENT: 'sourceComponent', NODE: { column: 'sourceNodeId', key: globalIdKey('ClusterNode') } },
 });
 
 const RecordSystemEventInput = builder.inputType('RecordSystemEventInput', {

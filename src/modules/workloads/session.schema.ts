@@ -3,7 +3,7 @@ import { builder } from '../../builder.js';
 import { tenantOf, type Context } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef, ResourceTypeEnum } from '../cluster/node.schema.js';
-import { anyOf, atLeast, atMost, below, defineList, globalIdKey, idIn, idIs, textSearch, uuidIn, uuidIs } from '../shared/list-query.js';
+import { anyOf, atLeast, atMost, below, defineList, enumGroup, globalIdKey, idIn, idIs, textSearch, uuidIn, uuidIs } from '../shared/list-query.js';
 import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
 import { can } from '../identity/principal.js';
 import { SecretBox } from '../../infra/secret-box.js';
@@ -173,7 +173,7 @@ const sessionList = defineList({
   orderBy: { CREATED_AT: 'createdAt', PRIORITY: 'priority', STATUS: 'status', SESSION_NAME: 'sessionName', STARTED_AT: { column: 'startedAt', nulls: 'last' } },
   defaultOrder: ['CREATED_AT', 'desc'],
   tieBreakers: ['id'],
-  groupBy: { STATUS: 'status', SESSION_TYPE: 'sessionType', USER: 'userId', NODE: { column: 'scheduledNodeId', key: globalIdKey('ClusterNode') } },
+  groupBy: { STATUS: enumGroup('status'), SESSION_TYPE: enumGroup('sessionType'), USER: 'userId', NODE: { column: 'scheduledNodeId', key: globalIdKey('ClusterNode') } },
 });
 
 const PlacementPreferencesInput = builder.inputType('PlacementPreferencesInput', {
