@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useErrorHandler, type YogaLogger } from 'graphql-yoga';
-import { getOperationAST, getVariableValues, type GraphQLError } from 'graphql';
-import { useGraphQlJit } from '@envelop/graphql-jit';
+import { type GraphQLError } from 'graphql';
+import { useCompiledQueries } from './compiled-execution.js';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Database } from '../infra/db.js';
@@ -60,12 +60,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     },
     plugins: [
       ...hardeningPlugins(config.edge),
-      // Queries run as compiled JavaScript per document (cached); mutations, subscriptions and queries
-      // with invalid variables (whose errors the usual executor words better) as before.
-      useGraphQlJit({}, { enableIf: ({ schema, document, operationName, variableValues }) => {
-        const operation = getOperationAST(document, operationName);
-        return operation?.operation === 'query' && !getVariableValues(schema, operation.variableDefinitions ?? [], variableValues ?? {}).errors;
-      } }),
+      useCompiledQueries(),
       useTenantScope(),
       ...(config.observability.metricsEnabled ? [useServerMetrics(metrics, config.observability)] : []),
       useAccessLog(log),

@@ -5,6 +5,8 @@ import type { Node } from '../../generated/prisma/client.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { inOneStatement } from '../shared/read-query.js';
+import { above, anyOf, atLeast, below, defineList, enumGroup, globalIdKey, idIn, idIs, jsonContains, textSearch } from '../shared/list-query.js';
+import { withGraphQLErrors } from '../shared/graphql-errors.js';
 import { readPage } from '../shared/compiled-read.js';
 import { nodeReads } from './node.reads.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
@@ -15,7 +17,6 @@ import { mutationErrors } from '../shared/graphql-errors.js';
 export const NodeTypeEnum = builder.enumType('NodeType', { values: enumValues(NODE_TYPES) });
 export const NodeStatusEnum = builder.enumType('NodeStatus', { values: enumValues(NODE_STATUSES) });
 export const ResourceTypeEnum = builder.enumType('ResourceType', { values: enumValues(RESOURCE_TYPES) });
-export const SortDirectionEnum = builder.enumType('SortDirection', { values: { ASC: { value: 'asc' }, DESC: { value: 'desc' } } as const });
 
 const decimal = (value: { toNumber(): number } | null) => (value === null ? null : value.toNumber());
 
@@ -78,32 +79,34 @@ export const ClusterNodeRef = builder.prismaNode('Node', {
   }),
 });
 
-const NodeFilter = builder.inputType('NodeFilter', {
-  fields: (t) => ({
-    status: t.field({ type: [NodeStatusEnum], required: false, description: 'Nodes in any of these states' }),
-    nodeType: t.field({ type: [NodeTypeEnum], required: false }),
-    regionId: t.globalID({ required: false, for: RegionRef }),
-    gpuType: t.stringList({ required: false, description: 'Nodes with any of these GPU types' }),
-    labels: t.field({ type: 'JSON', required: false, description: 'Nodes whose labels contain this JSON object (@>)' }),
-    heartbeatAfter: t.field({ type: 'DateTime', required: false, description: 'Nodes whose last heartbeat is newer than this' }),
-  }),
-});
-
-const NodeOrderFieldEnum = builder.enumType('NodeOrderField', {
-  values: { CREATED_AT: { value: 'createdAt' }, HOSTNAME: { value: 'hostname' }, LAST_HEARTBEAT: { value: 'lastHeartbeat' } } as const,
-});
-
-const NodeOrder = builder.inputType('NodeOrder', {
-  fields: (t) => ({
-    field: t.field({ type: NodeOrderFieldEnum, required: true }),
-    direction: t.field({ type: SortDirectionEnum, required: false, description: 'DESC unless given' }),
-  }),
-});
-
-const nodeFilterArgs = (filter: typeof NodeFilter.$inferInput | null | undefined) => ({
-  ...compact(filter ?? {}),
-  // An id of another type than Region matches no node.
-  regionId: filter?.regionId ? (filter.regionId.typename === 'Region' ? filter.regionId.id : '00000000-0000-0000-0000-000000000000') : undefined,
+const nodeList = defineList({
+  name: 'Node',
+  filter: {
+    status: anyOf(NodeStatusEnum, undefined, 'Nodes in any of these states'),
+    nodeType: anyOf(NodeTypeEnum),
+    regionId: idIs(RegionRef, 'regionId'),
+    regionIdIn: idIn(RegionRef, 'regionId', 'Nodes in any of these regions'),
+    gpuType: anyOf('String', undefined, 'Nodes with any of these GPU types'),
+    hostname: textSearch(['hostname']),
+    provider: anyOf('String'),
+    labels: jsonContains('labels', 'Nodes whose labels contain this JSON object (@>)'),
+    minGpuCount: atLeast('gpuCount', 'Int'),
+    heartbeatAfter: above('lastHeartbeat', 'DateTime', 'Nodes whose last heartbeat is newer than this'),
+    heartbeatBefore: below('lastHeartbeat'),
+    createdFrom: atLeast('createdAt'),
+    createdTo: below('createdAt'),
+  },
+  orderBy: {
+    CREATED_AT: 'createdAt',
+    HOSTNAME: 'hostname',
+    LAST_HEARTBEAT: { column: 'lastHeartbeat', nulls: 'last' },
+    STATUS: 'status',
+    GPU_COUNT: 'gpuCount',
+    TOTAL_CPU_CORES: 'totalCpuCores',
+  },
+  defaultOrder: ['CREATED_AT', 'desc'],
+  tieBreakers: ['id'],
+  groupBy: { STATUS: enumGroup('status'), NODE_TYPE: enumGroup('nodeType'), REGION: { column: 'regionId', key: globalIdKey('Region') }, GPU_TYPE: 'gpuType' },
 });
 
 export interface AvailableNode {
@@ -131,23 +134,17 @@ builder.queryFields((t) => ({
     cursor: 'id',
     description: "The tenant's nodes, newest first unless ordered otherwise",
     authScopes: { permission: 'cluster:read' },
-    args: {
-      filter: t.arg({ type: NodeFilter, required: false }),
-      orderBy: t.arg({ type: NodeOrder, required: false }),
-    },
-    totalCount: async (_root, args, ctx) => ctx.prisma.node.count({ where: await ctx.services.nodes.nodeWhere(tenantOf(ctx), nodeFilterArgs(args.filter)) }),
-    resolve: async (query, _root, args, ctx, info) => {
-      const field = args.orderBy?.field ?? 'createdAt';
-      const direction = args.orderBy?.direction ?? 'desc';
-      return readPage(nodeReads, ctx.prisma, info, ctx.prisma.node, {
-        ...inOneStatement(query),
-        where: await ctx.services.nodes.nodeWhere(tenantOf(ctx), nodeFilterArgs(args.filter)),
-        orderBy: [
-          field === 'lastHeartbeat' ? { lastHeartbeat: { sort: direction, nulls: 'last' } } : { [field]: direction },
-          { id: direction },
-        ],
-      });
-    },
+    args: { filter: t.arg({ type: nodeList.Filter, required: false }), orderBy: t.arg({ type: [nodeList.Order], required: false }) },
+    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.node.count({ where: nodeList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    resolve: (query, _root, args, ctx, info) =>
+      withGraphQLErrors(() => readPage(nodeReads, ctx.prisma, info, ctx.prisma.node, nodeList.page(query, { tenantId: tenantOf(ctx) }, args))),
+  }),
+  nodeCounts: t.field({
+    type: [nodeList.GroupCountRef],
+    description: "How many of the tenant's nodes (matching the filter) share each value of a field",
+    authScopes: { permission: 'cluster:read' },
+    args: { by: t.arg({ type: nodeList.GroupField!, required: true }), filter: t.arg({ type: nodeList.Filter, required: false }) },
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => nodeList.counts(ctx.prisma.node, { tenantId: tenantOf(ctx) }, args)),
   }),
   node: t.prismaField({
     type: 'Node',

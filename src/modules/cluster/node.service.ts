@@ -10,11 +10,9 @@ import type { NetworkInterfaceInput } from './network.validation.js';
 import { assertHostnameFree, inventoryColumns, resizeResources, retryOnceOnUniqueViolation } from './node-inventory.js';
 import {
   parseCapacityRequest,
-  parseNodeFilter,
   parseRegisterNode,
   parseSettableNodeStatus,
   parseUpdateNode,
-  type NodeFilter,
   type NodeResourceInput,
   type RegisterNodeInput,
 } from './node.validation.js';
@@ -250,23 +248,6 @@ export class NodeService {
     });
     await this.events.publish(Topic.NodeDeregistered, { tenantId, nodeId, hostname, at: new Date().toISOString() });
     return nodeId;
-  }
-
-  /** The Prisma filter for a node listing; label containment goes through the GIN index in SQL. */
-  async nodeWhere(tenantId: string, rawFilter: unknown): Promise<Prisma.NodeWhereInput> {
-    const filter: NodeFilter = parseNodeFilter(rawFilter);
-    const where: Prisma.NodeWhereInput = { tenantId };
-    if (filter.status?.length) where.status = { in: filter.status };
-    if (filter.nodeType?.length) where.nodeType = { in: filter.nodeType };
-    if (filter.regionId) where.regionId = filter.regionId;
-    if (filter.gpuType?.length) where.gpuType = { in: filter.gpuType };
-    if (filter.heartbeatAfter) where.lastHeartbeat = { gt: filter.heartbeatAfter };
-    if (filter.labels && Object.keys(filter.labels).length > 0) {
-      const rows = await this.prisma.$queryRaw<{ node_id: string }[]>`
-        SELECT node_id::text FROM nodes WHERE tenant_id = ${tenantId}::uuid AND labels @> ${JSON.stringify(filter.labels)}::jsonb`;
-      where.id = { in: rows.map((row) => row.node_id) };
-    }
-    return where;
   }
 
   /**

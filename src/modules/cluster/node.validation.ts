@@ -137,18 +137,6 @@ export const parseUpdateNode = (input: unknown): UpdateNodeInput => parseInput(u
 export const parseSettableNodeStatus = (status: unknown) =>
   parseInput(z.object({ status: z.enum(SETTABLE_NODE_STATUSES, { message: `must be one of ${SETTABLE_NODE_STATUSES.join(', ')}` }) }), { status }).status;
 
-const nodeFilter = z.object({
-  status: z.array(z.enum(NODE_STATUSES)).optional(),
-  nodeType: z.array(z.enum(NODE_TYPES)).optional(),
-  regionId: z.uuid().optional(),
-  gpuType: z.array(name(50)).optional(),
-  labels: z.record(z.string(), z.unknown()).optional(),
-  heartbeatAfter: z.date().optional(),
-});
-
-export type NodeFilter = z.output<typeof nodeFilter>;
-
-export const parseNodeFilter = (input: unknown): NodeFilter => parseInput(nodeFilter, input ?? {});
 
 const amount = z.number().finite().min(0).max(1e10);
 

@@ -8,6 +8,7 @@ export const systemEventReads: ReadModel = readModel({
   columns: {
     id: scalar('event_id'),
     timestamp: time('timestamp'),
+    seq: scalar('seq'),
     tenantId: scalar('tenant_id'),
     eventType: scalar('event_type'),
     severity: scalar('severity'),

@@ -4,8 +4,8 @@ import { tenantOf } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
-import { inOneStatement } from '../shared/read-query.js';
 import { readPage } from '../shared/compiled-read.js';
+import { anyOf, atLeast, below, custom, defineList, enumGroup, equals, globalIdKey, idIn, idIs, textSearch } from '../shared/list-query.js';
 import { systemEventReads } from './event.reads.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { SEVERITIES } from '../../infra/topics.js';
@@ -45,17 +45,29 @@ export const SystemEventRef = builder.prismaNode('SystemEvent', {
   }),
 });
 
-const SystemEventFilter = builder.inputType('SystemEventFilter', {
-  fields: (t) => ({
-    severity: t.field({ type: [EventSeverityEnum], required: false, description: 'Events of any of these severities' }),
-    eventType: t.string({ required: false }),
-    sourceComponent: t.string({ required: false }),
-    nodeId: t.globalID({ required: false, for: ClusterNodeRef }),
-    sessionId: t.globalID({ required: false, for: SessionRef }),
-    from: t.field({ type: 'DateTime', required: false }),
-    to: t.field({ type: 'DateTime', required: false }),
-    resolved: t.boolean({ required: false }),
-  }),
+const systemEventList = defineList({
+  name: 'SystemEvent',
+  filter: {
+    severity: anyOf(EventSeverityEnum, undefined, 'Events of any of these severities'),
+    eventType: equals('String'),
+    eventTypeIn: anyOf('String', 'eventType'),
+    sourceComponent: equals('String'),
+    sourceComponentIn: anyOf('String', 'sourceComponent'),
+    nodeId: idIs(ClusterNodeRef, 'sourceNodeId'),
+    nodeIdIn: idIn(ClusterNodeRef, 'sourceNodeId'),
+    sessionId: idIs(SessionRef, 'sessionId'),
+    message: textSearch(['message']),
+    from: atLeast('timestamp', 'DateTime', 'Inclusive'),
+    to: below('timestamp', 'DateTime', 'Exclusive'),
+    resolved: custom(
+      (t) => t.boolean({ required: false, description: 'Resolved events (true) or open ones (false)' }),
+      (value) => ({ resolvedAt: value ? { not: null } : null }),
+    ),
+  },
+  orderBy: { TIMESTAMP: 'timestamp', SEVERITY: 'severity', EVENT_TYPE: 'eventType' },
+  defaultOrder: ['TIMESTAMP', 'desc'],
+  tieBreakers: ['seq', 'id'],
+  groupBy: { SEVERITY: enumGroup('severity'), EVENT_TYPE: 'eventType', SOURCE_COMPONENT: 'sourceComponent', NODE: { column: 'sourceNodeId', key: globalIdKey('ClusterNode') } },
 });
 
 const RecordSystemEventInput = builder.inputType('RecordSystemEventInput', {
@@ -75,20 +87,22 @@ builder.queryFields((t) => ({
   systemEvents: t.prismaConnection({
     type: 'SystemEvent',
     cursor: 'id_timestamp',
-    description: "The tenant's events, newest first",
+    description: "The tenant's events, newest first unless ordered otherwise; events of one transaction in the order they were written",
     authScopes: { permission: 'events:read' },
-    args: { filter: t.arg({ type: SystemEventFilter, required: false }) },
+    args: { filter: t.arg({ type: systemEventList.Filter, required: false }), orderBy: t.arg({ type: [systemEventList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.systemEvent.count({ where: systemEventList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx, info) =>
-      withGraphQLErrors(async () =>
-        readPage(systemEventReads, ctx.prisma, info, ctx.prisma.systemEvent, {
-          ...inOneStatement(query),
-          where: ctx.services.systemEvents.where(
-            tenantOf(ctx),
-            args.filter ? { ...compact(args.filter), nodeId: args.filter.nodeId?.id, sessionId: args.filter.sessionId?.id } : {},
-          ),
-          orderBy: [{ timestamp: 'desc' }, { seq: 'desc' }],
-        }),
+      withGraphQLErrors(() =>
+        readPage(systemEventReads, ctx.prisma, info, ctx.prisma.systemEvent, systemEventList.page(query, { tenantId: tenantOf(ctx) }, args)),
       ),
+  }),
+  systemEventCounts: t.field({
+    type: [systemEventList.GroupCountRef],
+    description: "How many of the tenant's events (matching the filter) share each value of a field",
+    authScopes: { permission: 'events:read' },
+    args: { by: t.arg({ type: systemEventList.GroupField!, required: true }), filter: t.arg({ type: systemEventList.Filter, required: false }) },
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => systemEventList.counts(ctx.prisma.systemEvent, { tenantId: tenantOf(ctx) }, args)),
   }),
 }));
 

@@ -3,7 +3,7 @@ import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../shared/errors.js';
-import { parseEventFilter, parseEventKey, parseRecordEvent } from './event.validation.js';
+import { parseEventKey, parseRecordEvent } from './event.validation.js';
 
 export class SystemEventService {
   constructor(
@@ -38,21 +38,6 @@ export class SystemEventService {
       })
       .catch((error: unknown) => this.log.warn('system event not published', { eventId: event.id, reason: String(error) }));
     return event;
-  }
-
-  /** The Prisma filter for a systemEvents query; every filter value is bound, never spliced. */
-  where(tenantId: string, rawFilter: unknown): Prisma.SystemEventWhereInput {
-    const filter = parseEventFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.severity?.length ? { severity: { in: filter.severity } } : {}),
-      ...(filter.eventType !== undefined ? { eventType: filter.eventType } : {}),
-      ...(filter.sourceComponent !== undefined ? { sourceComponent: filter.sourceComponent } : {}),
-      ...(filter.nodeId !== undefined ? { sourceNodeId: filter.nodeId } : {}),
-      ...(filter.sessionId !== undefined ? { sessionId: filter.sessionId } : {}),
-      ...(filter.from || filter.to ? { timestamp: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
-      ...(filter.resolved !== undefined ? { resolvedAt: filter.resolved ? { not: null } : null } : {}),
-    };
   }
 
   /**

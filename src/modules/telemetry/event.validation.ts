@@ -16,21 +16,6 @@ const recordEvent = z.object({
 export type RecordEventInput = z.output<typeof recordEvent>;
 export const parseRecordEvent = (input: unknown): RecordEventInput => parseInput(recordEvent, input);
 
-const eventFilter = z
-  .object({
-    severity: z.array(z.enum(SEVERITIES)).max(SEVERITIES.length).optional(),
-    // Filters are data: any text up to the column's length, compared with =.
-    eventType: z.string().max(100).optional(),
-    sourceComponent: z.string().max(100).optional(),
-    nodeId: uuid.optional(),
-    sessionId: uuid.optional(),
-    from: z.date().optional(),
-    to: z.date().optional(),
-    resolved: z.boolean().optional(),
-  })
-  .refine((filter) => !filter.from || !filter.to || filter.from.getTime() < filter.to.getTime(), { path: ['to'], message: 'must be after from' });
-export type EventFilter = z.output<typeof eventFilter>;
-export const parseEventFilter = (input: unknown): EventFilter => parseInput(eventFilter, input ?? {});
 
 /** An event's key inside its global ID: the JSON pair [uuid, ISO timestamp]. */
 const eventKey = z

@@ -6,7 +6,7 @@ import { EventPublisher, recordSystemEvent } from '../shared/domain-events.js';
 import type { ClusterSettings } from '../cluster/settings.js';
 import { ForbiddenError, IllegalTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../shared/errors.js';
 import { canTransition, isTerminal, LIVE_STATUSES, type SessionStatus } from './session-states.js';
-import { parseCreateSession, parseSessionFilter, parseTransition } from './session.validation.js';
+import { parseCreateSession, parseTransition } from './session.validation.js';
 import type { SchedulerService } from './scheduler.service.js';
 import { assertMaySteer, type SessionActor } from './session-access.js';
 import type { SecretBox } from '../../infra/secret-box.js';
@@ -175,19 +175,6 @@ export class ComputeSessionService {
     return session;
   }
 
-  sessionWhere(tenantId: string, rawFilter: unknown): Prisma.SessionWhereInput {
-    const filter = parseSessionFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-      ...(filter.sessionType?.length ? { sessionType: { in: filter.sessionType } } : {}),
-      ...(filter.userId ? { userId: filter.userId } : {}),
-      ...(filter.nodeId ? { scheduledNodeId: filter.nodeId } : {}),
-      ...(filter.createdAfter || filter.createdBefore
-        ? { createdAt: { ...(filter.createdAfter ? { gte: filter.createdAfter } : {}), ...(filter.createdBefore ? { lt: filter.createdBefore } : {}) } }
-        : {}),
-    };
-  }
 }
 
 const round = (value: number) => Math.round(value * 10_000) / 10_000;

@@ -2,7 +2,8 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf, type Context } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
-import { ClusterNodeRef, ResourceTypeEnum, SortDirectionEnum } from '../cluster/node.schema.js';
+import { ClusterNodeRef, ResourceTypeEnum } from '../cluster/node.schema.js';
+import { anyOf, atLeast, atMost, below, defineList, enumGroup, globalIdKey, idIn, idIs, textSearch, uuidIn, uuidIs } from '../shared/list-query.js';
 import { PLACEMENT_STRATEGIES } from '../cluster/placement.js';
 import { can } from '../identity/principal.js';
 import { SecretBox } from '../../infra/secret-box.js';
@@ -21,7 +22,7 @@ import type { SchedulingNotes } from './scheduler.service.js';
 import { RESTART_POLICIES, SESSION_STATUSES } from './session-states.js';
 import type { SessionActor } from './session-access.js';
 import { SESSION_TYPES } from './session.validation.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 export const SessionStatusEnum = builder.enumType('SessionStatus', { values: enumValues(SESSION_STATUSES) });
 export const SessionTypeEnum = builder.enumType('SessionType', { values: enumValues(SESSION_TYPES) });
@@ -153,26 +154,26 @@ builder.prismaObjectField(ClusterNodeRef, 'sessions', (t) =>
 
 builder.prismaObjectField('StorageVolume', 'session', (t) => t.relation('session', { nullable: true }));
 
-const SessionFilter = builder.inputType('SessionFilter', {
-  fields: (t) => ({
-    status: t.field({ type: [SessionStatusEnum], required: false }),
-    sessionType: t.field({ type: [SessionTypeEnum], required: false }),
-    userId: t.string({ required: false, description: 'users.user_id' }),
-    nodeId: t.globalID({ required: false, for: ClusterNodeRef }),
-    createdAfter: t.field({ type: 'DateTime', required: false, description: 'Inclusive' }),
-    createdBefore: t.field({ type: 'DateTime', required: false, description: 'Exclusive' }),
-  }),
-});
-
-const SessionOrderFieldEnum = builder.enumType('SessionOrderField', {
-  values: { CREATED_AT: { value: 'createdAt' }, PRIORITY: { value: 'priority' } } as const,
-});
-
-const SessionOrder = builder.inputType('SessionOrder', {
-  fields: (t) => ({
-    field: t.field({ type: SessionOrderFieldEnum, required: true }),
-    direction: t.field({ type: SortDirectionEnum, required: false, description: 'DESC unless given' }),
-  }),
+const sessionList = defineList({
+  name: 'Session',
+  filter: {
+    status: anyOf(SessionStatusEnum),
+    sessionType: anyOf(SessionTypeEnum),
+    userId: uuidIs(undefined, 'users.user_id'),
+    userIdIn: uuidIn('userId'),
+    nodeId: idIs(ClusterNodeRef, 'scheduledNodeId', 'Sessions placed on this node'),
+    nodeIdIn: idIn(ClusterNodeRef, 'scheduledNodeId'),
+    sessionName: textSearch(['sessionName']),
+    gpuType: anyOf('String'),
+    minPriority: atLeast('priority', 'Int'),
+    maxPriority: atMost('priority', 'Int'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { CREATED_AT: 'createdAt', PRIORITY: 'priority', STATUS: 'status', SESSION_NAME: 'sessionName', STARTED_AT: { column: 'startedAt', nulls: 'last' } },
+  defaultOrder: ['CREATED_AT', 'desc'],
+  tieBreakers: ['id'],
+  groupBy: { STATUS: enumGroup('status'), SESSION_TYPE: enumGroup('sessionType'), USER: 'userId', NODE: { column: 'scheduledNodeId', key: globalIdKey('ClusterNode') } },
 });
 
 const PlacementPreferencesInput = builder.inputType('PlacementPreferencesInput', {
@@ -221,17 +222,17 @@ builder.queryFields((t) => ({
     cursor: 'id',
     description: "The tenant's sessions, newest first unless ordered otherwise",
     authScopes: { permission: 'sessions:read' },
-    args: { filter: t.arg({ type: SessionFilter, required: false }), orderBy: t.arg({ type: SessionOrder, required: false }) },
-    totalCount: (_root, args, ctx) =>
-      ctx.prisma.session.count({ where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...compact(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }) }),
-    resolve: (query, _root, args, ctx, info) => {
-      const direction = args.orderBy?.direction ?? 'desc';
-      return readPage(sessionReads, ctx.prisma, info, ctx.prisma.session, {
-        ...inOneStatement(query),
-        where: ctx.services.computeSessions.sessionWhere(tenantOf(ctx), { ...compact(args.filter ?? {}), nodeId: args.filter?.nodeId?.id }),
-        orderBy: [{ [args.orderBy?.field ?? 'createdAt']: direction }, ...(args.orderBy?.field === 'priority' ? [{ createdAt: 'asc' as const }] : []), { id: direction }],
-      });
-    },
+    args: { filter: t.arg({ type: sessionList.Filter, required: false }), orderBy: t.arg({ type: [sessionList.Order], required: false }) },
+    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.session.count({ where: sessionList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    resolve: (query, _root, args, ctx, info) =>
+      withGraphQLErrors(() => readPage(sessionReads, ctx.prisma, info, ctx.prisma.session, sessionList.page(query, { tenantId: tenantOf(ctx) }, args))),
+  }),
+  sessionCounts: t.field({
+    type: [sessionList.GroupCountRef],
+    description: "How many of the tenant's sessions (matching the filter) share each value of a field",
+    authScopes: { permission: 'sessions:read' },
+    args: { by: t.arg({ type: sessionList.GroupField!, required: true }), filter: t.arg({ type: sessionList.Filter, required: false }) },
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => sessionList.counts(ctx.prisma.session, { tenantId: tenantOf(ctx) }, args)),
   }),
   session: t.prismaField({
     type: 'Session',

@@ -61,24 +61,12 @@ const createSessionInput = z
 
 export type CreateSessionInput = z.output<typeof createSessionInput>;
 
-const sessionFilter = z.object({
-  status: z.array(z.enum(SESSION_STATUSES)).optional(),
-  sessionType: z.array(z.enum(SESSION_TYPES)).optional(),
-  userId: z.uuid().optional(),
-  nodeId: z.uuid().optional(),
-  createdAfter: z.date().optional(),
-  createdBefore: z.date().optional(),
-});
-
-export type SessionFilter = z.output<typeof sessionFilter>;
-
 const transitionInput = z.object({
   status: z.enum(SESSION_STATUSES),
   reason: z.string().trim().max(500).optional(),
 });
 
 export const parseCreateSession = (input: unknown): CreateSessionInput => parseInput(createSessionInput, input);
-export const parseSessionFilter = (input: unknown): SessionFilter => parseInput(sessionFilter, input ?? {});
 export const parseTransition = (input: unknown) => parseInput(transitionInput, input);
 /** Stored preferences, read back leniently: a row written before a field existed gets its default. */
 export const readPlacementPreferences = (stored: unknown): PlacementPreferences => {
