@@ -3,9 +3,10 @@ import { tenantOf } from '../../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { formatDate } from './billing.period.js';
 import type { ClosedPeriod, InvoiceLineItem } from './billing.service.js';
-import { BILLING_DELIVERY_OUTCOMES, BILLING_EVENT_STATUSES } from './billing.validation.js';
+import { BILLING_DELIVERY_OUTCOMES, BILLING_EVENT_STATUSES, filterMonth } from './billing.validation.js';
 import { formatUsd } from './usage.service.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, custom, defineList } from '../shared/list-query.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 const enumValues = <T extends string>(values: readonly T[]) =>
   Object.fromEntries(values.map((value) => [value.toUpperCase(), { value }])) as Record<Uppercase<T>, { value: T }>;
@@ -55,11 +56,33 @@ const BillingPeriodCloseRef = builder.objectRef<ClosedPeriod>('BillingPeriodClos
   }),
 });
 
-const BillingEventFilter = builder.inputType('BillingEventFilter', {
-  fields: (t) => ({
-    status: t.field({ type: [BillingEventStatusEnum], required: false, description: 'Events in any of these states' }),
-    month: t.string({ required: false, description: 'Events of this billing month, YYYY-MM' }),
-  }),
+const billingEventList = defineList({
+  name: 'BillingEvent',
+  filter: {
+    status: anyOf(BillingEventStatusEnum, undefined, 'Events in any of these states'),
+    month: custom(
+      (t) => t.string({ required: false, description: 'Events of this billing month, YYYY-MM' }),
+      (value, path) => ({ periodStart: filterMonth(value, path).start }),
+    ),
+    eventType: anyOf('String', undefined, 'Events of any of these types'),
+    periodFrom: atLeast('periodStart', 'DateTime', 'Events whose period starts at or after this'),
+    periodTo: below('periodStart', 'DateTime', 'Events whose period starts before this'),
+    minAmountUsd: atLeast('amountUsd', 'Float'),
+    maxAmountUsd: atMost('amountUsd', 'Float'),
+    minAttempts: atLeast('attempts', 'Int', 'Events reported to the provider at least this often'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    PERIOD_START: 'periodStart',
+    CREATED_AT: 'createdAt',
+    AMOUNT_USD: 'amountUsd',
+    STATUS: 'status',
+    ATTEMPTS: 'attempts',
+    SENT_AT: { column: 'sentAt', nulls: 'last' },
+  },
+  defaultOrder: ['PERIOD_START', 'desc'],
+  tieBreakers: ['id'],
 });
 
 builder.queryFields((t) => ({
@@ -68,13 +91,11 @@ builder.queryFields((t) => ({
     cursor: 'id',
     description: "The tenant's billing events, newest period first: the outbox with each event's status",
     authScopes: { permission: 'billing:read' },
-    args: { filter: t.arg({ type: BillingEventFilter, required: false }) },
+    args: { filter: t.arg({ type: billingEventList.Filter, required: false }), orderBy: t.arg({ type: [billingEventList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.billingEvent.count({ where: billingEventList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.billingEvent.findMany({
-        ...query,
-        where: ctx.services.billing.eventWhere(tenantOf(ctx), args.filter ?? {}),
-        orderBy: [{ periodStart: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.billingEvent.findMany(billingEventList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   billingEvent: t.prismaField({
     type: 'BillingEvent',

@@ -2,7 +2,7 @@ import { Prisma, type BillingEvent, type PrismaClient } from '../../generated/pr
 import type { Logger } from '../../infra/logger.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
 import { MONTHLY_INVOICE, formatDate, previousMonth, type BillingMonth } from './billing.period.js';
-import { parseBillingEventDelivery, parseBillingEventFilter, parseCloseBillingPeriod } from './billing.validation.js';
+import { parseBillingEventDelivery, parseCloseBillingPeriod } from './billing.validation.js';
 import type { TenantDb } from './usage.service.js';
 
 /** One line of an invoice: a model's usage in the period. Token counts are whole numbers, amounts exact strings. */
@@ -109,14 +109,4 @@ export class BillingService {
     if (count === 0) throw new ConflictError('the billing event was already sent', 'status');
     return event;
   }
-
-  eventWhere(tenantId: string, rawFilter: unknown): Prisma.BillingEventWhereInput {
-    const filter = parseBillingEventFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-      ...(filter.month ? { periodStart: filter.month.start } : {}),
-    };
-  }
 }
-

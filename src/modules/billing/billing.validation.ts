@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError } from '../shared/errors.js';
 import { parseInput } from '../shared/validation.js';
 import { parseMonth, type BillingMonth } from './billing.period.js';
 
@@ -39,23 +40,9 @@ export type BillingEventDeliveryInput = z.output<typeof billingEventDeliveryInpu
 
 export const parseBillingEventDelivery = (input: unknown): BillingEventDeliveryInput => parseInput(billingEventDeliveryInput, input);
 
-const billingEventFilter = z.object({
-  status: z.array(z.enum(BILLING_EVENT_STATUSES)).max(BILLING_EVENT_STATUSES.length).nullish(),
-  month: z
-    .string()
-    .trim()
-    .nullish()
-    .transform((label, ctx) => {
-      if (label === null || label === undefined) return undefined;
-      const period = parseMonth(label);
-      if (!period) {
-        ctx.addIssue({ code: 'custom', message: 'must be a month as YYYY-MM' });
-        return z.NEVER;
-      }
-      return period;
-    }),
-});
-
-export type BillingEventFilter = z.output<typeof billingEventFilter>;
-
-export const parseBillingEventFilter = (input: unknown): BillingEventFilter => parseInput(billingEventFilter, input ?? {});
+/** The billing month a list is narrowed to; anything but YYYY-MM is refused under the argument's path. */
+export function filterMonth(value: unknown, path: string): BillingMonth {
+  const period = typeof value === 'string' ? parseMonth(value.trim()) : undefined;
+  if (!period) throw new ValidationError([{ path, message: 'must be a month as YYYY-MM' }]);
+  return period;
+}

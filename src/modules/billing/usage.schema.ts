@@ -3,8 +3,10 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { formatUsd, type UsageGroup, type UsageReportQuery, type UsageTotals } from './usage.service.js';
-import { USAGE_DIMENSIONS, USAGE_PERIODS } from './usage.validation.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { USAGE_DIMENSIONS, USAGE_PERIODS, filterEnvironmentName, filterModelId } from './usage.validation.js';
+import { ApiKeyRef } from '../identity/identity-types.schema.js';
+import { atLeast, atMost, below, custom, defineList, equals, idIn, idIs } from '../shared/list-query.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 const enumValues = <T extends string>(values: readonly T[]) =>
   Object.fromEntries(values.map((value) => [value.toUpperCase(), { value }])) as Record<Uppercase<T>, { value: T }>;
@@ -107,6 +109,7 @@ const UsageReportRef = builder.objectRef<UsageReportQuery>('UsageReport').implem
   }),
 });
 
+/** The usage report's filter; the record list declares its own, with composition and more fields. */
 const UsageFilter = builder.inputType('UsageFilter', {
   fields: (t) => ({
     from: t.field({ type: 'DateTime', required: false, description: 'Records at or after this instant' }),
@@ -132,19 +135,54 @@ function filterInput(filter: UsageFilterArg | null | undefined) {
   return { from: filter.from, to: filter.to, apiKeyId: filter.apiKeyId?.id, modelId: filter.model, environment: filter.environment };
 }
 
+const usageRecordList = defineList({
+  name: 'UsageRecord',
+  filter: {
+    from: atLeast('recordedAt', 'DateTime', 'Records at or after this instant'),
+    to: below('recordedAt', 'DateTime', 'Records before this instant'),
+    apiKeyId: idIs(ApiKeyRef, 'apiKeyId', 'Only requests made with this API key'),
+    apiKeyIdIn: idIn(ApiKeyRef, 'apiKeyId', 'Requests made with any of these API keys'),
+    model: custom(
+      (t) => t.string({ required: false, description: 'Only this catalog model id' }),
+      (value, path) => ({ model: { modelId: filterModelId(value, path) } }),
+    ),
+    modelIn: custom(
+      (t) => t.stringList({ required: false, description: 'Any of these catalog model ids' }),
+      (value, path) => ({ model: { modelId: { in: (value as unknown[]).map((id, index) => filterModelId(id, `${path}.${index}`)) } } }),
+    ),
+    environment: custom(
+      (t) => t.string({ required: false, description: 'Only this environment, by name (dev, staging, prod)' }),
+      (value, path) => ({ environment: { name: filterEnvironmentName(value, path) } }),
+    ),
+    requestId: equals('String', undefined, "The caller's id for the request"),
+    minTotalTokens: atLeast('totalTokens', 'Int'),
+    maxTotalTokens: atMost('totalTokens', 'Int'),
+    minCostUsd: atLeast('costUsd', 'Float'),
+    maxCostUsd: atMost('costUsd', 'Float'),
+    minLatencyMs: atLeast('latencyMs', 'Float'),
+    maxLatencyMs: atMost('latencyMs', 'Float'),
+  },
+  orderBy: {
+    RECORDED_AT: 'recordedAt',
+    TOTAL_TOKENS: 'totalTokens',
+    COST_USD: 'costUsd',
+    LATENCY_MS: { column: 'latencyMs', nulls: 'last' },
+  },
+  defaultOrder: ['RECORDED_AT', 'desc'],
+  tieBreakers: ['id'],
+});
+
 builder.queryFields((t) => ({
   usageRecords: t.prismaConnection({
     type: 'UsageRecord',
     cursor: 'id',
-    description: "The tenant's usage records, newest first",
+    description: "The tenant's usage records, newest first unless ordered otherwise",
     authScopes: { permission: 'usage:read' },
-    args: { filter: t.arg({ type: UsageFilter, required: false }) },
+    args: { filter: t.arg({ type: usageRecordList.Filter, required: false }), orderBy: t.arg({ type: [usageRecordList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.usageRecord.count({ where: usageRecordList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.usageRecord.findMany({
-        ...query,
-        where: ctx.services.usage.recordWhere(tenantOf(ctx), filterInput(args.filter)),
-        orderBy: [{ recordedAt: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.usageRecord.findMany(usageRecordList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   usageReport: t.field({
     type: UsageReportRef,

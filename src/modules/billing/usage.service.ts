@@ -232,18 +232,6 @@ export class UsageService {
     if (closed > 0) throw new ConflictError(`the billing period ${start.toISOString().slice(0, 7)} is already closed`, 'recordedAt');
   }
 
-  /** The Prisma filter of the usage record list: the same filter as the reports. */
-  recordWhere(tenantId: string, rawFilter: unknown): Prisma.UsageRecordWhereInput {
-    const filter = parseUsageFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.from || filter.to ? { recordedAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
-      ...(filter.apiKeyId ? { apiKeyId: filter.apiKeyId } : {}),
-      ...(filter.modelId ? { model: { modelId: filter.modelId } } : {}),
-      ...(filter.environment ? { environment: { name: filter.environment } } : {}),
-    };
-  }
-
   parseReportQuery(tenantId: string, filter: unknown, grouping: unknown): UsageReportQuery {
     return { tenantId, filter: parseUsageFilter(filter), grouping: parseUsageGrouping(grouping) };
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError } from '../shared/errors.js';
 import { parseInput } from '../shared/validation.js';
 
 export const USAGE_PERIODS = ['day', 'month'] as const;
@@ -11,6 +12,8 @@ const MAX_TOKENS = 100_000_000;
 const FUTURE_SKEW_MS = 5 * 60_000;
 
 const uuid = z.guid();
+const catalogModelId = z.string().trim().min(1).max(255);
+const environmentName = z.string().trim().min(1).max(20);
 const requestId = z
   .string()
   .trim()
@@ -23,7 +26,7 @@ const recordLlmRequestInput = z.object({
   environmentId: uuid.nullish(),
   apiKeyId: uuid.nullish(),
   /** The catalog's model_id (e.g. "meta-llama/Llama-3.1-8B-Instruct") or the model's UUID. */
-  modelId: z.string().trim().min(1).max(255),
+  modelId: catalogModelId,
   nodeId: uuid.nullish(),
   requestId,
   promptTokens: z.number().int().min(0).max(MAX_TOKENS),
@@ -42,12 +45,12 @@ export const parseRecordLlmRequest = (input: unknown): ParsedLlmRequest => parse
 
 const recordUsageInput = z.object({
   requestId,
-  model: z.string().trim().min(1).max(255),
+  model: catalogModelId,
   promptTokens: z.number().int().min(0).max(MAX_TOKENS),
   completionTokens: z.number().int().min(0).max(MAX_TOKENS),
   latencyMs: z.number().finite().min(0).max(86_400_000).nullish(),
   recordedAt: z.date().nullish(),
-  environment: z.string().trim().min(1).max(20).nullish(),
+  environment: environmentName.nullish(),
 });
 
 export const parseRecordUsage = (input: unknown): z.output<typeof recordUsageInput> => parseInput(recordUsageInput, input);
@@ -57,8 +60,8 @@ const usageFilter = z
     from: z.date().nullish(),
     to: z.date().nullish(),
     apiKeyId: uuid.nullish(),
-    modelId: z.string().trim().min(1).max(255).nullish(),
-    environment: z.string().trim().min(1).max(20).nullish(),
+    modelId: catalogModelId.nullish(),
+    environment: environmentName.nullish(),
   })
   .refine((filter) => !filter.from || !filter.to || filter.from < filter.to, { path: ['to'], message: 'must be after from' });
 
@@ -78,3 +81,15 @@ const usageGrouping = z.object({
 export type UsageGrouping = z.output<typeof usageGrouping>;
 
 export const parseUsageGrouping = (input: unknown): UsageGrouping => parseInput(usageGrouping, input);
+
+/** One value of a list filter, refused under the argument's own path. */
+function parseAt<S extends z.ZodType>(schema: S, value: unknown, path: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(result.error.issues.map((issue) => ({ path, message: issue.message })));
+}
+
+/** A catalog model id the usage list is narrowed to. */
+export const filterModelId = (value: unknown, path: string): string => parseAt(catalogModelId, value, path);
+/** An environment name (dev, staging, prod) the usage list is narrowed to. */
+export const filterEnvironmentName = (value: unknown, path: string): string => parseAt(environmentName, value, path);

@@ -3,34 +3,122 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { compact } from '../shared/graphql.js';
-import { ApiKeyRef, EnvironmentNameEnum, EnvironmentRef, LoginAttemptRef, RoleEnum, SecurityEventRef, TenantRef, TenantStatusEnum, UserRef, UserStatusEnum } from './identity-types.schema.js';
+import { anyOf, atLeast, below, custom, defineList, equals, escapeLike, idIn, idIs, jsonContains, textSearch, uuidIn, uuidIs } from '../shared/list-query.js';
+import {
+  ApiKeyRef,
+  ApiKeyStatusEnum,
+  EnvironmentNameEnum,
+  EnvironmentRef,
+  LoginAttemptRef,
+  RoleEnum,
+  SecurityEventRef,
+  TenantRef,
+  TenantStatusEnum,
+  UserRef,
+  UserStatusEnum,
+} from './identity-types.schema.js';
+import { filterIpAddress } from './identity.validation.js';
 import { PERMISSIONS } from './permissions.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
-
-const UserFilter = builder.inputType('UserFilter', {
-  fields: (t) => ({ role: t.field({ type: [RoleEnum], required: false }), status: t.field({ type: [UserStatusEnum], required: false }) }),
+const userList = defineList({
+  name: 'User',
+  filter: {
+    role: anyOf(RoleEnum, undefined, 'Users with any of these roles'),
+    status: anyOf(UserStatusEnum, undefined, 'Users in any of these states'),
+    idIn: idIn(UserRef, 'id', 'Any of these users'),
+    search: custom(
+      (t) => t.string({ required: false, description: 'Case-insensitive text contained in username, email or fullName' }),
+      (value) => {
+        const contains = { contains: escapeLike(value as string), mode: 'insensitive' };
+        // A missing full name is a non-match rather than unknown, so `not` keeps users without one.
+        return { OR: [{ username: contains }, { email: contains }, { fullName: { not: null, ...contains } }] };
+      },
+    ),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+    lastLoginAfter: atLeast('lastLogin', 'DateTime', 'Inclusive'),
+    lastLoginBefore: below('lastLogin', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    CREATED_AT: 'createdAt',
+    USERNAME: 'username',
+    EMAIL: 'email',
+    ROLE: 'role',
+    STATUS: 'status',
+    LAST_LOGIN: { column: 'lastLogin', nulls: 'last' },
+  },
+  defaultOrder: ['CREATED_AT', 'asc'],
+  tieBreakers: ['id'],
+  groupBy: { ROLE: 'role', STATUS: 'status' },
 });
 
-const SecurityEventFilter = builder.inputType('SecurityEventFilter', {
-  fields: (t) => ({
-    eventType: t.stringList({ required: false }),
-    userId: t.string({ required: false, description: 'The user UUID' }),
-    from: t.field({ type: 'DateTime', required: false }),
-    to: t.field({ type: 'DateTime', required: false }),
-  }),
+const apiKeyList = defineList({
+  name: 'ApiKey',
+  filter: {
+    status: anyOf(ApiKeyStatusEnum, undefined, 'Keys in any of these states'),
+    environmentId: idIs(EnvironmentRef, 'environmentId'),
+    environmentIdIn: idIn(EnvironmentRef, 'environmentId', 'Keys of any of these environments'),
+    createdBy: idIs(UserRef, 'createdById', 'Keys this user created'),
+    search: textSearch(['name', 'keyPrefix']),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+    expiresAfter: atLeast('expiresAt', 'DateTime', 'Inclusive; keys that never expire do not match'),
+    expiresBefore: below('expiresAt', 'DateTime', 'Exclusive; keys that never expire do not match'),
+    lastUsedAfter: atLeast('lastUsedAt', 'DateTime', 'Inclusive; keys never used do not match'),
+    lastUsedBefore: below('lastUsedAt', 'DateTime', 'Exclusive; keys never used do not match'),
+  },
+  orderBy: {
+    CREATED_AT: 'createdAt',
+    NAME: 'name',
+    STATUS: 'status',
+    LAST_USED_AT: { column: 'lastUsedAt', nulls: 'last' },
+    EXPIRES_AT: { column: 'expiresAt', nulls: 'last' },
+  },
+  defaultOrder: ['CREATED_AT', 'desc'],
+  tieBreakers: ['id'],
 });
 
-const LoginAttemptFilter = builder.inputType('LoginAttemptFilter', {
-  fields: (t) => ({
-    username: t.string({ required: false }),
-    success: t.boolean({ required: false }),
-    from: t.field({ type: 'DateTime', required: false }),
-    to: t.field({ type: 'DateTime', required: false }),
-  }),
+const ipAddress = (description: string) =>
+  custom(
+    (t) => t.string({ required: false, description }),
+    (value, path) => ({ ipAddress: filterIpAddress(value, path) }),
+  );
+
+const securityEventList = defineList({
+  name: 'SecurityEvent',
+  filter: {
+    eventType: anyOf('String', undefined, 'Events of any of these types'),
+    userId: uuidIs(undefined, 'The user UUID'),
+    userIdIn: uuidIn('userId', 'Events of any of these users (UUIDs)'),
+    username: equals('String', undefined, 'Events naming exactly this username'),
+    usernameContains: textSearch(['username']),
+    ipAddress: ipAddress('Events from this IP address'),
+    details: jsonContains('details'),
+    from: atLeast('timestamp', 'DateTime', 'Inclusive'),
+    to: below('timestamp', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { TIMESTAMP: 'timestamp', EVENT_TYPE: 'eventType', USERNAME: { column: 'username', nulls: 'last' } },
+  defaultOrder: ['TIMESTAMP', 'desc'],
+  tieBreakers: ['id'],
 });
 
-const timeRange = (from?: Date | null, to?: Date | null) => (from || to ? { timestamp: { ...(from ? { gte: from } : {}), ...(to ? { lt: to } : {}) } } : {});
+const loginAttemptList = defineList({
+  name: 'LoginAttempt',
+  filter: {
+    username: equals('String', undefined, 'Attempts with exactly this login name'),
+    usernameContains: textSearch(['username']),
+    success: equals('Boolean'),
+    userId: uuidIs(undefined, 'The user UUID'),
+    ipAddress: ipAddress('Attempts from this IP address'),
+    failureReason: anyOf('String', undefined, 'Failed attempts with any of these reasons'),
+    from: atLeast('timestamp', 'DateTime', 'Inclusive'),
+    to: below('timestamp', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { TIMESTAMP: 'timestamp', USERNAME: 'username', SUCCESS: 'success' },
+  defaultOrder: ['TIMESTAMP', 'desc'],
+  tieBreakers: ['id'],
+});
 
 builder.queryFields((t) => ({
   tenant: t.prismaField({
@@ -42,64 +130,51 @@ builder.queryFields((t) => ({
   users: t.prismaConnection({
     type: UserRef,
     cursor: 'id',
+    description: "The tenant's users, oldest first unless ordered otherwise",
     authScopes: { permission: 'identity:read' },
-    args: { filter: t.arg({ type: UserFilter, required: false }) },
-    resolve: (query, _root, args, ctx) =>
-      ctx.prisma.user.findMany({
-        ...query,
-        where: {
-          tenantId: tenantOf(ctx),
-          ...(args.filter?.role?.length ? { role: { in: args.filter.role } } : {}),
-          ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}),
-        },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      }),
+    args: { filter: t.arg({ type: userList.Filter, required: false }), orderBy: t.arg({ type: [userList.Order], required: false }) },
+    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.user.count({ where: userList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    resolve: (query, _root, args, ctx) => withGraphQLErrors(() => ctx.prisma.user.findMany(userList.page(query, { tenantId: tenantOf(ctx) }, args))),
+  }),
+  userCounts: t.field({
+    type: [userList.GroupCountRef],
+    description: "How many of the tenant's users (matching the filter) share each role or status",
+    authScopes: { permission: 'identity:read' },
+    args: { by: t.arg({ type: userList.GroupField!, required: true }), filter: t.arg({ type: userList.Filter, required: false }) },
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => userList.counts(ctx.prisma.user, { tenantId: tenantOf(ctx) }, args)),
   }),
   apiKeys: t.prismaConnection({
     type: ApiKeyRef,
     cursor: 'id',
     description: "The tenant's API keys for administrators; the caller's own keys for everyone else",
     authScopes: { authenticated: true },
-    resolve: (query, _root, _args, ctx) =>
-      ctx.prisma.apiKey.findMany({
-        ...query,
-        where: { tenantId: tenantOf(ctx), ...(ctx.principal!.role === 'admin' ? {} : { createdById: ctx.principal!.userId ?? '' }) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+    args: { filter: t.arg({ type: apiKeyList.Filter, required: false }), orderBy: t.arg({ type: [apiKeyList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.apiKey.count({ where: apiKeyList.where(ctx.services.apiKeys.visibleTo(ctx.principal!), args.filter) })),
+    resolve: (query, _root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.apiKey.findMany(apiKeyList.page(query, ctx.services.apiKeys.visibleTo(ctx.principal!), args))),
   }),
   securityEvents: t.prismaConnection({
     type: SecurityEventRef,
     cursor: 'id',
+    description: "The tenant's security events, newest first unless ordered otherwise",
     authScopes: { permission: 'security:read' },
-    args: { filter: t.arg({ type: SecurityEventFilter, required: false }) },
+    args: { filter: t.arg({ type: securityEventList.Filter, required: false }), orderBy: t.arg({ type: [securityEventList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.securityEvent.count({ where: securityEventList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.securityEvent.findMany({
-        ...query,
-        where: {
-          tenantId: tenantOf(ctx),
-          ...(args.filter?.eventType?.length ? { eventType: { in: args.filter.eventType } } : {}),
-          ...(args.filter?.userId ? { userId: args.filter.userId } : {}),
-          ...timeRange(args.filter?.from, args.filter?.to),
-        },
-        orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.securityEvent.findMany(securityEventList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   loginAttempts: t.prismaConnection({
     type: LoginAttemptRef,
     cursor: 'id',
+    description: "The tenant's sign-in attempts, newest first unless ordered otherwise",
     authScopes: { permission: 'security:read' },
-    args: { filter: t.arg({ type: LoginAttemptFilter, required: false }) },
+    args: { filter: t.arg({ type: loginAttemptList.Filter, required: false }), orderBy: t.arg({ type: [loginAttemptList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.loginAttempt.count({ where: loginAttemptList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.loginAttempt.findMany({
-        ...query,
-        where: {
-          tenantId: tenantOf(ctx),
-          ...(args.filter?.username ? { username: args.filter.username } : {}),
-          ...(typeof args.filter?.success === 'boolean' ? { success: args.filter.success } : {}),
-          ...timeRange(args.filter?.from, args.filter?.to),
-        },
-        orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.loginAttempt.findMany(loginAttemptList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
 }));
 

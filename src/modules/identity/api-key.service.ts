@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import type { PrincipalRevokedEvent } from '../../infra/topics.js';
 import { NotFoundError, ValidationError } from '../shared/errors.js';
 import { parseCreateApiKey } from './identity.validation.js';
@@ -39,11 +39,16 @@ export class ApiKeyService {
     return { apiKey, secret: key };
   }
 
+  /** The keys a principal sees and may revoke: the tenant's for administrators, their own for everyone else. */
+  visibleTo(principal: Principal): Prisma.ApiKeyWhereInput {
+    if (principal.role === 'admin') return { tenantId: principal.tenantId };
+    // A principal without a user (its creator was deleted) owns no keys.
+    return principal.userId ? { tenantId: principal.tenantId, createdById: principal.userId } : { tenantId: principal.tenantId, id: { in: [] } };
+  }
+
   async revoke(principal: Principal, apiKeyId: string, client: ClientInfo) {
-    const apiKey = await this.prisma.apiKey.findFirst({ where: { id: apiKeyId, tenantId: principal.tenantId } });
+    const apiKey = await this.prisma.apiKey.findFirst({ where: { AND: [this.visibleTo(principal), { id: apiKeyId }] } });
     if (!apiKey) throw new NotFoundError('ApiKey', apiKeyId);
-    // Users revoke their own keys; admins any key of the tenant.
-    if (principal.role !== 'admin' && apiKey.createdById !== principal.userId) throw new NotFoundError('ApiKey', apiKeyId);
     const revoked =
       apiKey.status === 'revoked'
         ? apiKey

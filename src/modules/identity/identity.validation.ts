@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ValidationError } from '../shared/errors.js';
 import { parseInput } from '../shared/validation.js';
 import { PERMISSIONS, ROLES } from './permissions.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password.js';
@@ -84,3 +86,10 @@ export const parseOperatorTenant = (input: unknown) => parseInput(operatorTenant
 export const parseUpdateTenant = (input: unknown) => parseInput(updateTenantInput, input);
 export const parseCreateApiKey = (input: unknown) => parseInput(createApiKeyInput, input);
 export const parseEnvironmentName = (input: unknown) => parseInput(z.enum(['dev', 'staging', 'prod']), input);
+
+/** An IP address a security list is narrowed to; anything else is refused before it reaches the inet column. */
+export function filterIpAddress(value: unknown, path: string): string {
+  const address = typeof value === 'string' ? value.trim() : '';
+  if (isIP(address) === 0) throw new ValidationError([{ path, message: 'must be an IPv4 or IPv6 address' }]);
+  return address;
+}

@@ -2,6 +2,7 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { EventSeverityEnum } from '../telemetry/event.schema.js';
 import { SessionStatusEnum, SessionTypeEnum } from '../workloads/session.schema.js';
+import { anyOf, atLeast, below, custom, defineList, equals, textSearch, uuidIn, uuidIs } from '../shared/list-query.js';
 import { withGraphQLErrors } from '../shared/graphql-errors.js';
 
 const ArchivedSessionRef = builder.prismaObject('SessionArchive', {
@@ -46,22 +47,58 @@ const ArchivedSystemEventRef = builder.prismaObject('SystemEventArchive', {
   }),
 });
 
-const ArchivedSessionFilter = builder.inputType('ArchivedSessionFilter', {
-  fields: (t) => ({
-    status: t.field({ type: [SessionStatusEnum], required: false, description: 'completed, failed or cancelled' }),
-    userId: t.string({ required: false, description: 'users.user_id' }),
-    from: t.field({ type: 'DateTime', required: false, description: 'Ended at or after' }),
-    to: t.field({ type: 'DateTime', required: false, description: 'Ended before' }),
-  }),
+const archivedSessionList = defineList({
+  name: 'ArchivedSession',
+  filter: {
+    status: anyOf(SessionStatusEnum, undefined, 'completed, failed or cancelled'),
+    sessionType: anyOf(SessionTypeEnum),
+    userId: uuidIs(undefined, 'users.user_id'),
+    userIdIn: uuidIn('userId', 'Sessions of any of these users (users.user_id)'),
+    nodeId: uuidIs('scheduledNodeId', 'Sessions placed on this node (nodes.node_id)'),
+    sessionName: textSearch(['sessionName']),
+    gpuType: anyOf('String'),
+    from: atLeast('endTime', 'DateTime', 'Ended at or after'),
+    to: below('endTime', 'DateTime', 'Ended before'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+    archivedAfter: atLeast('archivedAt', 'DateTime', 'Inclusive'),
+    archivedBefore: below('archivedAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    END_TIME: { column: 'endTime', nulls: 'last' },
+    CREATED_AT: 'createdAt',
+    ARCHIVED_AT: 'archivedAt',
+    SESSION_NAME: 'sessionName',
+    PRIORITY: 'priority',
+  },
+  defaultOrder: ['END_TIME', 'desc'],
+  tieBreakers: ['id'],
 });
 
-const ArchivedSystemEventFilter = builder.inputType('ArchivedSystemEventFilter', {
-  fields: (t) => ({
-    severity: t.field({ type: [EventSeverityEnum], required: false }),
-    eventType: t.string({ required: false }),
-    from: t.field({ type: 'DateTime', required: false }),
-    to: t.field({ type: 'DateTime', required: false }),
-  }),
+const archivedSystemEventList = defineList({
+  name: 'ArchivedSystemEvent',
+  filter: {
+    severity: anyOf(EventSeverityEnum),
+    eventType: equals('String'),
+    eventTypeIn: anyOf('String', 'eventType'),
+    sourceComponent: equals('String'),
+    sourceComponentIn: anyOf('String', 'sourceComponent'),
+    nodeId: uuidIs('sourceNodeId', 'Events of this node (nodes.node_id)'),
+    sessionId: uuidIs('sessionId', 'Events of this session (sessions.session_id)'),
+    message: textSearch(['message']),
+    from: atLeast('timestamp', 'DateTime', 'Inclusive'),
+    to: below('timestamp', 'DateTime', 'Exclusive'),
+    archivedAfter: atLeast('archivedAt', 'DateTime', 'Inclusive'),
+    archivedBefore: below('archivedAt', 'DateTime', 'Exclusive'),
+    resolved: custom(
+      (t) => t.boolean({ required: false, description: 'Resolved events (true) or open ones (false)' }),
+      (value) => ({ resolvedAt: value ? { not: null } : null }),
+    ),
+  },
+  orderBy: { TIMESTAMP: 'timestamp', SEVERITY: 'severity', EVENT_TYPE: 'eventType', ARCHIVED_AT: 'archivedAt' },
+  defaultOrder: ['TIMESTAMP', 'desc'],
+  // (id, timestamp) is the key: an id alone is unique only by convention.
+  tieBreakers: ['id', 'timestamp'],
 });
 
 builder.queryFields((t) => ({
@@ -70,29 +107,23 @@ builder.queryFields((t) => ({
     cursor: 'id',
     description: "The tenant's archived sessions, most recently ended first (admins)",
     authScopes: { permission: 'archives:read' },
-    args: { filter: t.arg({ type: ArchivedSessionFilter, required: false }) },
+    args: { filter: t.arg({ type: archivedSessionList.Filter, required: false }), orderBy: t.arg({ type: [archivedSessionList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.sessionArchive.count({ where: archivedSessionList.where(ctx.services.archives.sessionsOf(tenantOf(ctx)), args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.sessionArchive.findMany({
-          ...query,
-          where: ctx.services.archives.sessionsWhere(tenantOf(ctx), args.filter ?? {}),
-          orderBy: [{ endTime: { sort: 'desc', nulls: 'last' } }, { id: 'desc' }],
-        }),
-      ),
+      withGraphQLErrors(() => ctx.prisma.sessionArchive.findMany(archivedSessionList.page(query, ctx.services.archives.sessionsOf(tenantOf(ctx)), args))),
   }),
   archivedSystemEvents: t.prismaConnection({
     type: ArchivedSystemEventRef,
     cursor: 'id_timestamp',
     description: "The tenant's archived system events, newest first (admins)",
     authScopes: { permission: 'archives:read' },
-    args: { filter: t.arg({ type: ArchivedSystemEventFilter, required: false }) },
-    resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.systemEventArchive.findMany({
-          ...query,
-          where: ctx.services.archives.eventsWhere(tenantOf(ctx), args.filter ?? {}),
-          orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
-        }),
+    args: { filter: t.arg({ type: archivedSystemEventList.Filter, required: false }), orderBy: t.arg({ type: [archivedSystemEventList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() =>
+        ctx.prisma.systemEventArchive.count({ where: archivedSystemEventList.where(ctx.services.archives.eventsOf(tenantOf(ctx)), args.filter) }),
       ),
+    resolve: (query, _root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.systemEventArchive.findMany(archivedSystemEventList.page(query, ctx.services.archives.eventsOf(tenantOf(ctx)), args))),
   }),
 }));
