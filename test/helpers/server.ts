@@ -169,10 +169,13 @@ export async function startTestServer(
   return testServer;
 }
 
-/** Two API instances on one fresh PostgreSQL database sharing Redis, as a scaled-out deployment runs. */
-export async function twoInstances(redisUrl: string): Promise<{ first: TestServer; second: TestServer; close(): Promise<void> }> {
-  const first = await startTestServer('postgres', { redisUrl });
-  const second = await startTestServer('postgres', { redisUrl, databaseUrl: first.rawDatabaseUrl }).catch(async (error: unknown) => {
+/** Two API instances on one fresh PostgreSQL database sharing Redis, as a scaled-out deployment runs; `env` as an operator sets it for both. */
+export async function twoInstances(
+  redisUrl: string,
+  options: { env?: Record<string, string> } = {},
+): Promise<{ first: TestServer; second: TestServer; close(): Promise<void> }> {
+  const first = await startTestServer('postgres', { redisUrl }, options);
+  const second = await startTestServer('postgres', { redisUrl, databaseUrl: first.rawDatabaseUrl }, options).catch(async (error: unknown) => {
     await first.close();
     throw error;
   });
