@@ -1,6 +1,8 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import type { ExecutionResult } from 'graphql';
+import { isObjectType, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NEVER_CACHED, RETIRE_EVERY_TENANT, RETIRE_NOTHING } from '../src/http/response-cache.js';
+import { buildSchema } from '../src/schema.js';
 import {
   CreateApiKeyDocument,
   MeDocument,
@@ -37,6 +39,20 @@ async function cached<R>(client: GraphQLClient, send: (client: GraphQLClient) =>
 }
 
 const polledNodes = (client: GraphQLClient) => client.request(PolledNodesDocument);
+
+describe('the response cache rules', () => {
+  it('name only fields and mutations the schema has', () => {
+    const schema = buildSchema();
+    const missingFields = NEVER_CACHED.filter((coordinate) => {
+      const [typeName, field] = coordinate.split('.') as [string, string];
+      const type = schema.getType(typeName);
+      return !isObjectType(type) || !type.getFields()[field];
+    });
+    expect(missingFields).toEqual([]);
+    const mutations = schema.getMutationType()!.getFields();
+    expect([...RETIRE_NOTHING, ...RETIRE_EVERY_TENANT].filter((name) => !mutations[name])).toEqual([]);
+  });
+});
 
 describe.each(kinds)('the response cache on %s', (kind) => {
   let server: TestServer;

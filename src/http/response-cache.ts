@@ -15,7 +15,7 @@ import type { RequestContexts } from './context.js';
  * one is never cached: views read live from Redis (keys expire), telemetry (ingested continuously)
  * and stamps written behind (heartbeat times, last use).
  */
-const NEVER_CACHED = [
+export const NEVER_CACHED = [
   'Query.liveNodeHeartbeats',
   'Query.clusterState',
   'Query.sessionLiveState',
@@ -33,10 +33,10 @@ const NEVER_CACHED = [
 ];
 
 /** Mutations that write only what NEVER_CACHED fields read (a status change a heartbeat causes is announced as an event). */
-const RETIRE_NOTHING = new Set(['recordHeartbeat', 'recordHeartbeats', 'ingestNodeMetrics', 'ingestSessionMetrics', 'recordSystemMetrics', 'recordLlmMetrics']);
+export const RETIRE_NOTHING = new Set(['recordHeartbeat', 'recordHeartbeats', 'ingestNodeMetrics', 'ingestSessionMetrics', 'recordSystemMetrics', 'recordLlmMetrics']);
 
 /** Mutations that change what every tenant reads (the model catalog, regions) or another tenant's rows (platform administration). */
-const RETIRE_EVERY_TENANT = new Set(['createModel', 'updateModel', 'deleteModel', 'createRegion', 'updateRegion', 'deleteRegion', 'createTenant', 'updateTenant']);
+export const RETIRE_EVERY_TENANT = new Set(['createModel', 'updateModel', 'deleteModel', 'createRegion', 'updateRegion', 'deleteRegion', 'createTenant', 'updateTenant']);
 
 /** Events that change only NEVER_CACHED fields, or (the cluster state) restate what other events announced. */
 const EVENTS_RETIRING_NOTHING = new Set<TopicName>([Topic.NodeHeartbeatsRecorded, Topic.MetricsIngested, Topic.ClusterStateChanged]);
