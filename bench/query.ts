@@ -13,8 +13,10 @@
  * raw baseline is node-postgres with 10 connections as the owner, the tenant named in the WHERE
  * clause. Every target is checked to return the same rows before it is measured. Targets and
  * queries are interleaved in rounds (BENCH_ROUNDS x BENCH_SECONDS each); the median round is shown.
- * No response cache is on. PostGraphile and the load generator (autocannon) come from
- * bench/peers, installed there on first use, never in the product's dependencies.
+ * No response cache is on for these figures. A second API process with the response cache on
+ * (RESPONSE_CACHE_TTL_MS = BENCH_CACHE_TTL_MS, default 2000) answers the nodes query in the same
+ * rounds; its rate is printed on a line of its own. PostGraphile and the load generator (autocannon)
+ * come from bench/peers, installed there on first use, never in the product's dependencies.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -34,7 +36,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const POOL = 10;
 const PROFILE_DIR = process.env.BENCH_PROFILE;
+const CACHE_TTL_MS = Number(process.env.BENCH_CACHE_TTL_MS ?? 2_000);
 const JWT_SECRET = 'bench-secret-for-signing-access-tokens-0123456789';
+/** 32 bytes in base64: a server on PostgreSQL needs an ENCRYPTION_KEY; the bench seals nothing with it. */
+const ENCRYPTION_KEY = Buffer.alloc(32, 11).toString('base64');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const peers = fileURLToPath(new URL('./peers/', import.meta.url));
@@ -202,6 +207,16 @@ async function postGraphQL(url: string, token: string, query: string): Promise<a
   return body.data;
 }
 
+/** Whether a query sent twice is answered from the response cache the second time. */
+async function cacheHit(url: string, token: string, query: string): Promise<boolean> {
+  const ask = async () => {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+    return ((await response.json()) as { extensions?: { responseCache?: { hit?: boolean } } }).extensions?.responseCache?.hit === true;
+  };
+  await ask();
+  return ask();
+}
+
 type Autocannon = (options: Record<string, unknown>) => Promise<{ requests: { total: number }; duration: number; errors: number; timeouts: number; non2xx: number }>;
 
 async function httpRate(autocannon: Autocannon, url: string, token: string, query: string, seconds: number): Promise<number> {
@@ -270,27 +285,32 @@ async function main(): Promise<void> {
     const nodeId = newest!.node_id;
     const nodeGlobalId = Buffer.from(`ClusterNode:${nodeId}`).toString('base64');
 
-    const env = { JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'error', DATABASE_URL: scratch.url, DB_POOL_MAX: String(POOL), PORT: '0' };
+    const env = { JWT_SECRET, ENCRYPTION_KEY, NODE_ENV: 'production', LOG_LEVEL: 'error', DATABASE_URL: scratch.url, DB_POOL_MAX: String(POOL), PORT: '0' };
     const config = loadConfig(env);
     const tokens = await TokenService.create(config.auth);
     const { token } = await tokens.issueAccessToken({ userId, tenantId, role: 'admin', sessionFamilyId: null });
 
     const urls: Partial<Record<Target, string>> = {};
     const pids: Partial<Record<Target, number>> = {};
+    const apiEnv = { ...process.env, ...env, HOST: '127.0.0.1', MIGRATE_ON_START: 'false', SEED_ON_START: 'false', JOBS_ENABLED: 'false', GRAPHIQL: 'false', USER_RATE_LIMIT_PER_MINUTE: '1000000' };
+    const apiReady = /ready at http:\/\/127\.0\.0\.1:(\d+)\//;
+    let cachedUrl: string | undefined;
     if (TARGETS.includes('api')) {
-      const api = await startProcess(
-        'API',
-        process.execPath,
-        ['--import', 'tsx', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'src/main.ts'],
-        {
-          cwd: root,
-          env: { ...process.env, ...env, HOST: '127.0.0.1', MIGRATE_ON_START: 'false', SEED_ON_START: 'false', JOBS_ENABLED: 'false', GRAPHIQL: 'false', USER_RATE_LIMIT_PER_MINUTE: '1000000' },
-          ready: /ready at http:\/\/127\.0\.0\.1:(\d+)\//,
-        },
-      );
+      const api = await startProcess('API', process.execPath, ['--import', 'tsx', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'src/main.ts'], {
+        cwd: root,
+        env: apiEnv,
+        ready: apiReady,
+      });
       children.push(api.child);
       pids.api = api.child.pid;
       urls.api = `http://127.0.0.1:${api.port}/graphql`;
+      const cached = await startProcess('API with the response cache', process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: root,
+        env: { ...apiEnv, RESPONSE_CACHE_TTL_MS: String(CACHE_TTL_MS) },
+        ready: apiReady,
+      });
+      children.push(cached.child);
+      cachedUrl = `http://127.0.0.1:${cached.port}/graphql`;
     }
     if (TARGETS.includes('postgraphile')) {
       const peer = await startProcess('PostGraphile', process.execPath, ['-r', './with-resolvers.cjs', 'postgraphile-server.mjs'], {
@@ -304,6 +324,8 @@ async function main(): Promise<void> {
     }
 
     const queries = benchQueries(tenantId, nodeId, nodeGlobalId);
+    // The nested nodes query, as a polling dashboard repeats it: the one measured with the cache on too.
+    const cachedQuery = queries.find((q) => q.name.startsWith('nodes'));
     for (const q of queries) {
       const { rows } = await owner.query<{ result: any[] }>(q.raw.sql, q.raw.params);
       const expected = q.raw.rows(rows[0]!.result);
@@ -314,6 +336,10 @@ async function main(): Promise<void> {
         const got = q[target].rows(await postGraphQL(url, token, q[target].query));
         if (!sameRows(got, expected)) throw new Error(`${q.name}: ${target} differs from raw SQL\n${JSON.stringify(got[0])}\n${JSON.stringify(expected[0])}`);
       }
+      if (cachedUrl && q === cachedQuery) {
+        if (!sameRows(q.api.rows(await postGraphQL(cachedUrl, token, q.api.query)), expected)) throw new Error(`${q.name}: the cached API differs from raw SQL`);
+        if (!(await cacheHit(cachedUrl, token, q.api.query))) throw new Error(`${q.name}: the cached API did not answer a repeated query from its cache`);
+      }
     }
 
     const measureOnce = (q: BenchQuery, target: Target, seconds: number) =>
@@ -321,7 +347,9 @@ async function main(): Promise<void> {
 
     const load = [loadavg()];
     for (const q of queries) for (const target of TARGETS) await measureOnce(q, target, 2); // warm-up
+    if (cachedUrl && cachedQuery) await httpRate(autocannon, cachedUrl, token, cachedQuery.api.query, 2);
     const rates = new Map<string, number[]>();
+    const cachedRates: number[] = [];
     // CPU milliseconds the server process spent per request: steadier than req/s on a loaded machine.
     const cpuPerRequest = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round += 1) {
@@ -335,6 +363,7 @@ async function main(): Promise<void> {
             cpuPerRequest.set(`${q.name}|${target}`, [...(cpuPerRequest.get(`${q.name}|${target}`) ?? []), ((cpuAfter - cpuBefore) * 1000) / (rate * SECONDS)]);
           }
         }
+        if (cachedUrl && q === cachedQuery) cachedRates.push(await httpRate(autocannon, cachedUrl, token, q.api.query, SECONDS));
       }
       load.push(loadavg());
     }
@@ -349,6 +378,10 @@ async function main(): Promise<void> {
       const api = m('api');
       const rounds = (rates.get(`${q.name}|api`) ?? []).map((r) => r.toFixed(0)).join(' ');
       console.log(`${pad(q.name, 36)}${num(api, 8)}${num(m('postgraphile'), 14)}${num(m('raw'), 10)}${ratio(api, m('postgraphile'), 9)}${ratio(api, m('raw'), 9)}   ${rounds}`);
+    }
+    if (cachedQuery && cachedRates.length > 0) {
+      const backend = process.env.REDIS_URL ? 'in Redis' : 'in process';
+      console.log(`\n${pad(`${cachedQuery.name}, cached`, 36)}${num(median(cachedRates), 8)}   ${cachedRates.map((r) => r.toFixed(0)).join(' ')}   (response cache on, ${backend}, TTL ${CACHE_TTL_MS} ms; a separate API process, not in the table)`);
     }
     console.log(`\nServer CPU per request, ms (median; the database's own CPU not included)\n`);
     console.log(`${pad('query', 36)}${'API'.padStart(8)}${'PostGraphile'.padStart(14)}${'PG/API'.padStart(9)}`);

@@ -46,6 +46,13 @@ export interface Config {
   encryption: EncryptionConfig;
   edge: EdgeConfig;
   demoFleet: DemoFleetConfig;
+  responseCache: ResponseCacheSettings;
+}
+
+/** Answers to repeated dashboard queries, kept per principal (see src/http/response-cache.ts). */
+export interface ResponseCacheSettings {
+  /** How long an answer may be served again to the same principal; 0 turns the cache off. */
+  ttlMs: number;
 }
 
 /** Simulated agents for the demo tenant's nodes, so the demo cluster stays alive. */
@@ -344,6 +351,8 @@ const ENVIRONMENT = z.object({
   DEMO_FLEET: flag,
   DEMO_FLEET_INTERVAL_MS: whole(10_000, 100, 600_000),
   DEMO_FLEET_SESSION_SECONDS: whole(120, 1, 86_400),
+  // response cache
+  RESPONSE_CACHE_TTL_MS: whole(0, 0, HOUR_MS),
 });
 
 type Environment = z.infer<typeof ENVIRONMENT>;
@@ -477,6 +486,7 @@ export function loadConfig(env: Env = process.env): Config {
       intervalMs: e.DEMO_FLEET_INTERVAL_MS,
       sessionSeconds: e.DEMO_FLEET_SESSION_SECONDS,
     },
+    responseCache: { ttlMs: e.RESPONSE_CACHE_TTL_MS },
   };
   return checkConfig(config);
 }

@@ -105,6 +105,7 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
   const close = shutdownOnce({
     jobs: running.jobs,
     sockets,
+    graphql: yoga,
     httpServer,
     drain,
     timeoutMs: config.shutdownTimeoutMs,

@@ -9,6 +9,8 @@ import type { RequestDrain } from './drain.js';
 export interface ShutdownParts {
   jobs: BackgroundJob[];
   sockets: { dispose(): unknown };
+  /** The GraphQL handler: disposing it releases what its plugins hold (the response cache's Redis). */
+  graphql: { dispose(): unknown };
   httpServer: HttpServer;
   drain: RequestDrain;
   /** The whole shutdown ends within this; requests still open at 80 % of it are cut. */
@@ -54,6 +56,7 @@ export function shutdownOnce(parts: ShutdownParts): () => Promise<void> {
       ]);
       if (cut > 0) parts.log.warn('requests cut at the shutdown timeout', { requests: cut });
       await parts.sockets.dispose();
+      await parts.graphql.dispose();
       await Promise.all(parts.jobs.filter((job) => job.servesRequests).map((job) => job.stop()));
       await parts.pubsub.close().catch(() => undefined);
       await parts.services.realtime.close().catch(() => undefined);

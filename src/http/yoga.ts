@@ -17,6 +17,7 @@ import { hardeningOptions, hardeningPlugins } from './hardening.js';
 import { useAccessLog, useRequestIdInErrors } from './access-log.js';
 import { useServerMetrics } from './metrics.js';
 import { useReadiness } from './readiness.js';
+import { responseCachePlugins } from './response-cache.js';
 import { useTenantScope } from './tenant-scope.js';
 
 /** What a request brings: the Node request over HTTP, or the context the WebSocket server built. */
@@ -77,6 +78,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
           });
         }
       }),
+      ...responseCachePlugins(config, log, pubsub, contexts),
     ],
   });
 }
