@@ -116,6 +116,23 @@ describe('operation limits and input bounds over HTTP', () => {
     expect(healthy.status).toBe(200);
   });
 
+  it('answers a variable that does not coerce, or a required one missing, with BAD_USER_INPUT naming it', async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['query($since: DateTime) { clusterMetrics(since: $since) { __typename } }', { since: 'not-a-date' }, 'since'],
+      ['query($seconds: Int) { clusterMetrics(lastSeconds: $seconds) { __typename } }', { seconds: 1e12 }, 'seconds'],
+      ['mutation($id: ID!, $status: NodeStatus!) { setNodeStatus(id: $id, status: $status) { __typename } }', { id: 'x', status: 'BOGUS' }, 'status'],
+      ['mutation($id: ID!, $status: NodeStatus!) { setNodeStatus(id: $id, status: $status) { __typename } }', { status: 'ACTIVE' }, 'id'],
+    ];
+    for (const [query, variables, variable] of cases) {
+      const answer = await post({ query, variables });
+      expect(answer.status).toBe(400);
+      expect(answer.body.errors).toEqual([expect.objectContaining({ message: expect.stringContaining(`$${variable}`), extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', variable }) })]);
+    }
+    const huge = await post({ query: 'query($seconds: Int) { clusterMetrics(lastSeconds: $seconds) { __typename } }', variables: { seconds: 'x'.repeat(1_000_000) } });
+    expect(codes(huge)).toEqual(['BAD_USER_INPUT']);
+    expect(huge.body.errors![0]!.message.length).toBeLessThan(1_000);
+  });
+
   it('answers a malformed body with 400 and no internals', async () => {
     const answer = await post('{"query": "{ me { id } ', {});
     expect(answer.status).toBe(400);
