@@ -13,6 +13,7 @@ const edge = loadConfig({}).edge;
 describe('operation limits and input bounds over HTTP', () => {
   let server: TestServer;
   let admin: SignedInUser;
+  const logLines: string[] = [];
 
   const post = async (body: unknown, headers: Record<string, string> = admin.headers): Promise<Answer> => {
     const response = await fetch(server.url, {
@@ -26,7 +27,7 @@ describe('operation limits and input bounds over HTTP', () => {
   const limitOf = (answer: Answer) => answer.body.errors?.[0]?.extensions?.limit;
 
   beforeAll(async () => {
-    server = await startTestServer('pglite');
+    server = await startTestServer('pglite', {}, { logLines });
     admin = await server.signIn({ role: 'admin' });
   });
   afterAll(async () => {
@@ -106,6 +107,14 @@ describe('operation limits and input bounds over HTTP', () => {
       const read = await post({ query: 'query($id: ID!) { node(id: $id) { id } }', variables: { id } });
       expect(codes(read)).toEqual(['BAD_USER_INPUT']);
     }
+  });
+
+  it('answers a malformed cursor with BAD_USER_INPUT and logs no unexpected error for it', async () => {
+    for (const after of ['not-a-cursor', 'x'.repeat(1_000)]) {
+      const answer = await post({ query: 'query($after: String) { models(first: 1, after: $after) { edges { cursor } } }', variables: { after } });
+      expect(codes(answer)).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(logLines.filter((line) => line.includes('unexpected error'))).toEqual([]);
   });
 
   it('refuses JSON variables nested deeper than MAX_JSON_DEPTH, 10,000 levels included', async () => {
