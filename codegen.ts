@@ -1,13 +1,16 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
-/** Typed documents for the operations the tests (and example clients) send. */
+/**
+ * Typed documents for the operations the tests (and example clients) send, and their trusted-documents
+ * manifest (test/generated/persisted-documents.json, hash -> document) for TRUSTED_DOCUMENTS_FILE.
+ */
 const config: CodegenConfig = {
   schema: 'schema.graphql',
   documents: ['test/operations/**/*.graphql'],
   generates: {
     'test/generated/': {
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
       config: {
         scalars: { DateTime: 'string', JSON: 'unknown' },
         enumsAsTypes: true,

@@ -345,6 +345,7 @@ const ENVIRONMENT = z.object({
   FIELD_SUGGESTIONS: flag,
   CORS_ORIGINS: raw.transform((value) => value?.split(',').map((item) => item.trim()).filter(Boolean)),
   TRUSTED_DOCUMENTS_FILE: optionalText,
+  TRUSTED_DOCUMENTS_ONLY: flag,
   TRUSTED_PROXIES: list,
   SIGN_IN_FAILURES_PER_ADDRESS: whole(30, 1, 1_000_000),
   // demo fleet
@@ -478,6 +479,7 @@ export function loadConfig(env: Env = process.env): Config {
       fieldSuggestions: e.FIELD_SUGGESTIONS ?? e.NODE_ENV !== 'production',
       corsOrigins: e.CORS_ORIGINS ?? (e.NODE_ENV === 'production' ? [] : ['*']),
       trustedDocumentsFile: e.TRUSTED_DOCUMENTS_FILE,
+      trustedDocumentsOnly: e.TRUSTED_DOCUMENTS_ONLY ?? e.TRUSTED_DOCUMENTS_FILE !== undefined,
       trustedProxies: e.TRUSTED_PROXIES,
       signInFailuresPerAddress: e.SIGN_IN_FAILURES_PER_ADDRESS,
     },
@@ -540,8 +542,10 @@ export interface EdgeConfig {
   fieldSuggestions: boolean;
   /** Origins a browser may call from; empty means same-origin only, '*' any origin without credentials. */
   corsOrigins: string[];
-  /** Accept only the operations of the trusted-documents manifest (a JSON object of hash -> document). */
+  /** The trusted-documents manifest (a JSON object of hash -> document): its operations run by hash. */
   trustedDocumentsFile: string | undefined;
+  /** Only the manifest's operations run; any other document is refused. */
+  trustedDocumentsOnly: boolean;
   /** Addresses (or CIDR ranges) of proxies whose X-Forwarded-For names the client. */
   trustedProxies: string[];
   /** Failed sign-ins per client address per 15 minutes before that address is throttled. */
@@ -550,7 +554,7 @@ export interface EdgeConfig {
 
 /** Rules between settings, checked however a config was made (environment or test overrides). */
 export function checkConfig(config: Config): Config {
-  const { auth, notifications, bootstrap } = config;
+  const { auth, notifications, bootstrap, edge } = config;
   if (auth.jwtAlgorithm !== 'HS256' && !auth.jwtPublicKey) throw new ConfigError('JWT_PUBLIC_KEY', `is required when JWT_ALGORITHM is ${auth.jwtAlgorithm}`);
   if (notifications.backoffCapMs < notifications.backoffBaseMs) {
     throw new ConfigError('NOTIFICATIONS_BACKOFF_CAP_MS', 'must not be below NOTIFICATIONS_BACKOFF_BASE_MS');
@@ -560,6 +564,7 @@ export function checkConfig(config: Config): Config {
   if ((bootstrap.adminEmail === undefined) !== (bootstrap.adminPassword === undefined)) {
     throw new ConfigError(bootstrap.adminEmail ? 'BOOTSTRAP_ADMIN_PASSWORD' : 'BOOTSTRAP_ADMIN_EMAIL', 'must be set together with the other BOOTSTRAP_ADMIN_* variable');
   }
+  if (edge.trustedDocumentsOnly && !edge.trustedDocumentsFile) throw new ConfigError('TRUSTED_DOCUMENTS_ONLY', 'requires TRUSTED_DOCUMENTS_FILE');
   return config;
 }
 

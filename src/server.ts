@@ -87,7 +87,7 @@ async function listen(config: Config, log: Logger, running: Running): Promise<Ru
   const yoga = createGraphQLHandler(config, log, db, pubsub, contexts, running.metrics);
   const drain = new RequestDrain();
   const httpServer = createHttpServer(withRequestIds(drain.wrap(yoga)));
-  const sockets = serveWebSockets(httpServer, yoga, contexts, services, log, running.metrics);
+  const sockets = serveWebSockets(httpServer, yoga, contexts, services, log, running.metrics, config.edge);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', (error: NodeJS.ErrnoException) =>

@@ -13,6 +13,7 @@ const edge = loadConfig({}).edge;
 describe('operation limits and input bounds over HTTP', () => {
   let server: TestServer;
   let admin: SignedInUser;
+  const logLines: string[] = [];
 
   const post = async (body: unknown, headers: Record<string, string> = admin.headers): Promise<Answer> => {
     const response = await fetch(server.url, {
@@ -26,7 +27,7 @@ describe('operation limits and input bounds over HTTP', () => {
   const limitOf = (answer: Answer) => answer.body.errors?.[0]?.extensions?.limit;
 
   beforeAll(async () => {
-    server = await startTestServer('pglite');
+    server = await startTestServer('pglite', {}, { logLines });
     admin = await server.signIn({ role: 'admin' });
   });
   afterAll(async () => {
@@ -108,12 +109,37 @@ describe('operation limits and input bounds over HTTP', () => {
     }
   });
 
+  it('answers a malformed cursor with BAD_USER_INPUT and logs no unexpected error for it', async () => {
+    for (const after of ['not-a-cursor', 'x'.repeat(1_000)]) {
+      const answer = await post({ query: 'query($after: String) { models(first: 1, after: $after) { edges { cursor } } }', variables: { after } });
+      expect(codes(answer)).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(logLines.filter((line) => line.includes('unexpected error'))).toEqual([]);
+  });
+
   it('refuses JSON variables nested deeper than MAX_JSON_DEPTH, 10,000 levels included', async () => {
     const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
     const answer = await post(`{"query": "query($labels: JSON) { availableNodes(labels: $labels) { id } }", "variables": {"labels": ${deep}}}`);
     expect(codes(answer)).toEqual(['BAD_USER_INPUT']);
     const healthy = await server.get('/healthz');
     expect(healthy.status).toBe(200);
+  });
+
+  it('answers a variable that does not coerce, or a required one missing, with BAD_USER_INPUT naming it', async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['query($since: DateTime) { clusterMetrics(since: $since) { __typename } }', { since: 'not-a-date' }, 'since'],
+      ['query($seconds: Int) { clusterMetrics(lastSeconds: $seconds) { __typename } }', { seconds: 1e12 }, 'seconds'],
+      ['mutation($id: ID!, $status: NodeStatus!) { setNodeStatus(id: $id, status: $status) { __typename } }', { id: 'x', status: 'BOGUS' }, 'status'],
+      ['mutation($id: ID!, $status: NodeStatus!) { setNodeStatus(id: $id, status: $status) { __typename } }', { status: 'ACTIVE' }, 'id'],
+    ];
+    for (const [query, variables, variable] of cases) {
+      const answer = await post({ query, variables });
+      expect(answer.status).toBe(400);
+      expect(answer.body.errors).toEqual([expect.objectContaining({ message: expect.stringContaining(`$${variable}`), extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', variable }) })]);
+    }
+    const huge = await post({ query: 'query($seconds: Int) { clusterMetrics(lastSeconds: $seconds) { __typename } }', variables: { seconds: 'x'.repeat(1_000_000) } });
+    expect(codes(huge)).toEqual(['BAD_USER_INPUT']);
+    expect(huge.body.errors![0]!.message.length).toBeLessThan(1_000);
   });
 
   it('answers a malformed body with 400 and no internals', async () => {

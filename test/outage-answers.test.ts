@@ -1,7 +1,10 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterStateNowDocument, CreateSessionDocument, RecordHeartbeatDocument, RegisterNodeDocument, SetNodeStatusDocument } from './generated/graphql.js';
+import { aGpuNode, aSession, rawId } from './helpers/builders.js';
 import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
-import { startTestServer, type SignedInUser, type TestServer } from './helpers/server.js';
+import { freePort } from './helpers/realtime.js';
+import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
 /** A TCP relay to PostgreSQL that a test can cut and restore, as an outage would. */
 function aRelay(target: { host: string; port: number }) {
@@ -88,5 +91,49 @@ describe.runIf(runPostgresTests)('a database outage is answered honestly', () =>
     await relay.start();
     await expect.poll(async () => (await ask()).status, { timeout: 10_000, interval: 200 }).toBe(200);
     expect((await server.get('/readyz')).status).toBe(200);
+  });
+});
+
+describe('a Redis outage is answered honestly', () => {
+  let server: TestServer;
+  let admin: SignedInUser;
+  const logLines: string[] = [];
+  const kind: DatabaseKind = runPostgresTests ? 'postgres' : 'pglite';
+
+  beforeAll(async () => {
+    // A Redis URL where nothing listens: the deployment's Redis is down from the start.
+    server = await startTestServer(kind, { redisUrl: `redis://127.0.0.1:${await freePort()}` }, { logLines });
+    admin = await server.signIn({ role: 'admin' });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('commits and answers mutations that publish, never INTERNAL_SERVER_ERROR, and /readyz names redis', async () => {
+    const registered = await admin.request(RegisterNodeDocument, { input: aGpuNode() });
+    expect(registered.errors).toBeUndefined();
+    const nodeId = (registered.data!.registerNode as { node: { id: string } }).node.id;
+    const mutations = [
+      registered,
+      await admin.request(SetNodeStatusDocument, { id: nodeId, status: 'MAINTENANCE' }),
+      await admin.request(RecordHeartbeatDocument, { input: { nodeId, status: 'HEALTHY', load: 0.5 } }),
+      await admin.request(CreateSessionDocument, { input: aSession() }),
+    ];
+    for (const answer of mutations) {
+      expect(answer.errors ?? []).toEqual([]);
+      expect(Object.values(answer.data ?? {}).map((result) => (result as { __typename: string }).__typename)).toEqual([expect.stringMatching(/Success$/)]);
+    }
+    const state = await admin.request(ClusterStateNowDocument);
+    expect(state.errors ?? []).toEqual([]);
+    expect(state.data?.clusterState).toBeDefined();
+    const node = await server.db.system.node.findUniqueOrThrow({ where: { id: rawId(nodeId) } });
+    expect(node.status).toBe('maintenance');
+    expect(await server.db.system.session.count({ where: { tenantId: admin.tenantId } })).toBe(1);
+
+    const ready = await server.get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('retry-after')).toBe('5');
+    expect(await ready.json()).toEqual({ ready: false, failing: ['redis'] });
+    expect(logLines.filter((line) => line.includes('unexpected error'))).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import {
   isInputObjectType,
   isListType,
   isScalarType,
+  Kind,
   TypeInfo,
   visit,
   visitWithTypeInfo,
@@ -94,13 +95,8 @@ function checkValue(type: GraphQLInputType, value: unknown, path: string, rule: 
   if (problem) issues.push({ path, message: problem });
 }
 
-/** Every argument of the operation, with its variables, checked against the edge's input rules. */
-export function inputIssues(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown> | undefined, edge: EdgeConfig): FieldIssue[] {
-  const operation = getOperationAST(document, operationName);
-  if (!operation) return [];
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
-  // Variables that do not coerce are reported by execution itself.
-  if (coerced.errors) return [];
+/** The arguments of an operation, with its (coerced) variables, checked against the edge's input rules. */
+function argumentIssues(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, edge: EdgeConfig): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const typeInfo = new TypeInfo(schema);
   visit(
@@ -111,7 +107,7 @@ export function inputIssues(schema: GraphQLSchema, document: DocumentNode, opera
         if (!field || !node.arguments?.length) return;
         let values: Record<string, unknown>;
         try {
-          values = getArgumentValues(field, node, coerced.coerced);
+          values = getArgumentValues(field, node, variables);
         } catch {
           return;
         }
@@ -128,23 +124,56 @@ export function invalidInput(issues: FieldIssue[]): GraphQLError {
   return new GraphQLError(issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '), { extensions: { code: 'BAD_USER_INPUT', issues, http: { status: 400 } } });
 }
 
-/** Refuses bad strings, ids and JSON in arguments and variables before any resolver (or the database) sees them. */
+/** graphql-js quotes the refused value in its message; a 1 MB value is not echoed back whole. */
+const MAX_MESSAGE_LENGTH = 500;
+
+/** A variable that does not coerce to its declared type (or a required one missing), typed and named. */
+function invalidVariable(error: GraphQLError): GraphQLError {
+  const definition = error.nodes?.find((node) => node.kind === Kind.VARIABLE_DEFINITION);
+  const message = error.message.length > MAX_MESSAGE_LENGTH ? `${error.message.slice(0, MAX_MESSAGE_LENGTH)}…` : error.message;
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    extensions: { code: 'BAD_USER_INPUT', ...(definition ? { variable: definition.variable.name.value } : {}), http: { status: 400 } },
+  });
+}
+
+/** Variables nested deeper than a walk of them can afford, refused before anything (a hash, a coercion) walks them. */
+export function variablesRefusal(variables: unknown, edge: EdgeConfig): GraphQLError | undefined {
+  if (!variables || !jsonDepthExceeds(variables, edge.maxJsonDepth + 2)) return undefined;
+  return invalidInput([{ path: 'variables', message: `are nested deeper than ${edge.maxJsonDepth} (MAX_JSON_DEPTH)` }]);
+}
+
+export interface OperationArgs {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operationName?: string | null;
+  variableValues?: Record<string, unknown> | null;
+}
+
+/** What the edge refuses in an operation's variables and arguments: values that do not coerce, bad strings, ids and JSON. */
+export function inputRefusals(args: OperationArgs, edge: EdgeConfig): GraphQLError[] {
+  const operation = getOperationAST(args.document, args.operationName ?? undefined);
+  if (!operation) return [];
+  const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], args.variableValues ?? {});
+  if (coerced.errors) return coerced.errors.map(invalidVariable);
+  const issues = argumentIssues(args.schema, args.document, coerced.coerced, edge);
+  return issues.length > 0 ? [invalidInput(issues)] : [];
+}
+
+/** Refuses bad variables, strings, ids and JSON before any resolver (or the database) sees them. */
 export function useEdgeValidation(edge: EdgeConfig): Plugin {
-  const check = (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null }) =>
-    inputIssues(args.schema, args.document, args.operationName ?? undefined, args.variableValues ?? undefined, edge);
   return {
     onParams({ params, setResult }) {
-      if (params.variables && jsonDepthExceeds(params.variables, edge.maxJsonDepth + 2)) {
-        setResult({ errors: [invalidInput([{ path: 'variables', message: `are nested deeper than ${edge.maxJsonDepth} (MAX_JSON_DEPTH)` }])] });
-      }
+      const refused = variablesRefusal(params.variables, edge);
+      if (refused) setResult({ errors: [refused] });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const issues = check(args);
-      if (issues.length > 0) setResultAndStopExecution({ errors: [invalidInput(issues)] });
+      const errors = inputRefusals(args, edge);
+      if (errors.length > 0) setResultAndStopExecution({ errors });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const issues = check(args);
-      if (issues.length > 0) setResultAndStopExecution({ errors: [invalidInput(issues)] });
+      const errors = inputRefusals(args, edge);
+      if (errors.length > 0) setResultAndStopExecution({ errors });
     },
   };
 }

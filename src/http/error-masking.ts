@@ -27,6 +27,8 @@ function* clues(error: unknown, seen = new Set<unknown>()): Generator<{ code?: s
 /** What an unexpected error really is: a value the database refused, a dependency that is down, or a defect. */
 export function classifyFailure(error: unknown): Failure {
   for (const clue of clues(error)) {
+    // Pothos refuses a malformed cursor or global id itself: the caller's mistake, not a defect.
+    if (clue.name === 'PothosValidationError') return { kind: 'bad-input', detail: clue.text };
     const redis = /redis|MaxRetriesPerRequest/i.test(clue.name + clue.text);
     if ((clue.code && CONNECTION_CODES.has(clue.code)) || /^(08|57P0|53300)/.test(clue.code ?? '') || CONNECTION_TEXT.test(clue.text)) {
       return { kind: 'outage', dependency: redis ? 'redis' : 'database' };

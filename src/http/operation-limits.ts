@@ -2,10 +2,11 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Plugin } from 'graphql-yoga';
 import type { EdgeConfig } from '../config.js';
+import type { OperationArgs } from './edge-validation.js';
 
 /** The one error every operation limit answers with: which setting refused it, and its value. */
 export function limitExceeded(setting: string, max: number, found: number | undefined, what: string): GraphQLError {
@@ -53,12 +54,13 @@ function pagedCost(defaultPageSize: number, maxPageSize: number, violations: Pag
   };
 }
 
-function costErrors(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown> | undefined, edge: EdgeConfig): GraphQLError[] {
+/** An operation's cost and page sizes over the limits, as errors naming each limit. */
+export function costErrors({ schema, document, operationName, variableValues }: OperationArgs, edge: EdgeConfig): GraphQLError[] {
   if (!getOperationAST(document, operationName)) return [];
   const violations: PageSizeViolation[] = [];
   let cost: number;
   try {
-    cost = getComplexity({ schema, query: document, operationName, variables: variables ?? {}, estimators: [pagedCost(20, edge.maxPageSize, violations)] });
+    cost = getComplexity({ schema, query: document, operationName: operationName ?? undefined, variables: variableValues ?? {}, estimators: [pagedCost(20, edge.maxPageSize, violations)] });
   } catch {
     // Variables that do not coerce are reported by execution itself.
     return [];
@@ -76,11 +78,11 @@ function costErrors(schema: GraphQLSchema, document: DocumentNode, operationName
 function useCostLimit(edge: EdgeConfig): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const errors = costErrors(args.schema, args.document, args.operationName ?? undefined, args.variableValues ?? undefined, edge);
+      const errors = costErrors(args, edge);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const errors = costErrors(args.schema, args.document, args.operationName ?? undefined, args.variableValues ?? undefined, edge);
+      const errors = costErrors(args, edge);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
   };

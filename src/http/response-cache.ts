@@ -8,6 +8,7 @@ import { ALL_TENANTS, type PubSub } from '../infra/pubsub.js';
 import { createResponseCacheStore, EVERY_TENANT, type ResponseCacheStore } from '../infra/response-cache-store.js';
 import { Topic, type TopicName } from '../infra/topics.js';
 import type { Principal } from '../modules/identity/principal.js';
+import type { RequestCallers } from './callers.js';
 import type { RequestContexts } from './context.js';
 
 /**
@@ -80,7 +81,7 @@ function retireOnEvents(pubsub: PubSub, store: ResponseCacheStore): () => void {
  * role, environment) and by generations that every mutation and domain event move on. Only answers
  * to queries without errors are stored.
  */
-export function responseCachePlugins(config: Config, log: Logger, pubsub: PubSub, contexts: RequestContexts): Plugin<Context>[] {
+export function responseCachePlugins(config: Config, log: Logger, pubsub: PubSub, contexts: RequestContexts, requestCallers: RequestCallers): Plugin<Context>[] {
   const ttl = config.responseCache.ttlMs;
   if (ttl === 0) return [];
   const store = createResponseCacheStore(config.redisUrl, config.pubsub.namespace, log);
@@ -90,8 +91,8 @@ export function responseCachePlugins(config: Config, log: Logger, pubsub: PubSub
   const plugin: Plugin<Context> = {
     async onParams({ request, params }) {
       const started = performance.now();
-      // The credentials the context factory reads; it authenticates them again if the query runs.
-      const principal = await contexts.authenticate({ authorization: request.headers.get('authorization'), apiKey: request.headers.get('x-api-key') });
+      // The same authentication the context is built from: once per request.
+      const principal = await requestCallers.principalOf(request);
       const generation = principal && params.query ? await store.generation(principal.tenantId) : null;
       callers.set(request, { principal, key: generation === null ? null : `${generation}|${principalKey(principal!)}`, operationName: params.operationName ?? null, started });
     },

@@ -1,13 +1,15 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { EdgeConfig } from '../config.js';
 import type { Context } from '../context.js';
 import { inRequestScope, type Logger } from '../infra/logger.js';
 import type { ServerMetrics } from '../infra/metrics.js';
 import type { Principal } from '../modules/identity/principal.js';
 import type { Services } from '../services.js';
 import type { RequestContexts } from './context.js';
+import { socketEdge } from './hardening.js';
 import { groupKey, SubscriptionGroups, type GroupOperation } from './subscription-groups.js';
 import type { GraphQLHandler } from './yoga.js';
 
@@ -40,8 +42,9 @@ function inOperationScope<T>(args: ExecutionArgs, run: () => T): T {
  * the rate limit per operation, and every operation run through the HTTP handler's envelop.
  * Subscriptions are grouped: equal operations under an equal authorization scope share one execution.
  */
-export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, contexts: RequestContexts, services: Services, log: Logger, metrics: ServerMetrics) {
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, contexts: RequestContexts, services: Services, log: Logger, metrics: ServerMetrics, edgeConfig: EdgeConfig) {
+  const edge = socketEdge(edgeConfig);
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: edge.maxMessageBytes });
   const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes, (operationName, delta) =>
     metrics.activeSubscriptions.inc({ operationName }, delta),
   );
@@ -56,7 +59,7 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
           const principal = await contexts.authenticate({ authorization: text(params.authorization) ?? text(params.Authorization), apiKey: text(params.apiKey) });
           const extra = ctx.extra as SocketExtra;
           // A socket lives for hours: of its upgrade request only the client's address and agent stay with it.
-          extra.client = { ip: extra.request?.socket.remoteAddress ?? 'unknown', userAgent: extra.request?.headers['user-agent'] ?? null };
+          extra.client = { ip: edge.clientAddress(extra.request), userAgent: extra.request?.headers['user-agent'] ?? null };
           delete extra.request;
           extra.principal = principal;
           if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
@@ -84,16 +87,28 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const key = groupKey(params.query, params.operationName, params.variables, principal);
+        // The checks graphql-yoga's request pipeline makes over HTTP: trusted documents, variables nested too deep.
+        const query = edge.admit(params);
+        if (query instanceof GraphQLError) return [query];
+        const key = groupKey(query, params.operationName, params.variables, principal);
         const join = (operation: GroupOperation) => memberArgs(operation, () => groups.join(key, extra.socket, id, operation));
-        // A subscriber like one already served: its operation was parsed and validated when the group began.
+        // A subscriber like one already served: its operation was parsed, validated and checked when the group began.
         const grouped = groups.operationOf(key);
         if (grouped) return join(grouped);
         const wsContext = contexts.contextFor(principal, undefined, extra.client ?? { ip: 'unknown', userAgent: null });
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, params, wsContext });
-        const document = parse(params.query);
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, params: { ...params, query }, wsContext });
+        let document: DocumentNode;
+        try {
+          document = parse(query);
+        } catch (error) {
+          if (!(error instanceof GraphQLError)) throw error;
+          return [new GraphQLError(error.message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
         const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return [...edge.forCaller(errors, !principal)];
+        // Grouped subscriptions run outside the envelop's execute and subscribe hooks, so the edge's checks run here for every operation.
+        const refused = edge.refusals({ schema, document, operationName: params.operationName, variableValues: params.variables });
+        if (refused.length > 0) return [...edge.forCaller(refused, !principal)];
         const args = { schema, document, operationName: params.operationName, variableValues: params.variables, contextValue: await contextFactory() };
         if (getOperationAST(document, params.operationName)?.operation === 'subscription') return join(args);
         return { ...args, rootValue: { execute, subscribe } };

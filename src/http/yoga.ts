@@ -11,6 +11,7 @@ import type { ServerMetrics } from '../infra/metrics.js';
 import type { PubSub } from '../infra/pubsub.js';
 import { buildSchema } from '../schema.js';
 import type { RequestContexts } from './context.js';
+import { requestCallers } from './callers.js';
 import { clientAddressResolver } from './client-address.js';
 import { classifyFailure } from './error-masking.js';
 import { hardeningOptions, hardeningPlugins } from './hardening.js';
@@ -40,6 +41,7 @@ function yogaLogger(log: Logger): YogaLogger {
 /** The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging. */
 export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts, metrics: ServerMetrics) {
   const clientAddress = clientAddressResolver(config.edge.trustedProxies);
+  const callers = requestCallers(contexts);
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
     graphqlEndpoint: '/graphql',
@@ -52,7 +54,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     ...hardeningOptions(config.edge, log),
     context: async ({ request, req, wsContext }) => {
       if (wsContext) return wsContext;
-      const principal = await contexts.authenticate({ authorization: request.headers.get('authorization'), apiKey: request.headers.get('x-api-key') });
+      const principal = await callers.principalOf(request);
       await contexts.admit(principal);
       return contexts.contextFor(principal, request.headers.get('x-request-id'), {
         ip: clientAddress(req, request.headers.get('x-forwarded-for')),
@@ -60,7 +62,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
       });
     },
     plugins: [
-      ...hardeningPlugins(config.edge),
+      ...hardeningPlugins(config.edge, callers),
       useCompiledQueries(),
       useTenantScope(),
       ...(config.observability.metricsEnabled ? [useServerMetrics(metrics, config.observability)] : []),
@@ -78,7 +80,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
           });
         }
       }),
-      ...responseCachePlugins(config, log, pubsub, contexts),
+      ...responseCachePlugins(config, log, pubsub, contexts, callers),
     ],
   });
 }

@@ -141,7 +141,8 @@ export async function eventually<T>(attempt: () => Promise<T | undefined>, what:
   throw new Error(`gave up waiting for ${what}`);
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on (just now). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
