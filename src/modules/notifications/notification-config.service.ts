@@ -1,9 +1,8 @@
-import type { NotificationConfig, Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { NotificationConfig, PrismaClient } from '../../generated/prisma/client.js';
 import type { SecretBox } from '../../infra/secret-box.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { isUniqueViolation } from '../shared/prisma-errors.js';
 import {
-  parseConfigFilter,
   parseCreateConfig,
   parseUpdateConfig,
   SIGNED_CHANNELS,
@@ -81,14 +80,5 @@ export class NotificationConfigService {
     const { count } = await this.prisma.notificationConfig.deleteMany({ where: { id, tenantId } });
     if (count === 0) throw new NotFoundError('NotificationConfig', id);
     return id;
-  }
-
-  where(tenantId: string, rawFilter: unknown): Prisma.NotificationConfigWhereInput {
-    const filter = parseConfigFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.channelType?.length ? { channelType: { in: filter.channelType } } : {}),
-      ...(typeof filter.enabled === 'boolean' ? { enabled: filter.enabled } : {}),
-    };
   }
 }
