@@ -91,7 +91,8 @@ describe.each(kinds)('network topologies and storage over HTTP on %s', (kind) =>
     expect((await interfaces({ nodeId: node.id })).sort()).toEqual(['ib-node.test/eth0', 'ib-node.test/ib0']);
     expect((await interfaces({ topologyId: fabric.id })).sort()).toEqual(['ib-node.test/ib0', 'other.test/ib0']);
     expect(await interfaces({ interfaceType: ['MANAGEMENT'] })).toEqual(['ib-node.test/eth0']);
-    expect(await interfaces({ nodeId: fabric.id })).toEqual([]);
+    const wrongType = await operator.request(NetworkInterfacesDocument, { filter: { nodeId: fabric.id } });
+    expect(wrongType.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ path: 'filter.nodeId', message: 'must be the ID of a ClusterNode' }] });
 
     const containing = await operator.request(NetworkTopologiesDocument, { filter: { containsAddress: '192.168.10.200' } });
     expect(containing.data!.networkTopologies.edges.map((edge) => edge.node.topologyName)).toEqual(['mgmt']);

@@ -204,18 +204,18 @@ describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
     it('counts users by role and by status', async () => {
       const counts = async (by: 'ROLE' | 'STATUS', filter?: { status: ('ACTIVE' | 'SUSPENDED')[] }) => (await admin.request(UserCountsDocument, { by, filter })).data!.userCounts;
       expect(await counts('ROLE')).toEqual([
-        { key: 'user', count: 3 },
-        { key: 'operator', count: 2 },
-        { key: 'admin', count: 1 },
-        { key: 'readonly', count: 1 },
+        { key: 'USER', count: 3 },
+        { key: 'OPERATOR', count: 2 },
+        { key: 'ADMIN', count: 1 },
+        { key: 'READONLY', count: 1 },
       ]);
       expect(await counts('STATUS')).toEqual([
-        { key: 'active', count: 5 },
-        { key: 'inactive', count: 1 },
-        { key: 'suspended', count: 1 },
+        { key: 'ACTIVE', count: 5 },
+        { key: 'INACTIVE', count: 1 },
+        { key: 'SUSPENDED', count: 1 },
       ]);
-      expect(await counts('ROLE', { status: ['SUSPENDED'] })).toEqual([{ key: 'user', count: 1 }]);
-      expect((await other.request(UserCountsDocument, { by: 'ROLE' })).data!.userCounts).toEqual([{ key: 'admin', count: 1 }]);
+      expect(await counts('ROLE', { status: ['SUSPENDED'] })).toEqual([{ key: 'USER', count: 1 }]);
+      expect((await other.request(UserCountsDocument, { by: 'ROLE' })).data!.userCounts).toEqual([{ key: 'ADMIN', count: 1 }]);
     });
 
     it('pages through rows with equal sort keys without repeating or skipping one', async () => {

@@ -4,7 +4,10 @@ import { tenantOf } from '../../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { INTERFACE_STATUSES, INTERFACE_TYPES, NETWORK_TYPES } from './network.validation.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, custom, defineList, idIn, idIs, MAX_FILTER_DEPTH, textSearch } from '../shared/list-query.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { idOfTypeIn, idOfTypeIs } from './id-filters.js';
+import type { ContainedAddress } from './network.service.js';
 
 export const NetworkTypeEnum = builder.enumType('NetworkType', { values: enumValues(NETWORK_TYPES) });
 export const InterfaceTypeEnum = builder.enumType('NetworkInterfaceType', { values: enumValues(INTERFACE_TYPES) });
@@ -78,20 +81,59 @@ export const networkInterfaceArgs = (input: typeof NetworkInterfaceInput.$inferI
   topologyId: input.topologyId?.id,
 });
 
-const NetworkTopologyFilter = builder.inputType('NetworkTopologyFilter', {
-  fields: (t) => ({
-    networkType: t.field({ type: [NetworkTypeEnum], required: false }),
-    containsAddress: t.string({ required: false, description: 'Topologies whose subnet contains this IP address' }),
-  }),
+const topologyList = defineList({
+  name: 'NetworkTopology',
+  filter: {
+    networkType: anyOf(NetworkTypeEnum),
+    containsAddress: custom(
+      (t) => t.string({ required: false, description: 'Topologies whose subnet contains this IP address' }),
+      // The resolver has already turned the address into the topologies holding it (see resolveContainedAddresses).
+      (value) => ({ id: { in: (value as ContainedAddress).topologyIds } }),
+    ),
+    topologyName: textSearch(['topologyName']),
+    vlanId: anyOf('Int', 'vlanId', 'Topologies on any of these VLANs'),
+    minBandwidthMbps: atLeast('bandwidthMbps', 'Int'),
+    maxBandwidthMbps: atMost('bandwidthMbps', 'Int'),
+    minMtu: atLeast('mtu', 'Int'),
+    createdFrom: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdTo: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    TOPOLOGY_NAME: 'topologyName',
+    NETWORK_TYPE: 'networkType',
+    BANDWIDTH_MBPS: 'bandwidthMbps',
+    VLAN_ID: { column: 'vlanId', nulls: 'last' },
+    MTU: 'mtu',
+    CREATED_AT: 'createdAt',
+  },
+  defaultOrder: ['TOPOLOGY_NAME', 'asc'],
+  tieBreakers: ['id'],
 });
 
-const NetworkInterfaceFilter = builder.inputType('NetworkInterfaceFilter', {
-  fields: (t) => ({
-    nodeId: t.globalID({ required: false, description: 'A ClusterNode id' }),
-    topologyId: t.globalID({ required: false, for: NetworkTopologyRef }),
-    interfaceType: t.field({ type: [InterfaceTypeEnum], required: false }),
-    status: t.field({ type: [InterfaceStatusEnum], required: false }),
-  }),
+const interfaceList = defineList({
+  name: 'NetworkInterface',
+  filter: {
+    nodeId: idOfTypeIs('ClusterNode', 'nodeId'),
+    nodeIdIn: idOfTypeIn('ClusterNode', 'nodeId'),
+    topologyId: idIs(NetworkTopologyRef, 'topologyId'),
+    topologyIdIn: idIn(NetworkTopologyRef, 'topologyId'),
+    interfaceType: anyOf(InterfaceTypeEnum),
+    status: anyOf(InterfaceStatusEnum),
+    interfaceName: textSearch(['interfaceName']),
+    driver: anyOf('String', 'driver', 'Interfaces with any of these drivers'),
+    minSpeedMbps: atLeast('speedMbps', 'Int'),
+    maxSpeedMbps: atMost('speedMbps', 'Int'),
+    attached: custom(
+      (t) => t.boolean({ required: false, description: 'Interfaces attached to a topology (true) or detached ones (false)' }),
+      (value) => ({ topologyId: value ? { not: null } : null }),
+    ),
+    createdFrom: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdTo: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { NODE: 'nodeId', INTERFACE_NAME: 'interfaceName', INTERFACE_TYPE: 'interfaceType', STATUS: 'status', SPEED_MBPS: 'speedMbps', CREATED_AT: 'createdAt' },
+  defaultOrder: ['NODE', 'asc'],
+  // A node's interfaces are unique by name: by node, then name, then id.
+  tieBreakers: ['interfaceName', 'id'],
 });
 
 const topologyFields = (required: boolean) =>
@@ -112,23 +154,25 @@ const topologyFields = (required: boolean) =>
 const CreateNetworkTopologyInput = topologyFields(true);
 const UpdateNetworkTopologyInput = topologyFields(false);
 
-const NO_ROW = '00000000-0000-0000-0000-000000000000';
-
 builder.queryFields((t) => ({
   networkTopologies: t.prismaConnection({
     type: 'NetworkTopology',
     cursor: 'id',
-    description: "The tenant's network topologies, by name",
+    description: "The tenant's network topologies, by name unless ordered otherwise",
     authScopes: { permission: 'cluster:read' },
-    args: { filter: t.arg({ type: NetworkTopologyFilter, required: false }) },
-    totalCount: async (_root, args, ctx) =>
-      ctx.prisma.networkTopology.count({ where: await ctx.services.network.topologyWhere(tenantOf(ctx), compact(args.filter ?? {})) }),
-    resolve: async (query, _root, args, ctx) => {
-      const tenantId = tenantOf(ctx);
-      const where = await ctx.services.network.topologyWhere(tenantId, compact(args.filter ?? {}));
-      const rows = await ctx.prisma.networkTopology.findMany({ ...query, where, orderBy: [{ topologyName: 'asc' }, { id: 'asc' }] });
-      return ctx.services.network.withSubnets(tenantId, rows);
-    },
+    args: { filter: t.arg({ type: topologyList.Filter, required: false }), orderBy: t.arg({ type: [topologyList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(async () => {
+        const filter = await ctx.services.network.resolveContainedAddresses(tenantOf(ctx), args.filter, MAX_FILTER_DEPTH);
+        return ctx.prisma.networkTopology.count({ where: topologyList.where({ tenantId: tenantOf(ctx) }, filter) });
+      }),
+    resolve: (query, _root, args, ctx) =>
+      withGraphQLErrors(async () => {
+        const tenantId = tenantOf(ctx);
+        const filter = await ctx.services.network.resolveContainedAddresses(tenantId, args.filter, MAX_FILTER_DEPTH);
+        const rows = await ctx.prisma.networkTopology.findMany(topologyList.page(query, { tenantId }, { ...args, filter }));
+        return ctx.services.network.withSubnets(tenantId, rows);
+      }),
   }),
   networkTopology: t.prismaField({
     type: 'NetworkTopology',
@@ -143,26 +187,17 @@ builder.queryFields((t) => ({
   networkInterfaces: t.prismaConnection({
     type: 'NodeNetworkInterface',
     cursor: 'id',
-    description: "The tenant's node network interfaces, by node then name",
+    description: "The tenant's node network interfaces, by node then name unless ordered otherwise",
     authScopes: { permission: 'cluster:read' },
-    args: { filter: t.arg({ type: NetworkInterfaceFilter, required: false }) },
-    resolve: async (query, _root, args, ctx) => {
-      const tenantId = tenantOf(ctx);
-      const filter = args.filter ?? {};
-      // An id of another type matches nothing rather than failing the listing.
-      const nodeId = filter.nodeId ? (filter.nodeId.typename === 'ClusterNode' ? filter.nodeId.id : NO_ROW) : undefined;
-      const rows = await ctx.prisma.nodeNetworkInterface.findMany({
-        ...query,
-        where: ctx.services.network.interfaceWhere(tenantId, {
-          nodeId,
-          topologyId: filter.topologyId?.id,
-          interfaceType: filter.interfaceType ?? undefined,
-          status: filter.status ?? undefined,
-        }),
-        orderBy: [{ nodeId: 'asc' }, { interfaceName: 'asc' }, { id: 'asc' }],
-      });
-      return ctx.services.network.withMacAddresses(tenantId, rows);
-    },
+    args: { filter: t.arg({ type: interfaceList.Filter, required: false }), orderBy: t.arg({ type: [interfaceList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.nodeNetworkInterface.count({ where: interfaceList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    resolve: (query, _root, args, ctx) =>
+      withGraphQLErrors(async () => {
+        const tenantId = tenantOf(ctx);
+        const rows = await ctx.prisma.nodeNetworkInterface.findMany(interfaceList.page(query, { tenantId }, args));
+        return ctx.services.network.withMacAddresses(tenantId, rows);
+      }),
   }),
 }));
 

@@ -1,17 +1,24 @@
 import type { NetworkTopology, NodeNetworkInterface, Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
-import { parseCreateTopology, parseTopologyFilter, parseUpdateTopology } from './network.validation.js';
+import { parseContainedAddress, parseCreateTopology, parseUpdateTopology } from './network.validation.js';
 
 /** A topology with its cidr subnet, which Prisma cannot read, filled in from SQL. */
 export type TopologyWithSubnet = NetworkTopology & { subnet: string };
 /** An interface with its macaddr, which Prisma cannot read, filled in from SQL. */
 export type InterfaceWithMac = NodeNetworkInterface & { macAddress: string };
 
-export interface InterfaceFilter {
-  nodeId?: string;
-  topologyId?: string;
-  interfaceType?: string[];
-  status?: string[];
+/** A topology list filter: its conditions composed with and / or / not. */
+export interface TopologyFilterTree {
+  [field: string]: unknown;
+  containsAddress?: unknown;
+  and?: TopologyFilterTree[] | null;
+  or?: TopologyFilterTree[] | null;
+  not?: TopologyFilterTree | null;
+}
+
+/** What a filter's `containsAddress` becomes once resolved: the topologies whose subnet holds the address. */
+export interface ContainedAddress {
+  topologyIds: string[];
 }
 
 /** Network topologies and node interfaces; cidr and macaddr columns go through parameterised SQL. */
@@ -68,27 +75,40 @@ export class NetworkService {
     return withSubnet!;
   }
 
-  async topologyWhere(tenantId: string, rawFilter: unknown): Promise<Prisma.NetworkTopologyWhereInput> {
-    const filter = parseTopologyFilter(rawFilter);
-    const where: Prisma.NetworkTopologyWhereInput = { tenantId };
-    if (filter.networkType?.length) where.networkType = { in: filter.networkType };
-    if (filter.containsAddress) {
-      const rows = await this.prisma.$queryRaw<{ id: string }[]>`
-        SELECT topology_id::text AS id FROM network_topologies
-        WHERE tenant_id = ${tenantId}::uuid AND subnet >>= ${filter.containsAddress}::inet`;
-      where.id = { in: rows.map((row) => row.id) };
+  /**
+   * The topology filter with every `containsAddress`, at any depth, replaced by the tenant's topologies
+   * whose subnet holds that address: Prisma cannot compare cidr values, so SQL finds them first. Parts
+   * nested deeper than `maxDepth` are left as they are, for the list to refuse before any query runs.
+   */
+  async resolveContainedAddresses<F extends TopologyFilterTree>(
+    tenantId: string,
+    filter: F | null | undefined,
+    maxDepth: number,
+    path = 'filter',
+    depth = 1,
+  ): Promise<F | null | undefined> {
+    if (!filter || depth > maxDepth) return filter;
+    const resolved: TopologyFilterTree = { ...filter };
+    if (filter.containsAddress !== null && filter.containsAddress !== undefined) {
+      const address = parseContainedAddress(filter.containsAddress, `${path}.containsAddress`);
+      resolved.containsAddress = { topologyIds: await this.topologiesContaining(tenantId, address) } satisfies ContainedAddress;
     }
-    return where;
+    const parts = async (list: TopologyFilterTree[], name: string) => {
+      const out: TopologyFilterTree[] = [];
+      for (const [index, part] of list.entries()) out.push((await this.resolveContainedAddresses(tenantId, part, maxDepth, `${path}.${name}.${index}`, depth + 1))!);
+      return out;
+    };
+    if (filter.and) resolved.and = await parts(filter.and, 'and');
+    if (filter.or) resolved.or = await parts(filter.or, 'or');
+    if (filter.not) resolved.not = await this.resolveContainedAddresses(tenantId, filter.not, maxDepth, `${path}.not`, depth + 1);
+    return resolved as F;
   }
 
-  interfaceWhere(tenantId: string, filter: InterfaceFilter): Prisma.NodeNetworkInterfaceWhereInput {
-    return {
-      tenantId,
-      ...(filter.nodeId ? { nodeId: filter.nodeId } : {}),
-      ...(filter.topologyId ? { topologyId: filter.topologyId } : {}),
-      ...(filter.interfaceType?.length ? { interfaceType: { in: filter.interfaceType } } : {}),
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-    };
+  private async topologiesContaining(tenantId: string, address: string): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      SELECT topology_id::text AS id FROM network_topologies
+      WHERE tenant_id = ${tenantId}::uuid AND subnet >>= ${address}::inet`;
+    return rows.map((row) => row.id);
   }
 
   /** Fills in subnets for a page of topologies with one query. */

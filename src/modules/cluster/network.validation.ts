@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ValidationError } from '../shared/errors.js';
 import { parseInput } from '../shared/validation.js';
 
 export const NETWORK_TYPES = ['ethernet', 'infiniband', 'roce', 'omni_path'] as const;
@@ -116,14 +117,12 @@ const updateTopologyInput = z.object({
 export type CreateTopologyInput = z.output<typeof createTopologyInput>;
 export type UpdateTopologyInput = z.output<typeof updateTopologyInput>;
 
-const topologyFilter = z.object({
-  networkType: z.array(z.enum(NETWORK_TYPES)).optional(),
-  containsAddress: ipAddress.optional(),
-});
-
-export type TopologyFilter = z.output<typeof topologyFilter>;
-
 export const parseCreateTopology = (input: unknown) => parseInput(createTopologyInput, input);
 export const parseUpdateTopology = (input: unknown) => parseInput(updateTopologyInput, input);
-export const parseTopologyFilter = (input: unknown) => parseInput(topologyFilter, input ?? {});
+/** The address a topology filter's `containsAddress` asks about; refused naming where it was given. */
+export function parseContainedAddress(value: unknown, path: string): string {
+  const result = ipAddress.safeParse(value);
+  if (!result.success) throw new ValidationError(result.error.issues.map((issue) => ({ path, message: issue.message })));
+  return result.data;
+}
 export const parseNetworkInterface = (input: unknown) => parseInput(networkInterfaceInput, input);

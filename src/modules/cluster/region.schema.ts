@@ -2,7 +2,8 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { ConflictError, ForbiddenError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, below, defineList, equals, textSearch } from '../shared/list-query.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 import { REGION_STATUSES } from './region.validation.js';
 
 export { REGION_STATUSES };
@@ -23,29 +24,30 @@ export const RegionRef = builder.prismaNode('Region', {
   }),
 });
 
-const RegionFilter = builder.inputType('RegionFilter', {
-  fields: (t) => ({
-    status: t.field({ type: [RegionStatusEnum], required: false }),
-    provider: t.string({ required: false }),
-  }),
+const regionList = defineList({
+  name: 'Region',
+  filter: {
+    status: anyOf(RegionStatusEnum),
+    provider: equals('String'),
+    providerIn: anyOf('String', 'provider', 'Regions of any of these providers'),
+    search: textSearch(['code', 'name', 'location'], 'Case-insensitive text contained in the code, name or location'),
+    createdFrom: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdTo: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { CODE: 'code', NAME: 'name', PROVIDER: 'provider', STATUS: 'status', CREATED_AT: 'createdAt' },
+  defaultOrder: ['CODE', 'asc'],
+  tieBreakers: ['id'],
 });
 
 builder.queryFields((t) => ({
   regions: t.prismaConnection({
     type: 'Region',
     cursor: 'id',
-    description: 'Regions, by code',
+    description: 'Regions, by code unless ordered otherwise',
     authScopes: { permission: 'cluster:read' },
-    args: { filter: t.arg({ type: RegionFilter, required: false }) },
-    resolve: (query, _root, args, ctx) =>
-      ctx.prisma.region.findMany({
-        ...query,
-        where: {
-          ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}),
-          ...(args.filter?.provider ? { provider: args.filter.provider } : {}),
-        },
-        orderBy: [{ code: 'asc' }, { id: 'asc' }],
-      }),
+    args: { filter: t.arg({ type: regionList.Filter, required: false }), orderBy: t.arg({ type: [regionList.Order], required: false }) },
+    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.region.count({ where: regionList.where({}, args.filter) })),
+    resolve: (query, _root, args, ctx) => withGraphQLErrors(() => ctx.prisma.region.findMany(regionList.page(query, {}, args))),
   }),
 }));
 

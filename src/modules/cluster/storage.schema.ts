@@ -4,7 +4,9 @@ import { tenantOf } from '../../context.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ACCESS_MODES, PERFORMANCE_TIERS, POOL_TYPES } from './storage.validation.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, custom, defineList, equals, idIn, idIs, textSearch } from '../shared/list-query.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { idOfTypeIn, idOfTypeIs, rowIdOf } from './id-filters.js';
 
 export const PoolTypeEnum = builder.enumType('StoragePoolType', { values: enumValues(POOL_TYPES) });
 export const PerformanceTierEnum = builder.enumType('StoragePerformanceTier', { values: enumValues(PERFORMANCE_TIERS) });
@@ -55,20 +57,75 @@ export const StorageVolumeRef = builder.prismaNode('StorageVolume', {
   }),
 });
 
-const StoragePoolFilter = builder.inputType('StoragePoolFilter', {
-  fields: (t) => ({
-    poolType: t.field({ type: [PoolTypeEnum], required: false }),
-    performanceTier: t.field({ type: [PerformanceTierEnum], required: false }),
-    minAvailableGb: t.float({ required: false }),
-  }),
+const poolList = defineList({
+  name: 'StoragePool',
+  filter: {
+    poolType: anyOf(PoolTypeEnum),
+    performanceTier: anyOf(PerformanceTierEnum),
+    minAvailableGb: atLeast('availableCapacityGb', 'Float'),
+    maxAvailableGb: atMost('availableCapacityGb', 'Float'),
+    minTotalCapacityGb: atLeast('totalCapacityGb', 'Float'),
+    maxTotalCapacityGb: atMost('totalCapacityGb', 'Float'),
+    poolName: textSearch(['poolName']),
+    nodeId: custom(
+      (t) => t.globalID({ required: false, description: 'Pools served by this ClusterNode' }),
+      (value, path) => ({ nodeIds: { has: rowIdOf(value, 'ClusterNode', path) } }),
+    ),
+    encryptionEnabled: equals('Boolean'),
+    compressionEnabled: equals('Boolean'),
+    createdFrom: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdTo: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    POOL_NAME: 'poolName',
+    POOL_TYPE: 'poolType',
+    PERFORMANCE_TIER: 'performanceTier',
+    TOTAL_CAPACITY_GB: 'totalCapacityGb',
+    USED_CAPACITY_GB: 'usedCapacityGb',
+    AVAILABLE_CAPACITY_GB: { column: 'availableCapacityGb', nulls: 'last' },
+    CREATED_AT: 'createdAt',
+  },
+  defaultOrder: ['POOL_NAME', 'asc'],
+  tieBreakers: ['id'],
 });
 
-const StorageVolumeFilter = builder.inputType('StorageVolumeFilter', {
-  fields: (t) => ({
-    poolId: t.globalID({ required: false, for: StoragePoolRef }),
-    sessionId: t.globalID({ required: false, description: 'A Session id' }),
-    includeDeleted: t.boolean({ required: false, description: 'Also list deleted volumes (default false)' }),
-  }),
+const volumeList = defineList({
+  name: 'StorageVolume',
+  filter: {
+    poolId: idIs(StoragePoolRef, 'poolId'),
+    poolIdIn: idIn(StoragePoolRef, 'poolId'),
+    sessionId: idOfTypeIs('Session', 'sessionId', 'A Session id'),
+    sessionIdIn: idOfTypeIn('Session', 'sessionId'),
+    includeDeleted: custom(
+      (t) => t.boolean({ required: false, description: 'Also list deleted volumes (default false); only at the top level of the filter' }),
+      (_value, path) => {
+        // It widens the list's scope, which the resolver reads; inside and / or / not it would mean nothing.
+        if (path !== 'filter.includeDeleted') throw new ValidationError([{ path, message: 'is only allowed at the top level of the filter' }]);
+        return {};
+      },
+    ),
+    volumeName: textSearch(['volumeName']),
+    accessMode: anyOf(AccessModeEnum),
+    storageClass: anyOf('String', 'storageClass', 'Volumes of any of these storage classes'),
+    backupEnabled: equals('Boolean'),
+    mounted: custom(
+      (t) => t.boolean({ required: false, description: 'Volumes a session mounts (true) or free ones (false)' }),
+      (value) => ({ sessionId: value ? { not: null } : null }),
+    ),
+    minSizeGb: atLeast('sizeGb', 'Float'),
+    maxSizeGb: atMost('sizeGb', 'Float'),
+    createdFrom: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdTo: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { CREATED_AT: 'createdAt', VOLUME_NAME: 'volumeName', SIZE_GB: 'sizeGb', ACCESS_MODE: 'accessMode', DELETED_AT: { column: 'deletedAt', nulls: 'last' } },
+  defaultOrder: ['CREATED_AT', 'desc'],
+  tieBreakers: ['id'],
+});
+
+/** The volumes a list may show: the tenant's live ones, and deleted ones when the filter asks for them. */
+const volumeScope = (tenantId: string, filter: Record<string, unknown> | null | undefined) => ({
+  tenantId,
+  ...(filter?.includeDeleted === true ? {} : { deletedAt: null }),
 });
 
 const CreateStoragePoolInput = builder.inputType('CreateStoragePoolInput', {
@@ -119,16 +176,11 @@ builder.queryFields((t) => ({
   storagePools: t.prismaConnection({
     type: 'StoragePool',
     cursor: 'id',
-    description: "The tenant's storage pools, by name",
+    description: "The tenant's storage pools, by name unless ordered otherwise",
     authScopes: { permission: 'cluster:read' },
-    args: { filter: t.arg({ type: StoragePoolFilter, required: false }) },
-    totalCount: (_root, args, ctx) => ctx.prisma.storagePool.count({ where: ctx.services.storage.poolWhere(tenantOf(ctx), compact(args.filter ?? {})) }),
-    resolve: (query, _root, args, ctx) =>
-      ctx.prisma.storagePool.findMany({
-        ...query,
-        where: ctx.services.storage.poolWhere(tenantOf(ctx), compact(args.filter ?? {})),
-        orderBy: [{ poolName: 'asc' }, { id: 'asc' }],
-      }),
+    args: { filter: t.arg({ type: poolList.Filter, required: false }), orderBy: t.arg({ type: [poolList.Order], required: false }) },
+    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.storagePool.count({ where: poolList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    resolve: (query, _root, args, ctx) => withGraphQLErrors(() => ctx.prisma.storagePool.findMany(poolList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   storagePool: t.prismaField({
     type: 'StoragePool',
@@ -140,19 +192,13 @@ builder.queryFields((t) => ({
   storageVolumes: t.prismaConnection({
     type: 'StorageVolume',
     cursor: 'id',
-    description: "The tenant's storage volumes, newest first",
+    description: "The tenant's storage volumes, newest first unless ordered otherwise",
     authScopes: { permission: 'cluster:read' },
-    args: { filter: t.arg({ type: StorageVolumeFilter, required: false }) },
+    args: { filter: t.arg({ type: volumeList.Filter, required: false }), orderBy: t.arg({ type: [volumeList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.storageVolume.count({ where: volumeList.where(volumeScope(tenantOf(ctx), args.filter), args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.storageVolume.findMany({
-        ...query,
-        where: ctx.services.storage.volumeWhere(tenantOf(ctx), {
-          poolId: args.filter?.poolId?.id,
-          sessionId: idOf(args.filter?.sessionId, 'Session'),
-          includeDeleted: args.filter?.includeDeleted ?? false,
-        }),
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.storageVolume.findMany(volumeList.page(query, volumeScope(tenantOf(ctx), args.filter), args))),
   }),
 }));
 

@@ -1,6 +1,6 @@
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
-import { parseCreatePool, parseCreateVolume, parsePoolFilter, parseUpdatePool, parseVolumeFilter } from './storage.validation.js';
+import { parseCreatePool, parseCreateVolume, parseUpdatePool } from './storage.validation.js';
 
 /** Storage pools and their volumes; a volume is carved out of its pool's free capacity atomically. */
 export class StorageService {
@@ -100,26 +100,6 @@ export class StorageService {
         WHERE pool_id = ${volume.pool_id}::uuid AND tenant_id = ${tenantId}::uuid`;
       return tx.storageVolume.findUniqueOrThrow({ where: { id: volumeId } });
     });
-  }
-
-  poolWhere(tenantId: string, rawFilter: unknown): Prisma.StoragePoolWhereInput {
-    const filter = parsePoolFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.poolType?.length ? { poolType: { in: filter.poolType } } : {}),
-      ...(filter.performanceTier?.length ? { performanceTier: { in: filter.performanceTier } } : {}),
-      ...(filter.minAvailableGb !== undefined ? { availableCapacityGb: { gte: filter.minAvailableGb } } : {}),
-    };
-  }
-
-  volumeWhere(tenantId: string, rawFilter: unknown): Prisma.StorageVolumeWhereInput {
-    const filter = parseVolumeFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.poolId ? { poolId: filter.poolId } : {}),
-      ...(filter.sessionId ? { sessionId: filter.sessionId } : {}),
-      ...(filter.includeDeleted ? {} : { deletedAt: null }),
-    };
   }
 
   private async assertNodesOfTenant(tx: Prisma.TransactionClient, tenantId: string, nodeIds: string[]) {

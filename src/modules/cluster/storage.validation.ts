@@ -49,18 +49,6 @@ const createVolumeInput = z.object({
   backupEnabled: z.boolean().default(false),
 });
 
-const poolFilter = z.object({
-  poolType: z.array(z.enum(POOL_TYPES)).optional(),
-  performanceTier: z.array(z.enum(PERFORMANCE_TIERS)).optional(),
-  minAvailableGb: z.number().finite().min(0).optional(),
-});
-
-const volumeFilter = z.object({
-  poolId: z.uuid().optional(),
-  sessionId: z.uuid().optional(),
-  includeDeleted: z.boolean().default(false),
-});
-
 export type CreatePoolInput = z.output<typeof createPoolInput>;
 export type UpdatePoolInput = z.output<typeof updatePoolInput>;
 export type CreateVolumeInput = z.output<typeof createVolumeInput>;
@@ -68,5 +56,3 @@ export type CreateVolumeInput = z.output<typeof createVolumeInput>;
 export const parseCreatePool = (input: unknown) => parseInput(createPoolInput, input);
 export const parseUpdatePool = (input: unknown) => parseInput(updatePoolInput, input);
 export const parseCreateVolume = (input: unknown) => parseInput(createVolumeInput, input);
-export const parsePoolFilter = (input: unknown) => parseInput(poolFilter, input ?? {});
-export const parseVolumeFilter = (input: unknown) => parseInput(volumeFilter, input ?? {});

@@ -3,7 +3,7 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { compact } from '../shared/graphql.js';
-import { anyOf, atLeast, below, custom, defineList, equals, escapeLike, idIn, idIs, jsonContains, textSearch, uuidIn, uuidIs } from '../shared/list-query.js';
+import { anyOf, atLeast, below, custom, defineList, enumGroup, equals, escapeLike, idIn, idIs, jsonContains, textSearch, uuidIn, uuidIs } from '../shared/list-query.js';
 import {
   ApiKeyRef,
   ApiKeyStatusEnum,
@@ -50,7 +50,7 @@ const userList = defineList({
   },
   defaultOrder: ['CREATED_AT', 'asc'],
   tieBreakers: ['id'],
-  groupBy: { ROLE: 'role', STATUS: 'status' },
+  groupBy: { ROLE: enumGroup('role'), STATUS: enumGroup('status') },
 });
 
 const apiKeyList = defineList({

@@ -1,9 +1,8 @@
-import type { NotificationConfig, Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { NotificationConfig, PrismaClient } from '../../generated/prisma/client.js';
 import type { SecretBox } from '../../infra/secret-box.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { isUniqueViolation } from '../shared/prisma-errors.js';
 import {
-  parseConfigFilter,
   parseCreateConfig,
   parseUpdateConfig,
   SIGNED_CHANNELS,
@@ -86,14 +85,5 @@ export class NotificationConfigService {
   /** Refuses, as not found, a channel the tenant does not have. */
   async assertExists(tenantId: string, id: string): Promise<void> {
     if (!(await this.prisma.notificationConfig.findFirst({ where: { id, tenantId }, select: { id: true } }))) throw new NotFoundError('NotificationConfig', id);
-  }
-
-  where(tenantId: string, rawFilter: unknown): Prisma.NotificationConfigWhereInput {
-    const filter = parseConfigFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.channelType?.length ? { channelType: { in: filter.channelType } } : {}),
-      ...(typeof filter.enabled === 'boolean' ? { enabled: filter.enabled } : {}),
-    };
   }
 }

@@ -9,7 +9,8 @@ import {
   type NotificationEventType,
 } from './notification.validation.js';
 import { redactTargetUrl } from './webhook-target.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, custom, defineList, enumGroup, equals, globalIdKey, idIn, idIs, textSearch, uuidIs } from '../shared/list-query.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 
 const enumValues = <T extends string>(values: readonly T[]) =>
   Object.fromEntries(values.map((value) => [value.replace(/[.]/g, '_').toUpperCase(), { value }])) as Record<string, { value: T }>;
@@ -99,36 +100,65 @@ export const NotificationDeliveryRef = builder.prismaNode('NotificationDelivery'
   }),
 });
 
-const NotificationConfigFilter = builder.inputType('NotificationConfigFilter', {
-  fields: (t) => ({
-    channelType: t.field({ type: [NotificationChannelTypeEnum], required: false }),
-    enabled: t.boolean({ required: false }),
-  }),
+const configList = defineList({
+  name: 'NotificationConfig',
+  filter: {
+    channelType: anyOf(NotificationChannelTypeEnum),
+    enabled: equals('Boolean'),
+    name: textSearch(['name']),
+    eventType: custom(
+      (t) => t.field({ type: [NotificationEventTypeEnum], required: false, description: 'Channels subscribed to any of these event types' }),
+      (value) => ({ eventTypes: { hasSome: value as string[] } }),
+    ),
+    createdFrom: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdTo: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { NAME: 'name', CHANNEL_TYPE: 'channelType', CREATED_AT: 'createdAt', UPDATED_AT: 'updatedAt' },
+  defaultOrder: ['NAME', 'asc'],
+  tieBreakers: ['id'],
 });
 
-const NotificationDeliveryFilter = builder.inputType('NotificationDeliveryFilter', {
-  fields: (t) => ({
-    status: t.field({ type: [NotificationDeliveryStatusEnum], required: false, description: 'Deliveries in any of these states' }),
-    configId: t.globalID({ required: false, for: NotificationConfigRef }),
-    eventType: t.field({ type: [NotificationEventTypeEnum], required: false }),
-    createdAfter: t.field({ type: 'DateTime', required: false }),
-    createdBefore: t.field({ type: 'DateTime', required: false }),
-  }),
+const deliveryList = defineList({
+  name: 'NotificationDelivery',
+  filter: {
+    status: anyOf(NotificationDeliveryStatusEnum, undefined, 'Deliveries in any of these states'),
+    configId: idIs(NotificationConfigRef, 'configId'),
+    configIdIn: idIn(NotificationConfigRef, 'configId'),
+    eventType: anyOf(NotificationEventTypeEnum),
+    eventId: uuidIs(undefined, 'The event delivered (its UUID)'),
+    responseCode: anyOf('Int', 'responseCode', 'Deliveries whose last response had any of these HTTP status codes'),
+    lastError: textSearch(['lastError']),
+    minAttemptCount: atLeast('attemptCount', 'Int'),
+    maxAttemptCount: atMost('attemptCount', 'Int'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+    deliveredAfter: atLeast('deliveredAt', 'DateTime', 'Inclusive'),
+    deliveredBefore: below('deliveredAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    CREATED_AT: 'createdAt',
+    STATUS: 'status',
+    EVENT_TYPE: 'eventType',
+    ATTEMPT_COUNT: 'attemptCount',
+    LAST_ATTEMPT_AT: { column: 'lastAttemptAt', nulls: 'last' },
+    DELIVERED_AT: { column: 'deliveredAt', nulls: 'last' },
+  },
+  defaultOrder: ['CREATED_AT', 'desc'],
+  tieBreakers: ['id'],
+  groupBy: { STATUS: enumGroup('status'), EVENT_TYPE: enumGroup('eventType'), CONFIG: { column: 'configId', key: globalIdKey('NotificationConfig') } },
 });
 
 builder.queryFields((t) => ({
   notificationConfigs: t.prismaConnection({
     type: 'NotificationConfig',
     cursor: 'id',
-    description: "The tenant's notification channels, by name",
+    description: "The tenant's notification channels, by name unless ordered otherwise",
     authScopes: { permission: 'notifications:read' },
-    args: { filter: t.arg({ type: NotificationConfigFilter, required: false }) },
+    args: { filter: t.arg({ type: configList.Filter, required: false }), orderBy: t.arg({ type: [configList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.notificationConfig.count({ where: configList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.notificationConfig.findMany({
-        ...query,
-        where: ctx.services.notificationConfigs.where(tenantOf(ctx), args.filter ?? {}),
-        orderBy: [{ name: 'asc' }, { id: 'asc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.notificationConfig.findMany(configList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   notificationConfig: t.prismaField({
     type: 'NotificationConfig',
@@ -140,15 +170,20 @@ builder.queryFields((t) => ({
   notificationDeliveries: t.prismaConnection({
     type: 'NotificationDelivery',
     cursor: 'id',
-    description: "The tenant's webhook deliveries, newest first",
+    description: "The tenant's webhook deliveries, newest first unless ordered otherwise",
     authScopes: { permission: 'notifications:read' },
-    args: { filter: t.arg({ type: NotificationDeliveryFilter, required: false }) },
+    args: { filter: t.arg({ type: deliveryList.Filter, required: false }), orderBy: t.arg({ type: [deliveryList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.notificationDelivery.count({ where: deliveryList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.notificationDelivery.findMany({
-        ...query,
-        where: ctx.services.notifications.deliveryWhere(tenantOf(ctx), { ...args.filter, configId: args.filter?.configId?.id }),
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.notificationDelivery.findMany(deliveryList.page(query, { tenantId: tenantOf(ctx) }, args))),
+  }),
+  notificationDeliveryCounts: t.field({
+    type: [deliveryList.GroupCountRef],
+    description: "How many of the tenant's deliveries (matching the filter) share each value of a field",
+    authScopes: { permission: 'notifications:read' },
+    args: { by: t.arg({ type: deliveryList.GroupField!, required: true }), filter: t.arg({ type: deliveryList.Filter, required: false }) },
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => deliveryList.counts(ctx.prisma.notificationDelivery, { tenantId: tenantOf(ctx) }, args)),
   }),
   notificationDelivery: t.prismaField({
     type: 'NotificationDelivery',

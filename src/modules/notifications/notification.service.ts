@@ -3,7 +3,7 @@ import type { NotificationDelivery, Prisma, PrismaClient } from '../../generated
 import { runInTenant } from '../../infra/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
 import type { NotificationEnvelope } from './notification.payloads.js';
-import { parseDeliveryFilter, parseEnqueueEvent, TEST_EVENT_TYPE, type EnqueueEventInput } from './notification.validation.js';
+import { parseEnqueueEvent, TEST_EVENT_TYPE, type EnqueueEventInput } from './notification.validation.js';
 
 /**
  * A stable event id from what identifies an event (e.g. topic, node id, time): every API instance
@@ -114,18 +114,5 @@ export class NotificationService {
     if (count === 0) throw new ConflictError(`the delivery is ${current.status.replace('_', ' ')}; only a dead delivery can be retried`, 'status');
     this.announceQueued();
     return current;
-  }
-
-  deliveryWhere(tenantId: string, rawFilter: unknown): Prisma.NotificationDeliveryWhereInput {
-    const filter = parseDeliveryFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-      ...(filter.configId ? { configId: filter.configId } : {}),
-      ...(filter.eventType?.length ? { eventType: { in: filter.eventType } } : {}),
-      ...(filter.createdAfter || filter.createdBefore
-        ? { createdAt: { ...(filter.createdAfter ? { gte: filter.createdAfter } : {}), ...(filter.createdBefore ? { lt: filter.createdBefore } : {}) } }
-        : {}),
-    };
   }
 }

@@ -70,27 +70,3 @@ const enqueueEventInput = z.object({
 
 export type EnqueueEventInput = z.input<typeof enqueueEventInput>;
 export const parseEnqueueEvent = (input: unknown): z.output<typeof enqueueEventInput> => parseInput(enqueueEventInput, input);
-
-const deliveryFilter = z
-  .object({
-    status: z.array(z.enum(DELIVERY_STATUSES)).max(DELIVERY_STATUSES.length).nullish(),
-    configId: uuid.nullish(),
-    eventType: z.array(z.enum(NOTIFICATION_EVENT_TYPES)).max(NOTIFICATION_EVENT_TYPES.length).nullish(),
-    createdAfter: z.date().nullish(),
-    createdBefore: z.date().nullish(),
-  })
-  .refine((f) => !f.createdAfter || !f.createdBefore || f.createdAfter < f.createdBefore, {
-    path: ['createdBefore'],
-    message: 'must be after createdAfter',
-  });
-
-export type DeliveryFilter = z.output<typeof deliveryFilter>;
-export const parseDeliveryFilter = (input: unknown): DeliveryFilter => parseInput(deliveryFilter, input ?? {});
-
-const configFilter = z.object({
-  channelType: z.array(z.enum(CHANNEL_TYPES)).max(CHANNEL_TYPES.length).nullish(),
-  enabled: z.boolean().nullish(),
-});
-
-export type ConfigFilter = z.output<typeof configFilter>;
-export const parseConfigFilter = (input: unknown): ConfigFilter => parseInput(configFilter, input ?? {});

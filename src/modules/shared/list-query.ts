@@ -277,7 +277,7 @@ export function defineList(declaration: ListDeclaration) {
 }
 
 /** Grouping by a column of a GraphQL enum: keys are the enum's values as clients write them. */
-export const enumGroup = (column: string): GroupColumn => ({ column, key: (value) => (value === null || value === undefined ? null : String(value).toUpperCase()) });
+export const enumGroup = (column: string): GroupColumn => ({ column, key: (value) => (value === null || value === undefined ? null : String(value).toUpperCase().replace(/[^A-Z0-9_]/g, '_')) });
 
 /** The grouped-count key of a column holding another entity's ID: that entity's global ID. */
 export const globalIdKey = (typename: string) => (value: unknown) => (value === null || value === undefined ? null : encodeGlobalID(typename, String(value)));
