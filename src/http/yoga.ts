@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, useErrorHandler, type YogaLogger } from 'graphql-yoga';
+import { createYoga, useErrorHandler, type YogaLogger, type YogaServerOptions } from 'graphql-yoga';
 import { getOperationAST, getVariableValues, type GraphQLError } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Config } from '../config.js';
@@ -36,8 +36,11 @@ function yogaLogger(log: Logger): YogaLogger {
   };
 }
 
-/** The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging. */
-export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts, metrics: ServerMetrics) {
+/**
+ * The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging.
+ * `outermost` plugins go last, so they wrap the execution the others set up (tracing's spans).
+ */
+export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts, metrics: ServerMetrics, outermost: NonNullable<YogaServerOptions<ServerContext, Context>['plugins']> = []) {
   const clientAddress = clientAddressResolver(config.edge.trustedProxies);
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
@@ -82,6 +85,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
           });
         }
       }),
+      ...outermost,
     ],
   });
 }
