@@ -118,7 +118,35 @@ export interface ObservabilitySettings {
   metricsEnabled: boolean;
   /** When set, /metrics asks for `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  tracing: TracingSettings;
 }
+
+/** OpenTelemetry traces, from the standard OTEL_* variables; off unless an OTLP endpoint (or exporter) is named. */
+export interface TracingSettings {
+  enabled: boolean;
+  /** The URL spans are posted to: the traces endpoint itself, or the base endpoint with /v1/traces. */
+  endpoint: string;
+  protocol: 'http/protobuf' | 'http/json';
+  headers: Record<string, string>;
+  timeoutMs: number;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+  sampler: TraceSampler;
+  /** The sampled share of traces, 0 to 1, for the traceidratio samplers. */
+  samplerRatio: number;
+  /** Which resolvers get a span: the operation's root fields, every field, or none. */
+  resolverSpans: 'root' | 'all' | 'none';
+}
+
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 
 export interface BootstrapSettings {
   /** The first platform admin, created at start when the database has no user at all. */
@@ -150,9 +178,10 @@ const text = (fallback: string) => raw.transform((value) => value ?? fallback);
 
 const optionalText = raw;
 
-function whole(fallback: number, min: number, max: number) {
+/** A whole number within bounds; undefined when unset, so a more general variable can apply. */
+function optionalWhole(min: number, max: number) {
   return raw.transform((value, ctx) => {
-    if (value === undefined) return fallback;
+    if (value === undefined) return undefined;
     if (!/^\d+$/.test(value)) {
       ctx.addIssue({ code: 'custom', message: `must be a whole number, got "${value}"` });
       return z.NEVER;
@@ -166,6 +195,8 @@ function whole(fallback: number, min: number, max: number) {
   });
 }
 
+const whole = (fallback: number, min: number, max: number) => optionalWhole(min, max).transform((value) => value ?? fallback);
+
 /** true/false (or 1/0, yes/no, on/off); undefined when unset, so defaults may depend on other settings. */
 const flag = raw.transform((value, ctx) => {
   if (value === undefined) return undefined;
@@ -176,15 +207,20 @@ const flag = raw.transform((value, ctx) => {
   return z.NEVER;
 });
 
-function oneOf<const T extends readonly string[]>(values: T, fallback: T[number]) {
+/** One of the given words; undefined when unset, so a more general variable can apply. */
+function optionalOneOf<const T extends readonly string[]>(values: T) {
   return raw.transform((value, ctx) => {
-    const chosen = value ?? fallback;
-    if (!values.includes(chosen)) {
-      ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}, got "${chosen}"` });
+    if (value === undefined) return undefined;
+    if (!values.includes(value)) {
+      ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}, got "${value}"` });
       return z.NEVER;
     }
-    return chosen as T[number];
+    return value as T[number];
   });
+}
+
+function oneOf<const T extends readonly string[]>(values: T, fallback: T[number]) {
+  return optionalOneOf(values).transform((value) => value ?? fallback);
 }
 
 function url(protocols: readonly string[]) {
@@ -230,9 +266,46 @@ function matching(pattern: RegExp, description: string, fallback: string) {
   });
 }
 
+/** `key=value` pairs separated by commas, values percent-decoded, as the OTEL_* variables write them. */
+const keyValues = raw.transform((value, ctx) => {
+  const pairs: Record<string, string> = {};
+  for (const item of value?.split(',') ?? []) {
+    if (item.trim() === '') continue;
+    const at = item.indexOf('=');
+    const key = item.slice(0, at).trim();
+    if (at < 1 || key === '') {
+      ctx.addIssue({ code: 'custom', message: `must be key=value pairs separated by commas, got "${item.trim()}"` });
+      return z.NEVER;
+    }
+    try {
+      pairs[key] = decodeURIComponent(item.slice(at + 1).trim());
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `has a badly percent-encoded value for "${key}"` });
+      return z.NEVER;
+    }
+  }
+  return pairs;
+});
+
+/** A share between 0 and 1, such as 0.25. */
+const ratio = raw.transform((value, ctx) => {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || parsed > 1) {
+    ctx.addIssue({ code: 'custom', message: `must be a number from 0 to 1, got "${value}"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const list = raw.transform((value) => (value === undefined ? [] : value.split(',').map((item) => item.trim()).filter(Boolean)));
 
 const HOUR_MS = 3_600_000;
+
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+
+/** Where an OTLP/HTTP collector listens when only the exporter is named. */
+const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';
 
 const isKey = (value: string) => Buffer.from(value, 'base64').length === 32;
 const KEY_FORMAT = 'must be 32 random bytes in base64 (e.g. openssl rand -base64 32)';
@@ -312,6 +385,22 @@ const ENVIRONMENT = z.object({
   LOG_REDACT: list,
   METRICS_ENABLED: flag,
   METRICS_TOKEN: raw.refine((value) => value === undefined || value.length >= 16, 'must be at least 16 characters'),
+  // traces (the OpenTelemetry SDK's standard names)
+  OTEL_SDK_DISABLED: flag,
+  OTEL_TRACES_EXPORTER: optionalOneOf(['otlp', 'none'] as const),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']),
+  OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(OTLP_PROTOCOLS, 'http/protobuf'),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: optionalOneOf(OTLP_PROTOCOLS),
+  OTEL_EXPORTER_OTLP_HEADERS: keyValues,
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValues,
+  OTEL_EXPORTER_OTLP_TIMEOUT: whole(10_000, 1, 600_000),
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: optionalWhole(1, 600_000),
+  OTEL_SERVICE_NAME: text('omega-control-plane'),
+  OTEL_RESOURCE_ATTRIBUTES: keyValues,
+  OTEL_TRACES_SAMPLER: oneOf(TRACE_SAMPLERS, 'parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: ratio,
+  TRACE_RESOLVERS: oneOf(['root', 'all', 'none'] as const, 'root'),
   // bootstrap
   BOOTSTRAP_ADMIN_EMAIL: raw.refine((value) => value === undefined || /^[^\s@]+@[^\s@]+$/.test(value), 'must be an email address'),
   BOOTSTRAP_ADMIN_PASSWORD: raw.refine((value) => value === undefined || value.length >= 12, 'must be at least 12 characters'),
@@ -447,6 +536,7 @@ export function loadConfig(env: Env = process.env): Config {
       logRedact: e.LOG_REDACT,
       metricsEnabled: e.METRICS_ENABLED ?? true,
       metricsToken: e.METRICS_TOKEN,
+      tracing: tracingSettings(e),
     },
     bootstrap: {
       adminEmail: e.BOOTSTRAP_ADMIN_EMAIL,
@@ -491,6 +581,23 @@ export function loadConfig(env: Env = process.env): Config {
     responseCache: { ttlMs: e.RESPONSE_CACHE_TTL_MS },
   };
   return checkConfig(config);
+}
+
+/** Spans are exported when an endpoint is given or the OTLP exporter is asked for by name, unless the SDK is disabled. */
+function tracingSettings(e: Environment): TracingSettings {
+  const asked = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined || e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || e.OTEL_TRACES_EXPORTER === 'otlp';
+  return {
+    enabled: asked && e.OTEL_SDK_DISABLED !== true && e.OTEL_TRACES_EXPORTER !== 'none',
+    endpoint: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${(e.OTEL_EXPORTER_OTLP_ENDPOINT ?? DEFAULT_OTLP_ENDPOINT).replace(/\/+$/, '')}/v1/traces`,
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL,
+    headers: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
+    timeoutMs: e.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? e.OTEL_EXPORTER_OTLP_TIMEOUT,
+    serviceName: e.OTEL_SERVICE_NAME,
+    resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES,
+    sampler: e.OTEL_TRACES_SAMPLER,
+    samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    resolverSpans: e.TRACE_RESOLVERS,
+  };
 }
 
 /** The embedded database's socket server is sized from DB_POOL_MAX: the whole pool and spare room, never fewer than 16. */

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './infra/logger.js';
-import { createServer, StartupError } from './server.js';
+import { StartupError } from './startup-error.js';
 
 function fail(message: string): never {
   process.stderr.write(`omega: ${message}\n`);
@@ -16,10 +16,16 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.logLevel, undefined, { redact: config.observability.logRedact });
+  // Tracing starts before the server's modules load: HTTP and Redis are instrumented as they load.
+  const tracing = config.observability.tracing.enabled
+    ? await import('./infra/tracing.js').then(({ startTracing }) => startTracing(config.observability.tracing, log))
+    : undefined;
+  const { createServer } = await import('./server.js');
   let server;
   try {
-    server = await createServer(config, log);
+    server = await createServer(config, log, { tracing });
   } catch (error) {
+    await tracing?.shutdown().catch(() => undefined);
     if (error instanceof StartupError) fail(error.message);
     throw error;
   }
@@ -30,10 +36,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
-    running.close().then(
-      () => process.exit(0),
-      (error: unknown) => fail(`shutdown failed: ${(error as Error).message}`),
-    );
+    running
+      .close()
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => fail(`shutdown failed: ${(error as Error).message}`),
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -2,6 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { redactUrl, type Config } from './config.js';
 import type { Database } from './infra/db.js';
 import type { BackgroundJob } from './infra/jobs.js';
+import type { Tracing } from './infra/tracing.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { applyMigrations } from './infra/migrator.js';
 import { encryptionKeyFor } from './infra/secret-box.js';
@@ -29,7 +30,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function createServer(given: Config, log: Logger = createLogger(given.logLevel, undefined, { redact: given.observability.logRedact })): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Tracing already started (main starts it before loading the server, tests with an in-memory exporter). */
+  tracing?: Tracing;
+}
+
+export async function createServer(
+  given: Config,
+  log: Logger = createLogger(given.logLevel, undefined, { redact: given.observability.logRedact }),
+  options: ServerOptions = {},
+): Promise<RunningServer> {
   if (given.databaseUrl !== undefined && !given.encryption.key) {
     throw new StartupError('invalid configuration: ENCRYPTION_KEY is required with DATABASE_URL (32 random bytes in base64, e.g. openssl rand -base64 32)');
   }
@@ -61,7 +71,7 @@ export async function createServer(given: Config, log: Logger = createLogger(giv
     const jobs = createJobs({ config, db, pubsub, log, tokens }, services).filter((job) => config.jobsEnabled || job.servesRequests);
     metrics.observe({ system: db.system, poolStats: db.poolStats, pubsub });
     for (const job of jobs) job.observe?.(metrics.jobs);
-    return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded, metrics });
+    return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded, metrics, tracing: options.tracing });
   } catch (error) {
     metrics.close();
     await pubsub?.close().catch(() => undefined);
@@ -79,12 +89,13 @@ interface Running {
   databaseUrl: string;
   stopEmbedded?: () => Promise<void>;
   metrics: ServerMetrics;
+  tracing?: Tracing;
 }
 
 async function listen(config: Config, log: Logger, running: Running): Promise<RunningServer> {
   const { db, pubsub, services } = running;
   const contexts = createRequestContexts(db, services, log);
-  const yoga = createGraphQLHandler(config, log, db, pubsub, contexts, running.metrics);
+  const yoga = createGraphQLHandler(config, log, db, pubsub, contexts, running.metrics, running.tracing ? [running.tracing.graphqlPlugin] : []);
   const drain = new RequestDrain();
   const httpServer = createHttpServer(withRequestIds(drain.wrap(yoga)));
   const sockets = serveWebSockets(httpServer, yoga, contexts, services, log, running.metrics, config.edge);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, useErrorHandler, type YogaLogger } from 'graphql-yoga';
+import { createYoga, useErrorHandler, type YogaLogger, type YogaServerOptions } from 'graphql-yoga';
 import { type GraphQLError } from 'graphql';
 import { useCompiledQueries } from './compiled-execution.js';
 import type { Config } from '../config.js';
@@ -38,8 +38,11 @@ function yogaLogger(log: Logger): YogaLogger {
   };
 }
 
-/** The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging. */
-export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts, metrics: ServerMetrics) {
+/**
+ * The GraphQL endpoint over HTTP: credentials from headers, tenant scope, readiness, error logging.
+ * `outermost` plugins go last, so they wrap the execution the others set up (tracing's spans).
+ */
+export function createGraphQLHandler(config: Config, log: Logger, db: Database, pubsub: PubSub, contexts: RequestContexts, metrics: ServerMetrics, outermost: NonNullable<YogaServerOptions<ServerContext, Context>['plugins']> = []) {
   const clientAddress = clientAddressResolver(config.edge.trustedProxies);
   const callers = requestCallers(contexts);
   return createYoga<ServerContext, Context>({
@@ -81,6 +84,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
         }
       }),
       ...responseCachePlugins(config, log, pubsub, contexts, callers),
+      ...outermost,
     ],
   });
 }

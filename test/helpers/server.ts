@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { checkConfig, loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/infra/db.js';
 import { createLogger } from '../../src/infra/logger.js';
+import type { Tracing } from '../../src/infra/tracing.js';
 import { createMemoryPubSub } from '../../src/infra/pubsub.js';
 import type { Role } from '../../src/modules/identity/permissions.js';
 import { TokenService } from '../../src/modules/identity/tokens.js';
@@ -82,6 +83,8 @@ export async function startTestServer(
     logLines?: string[];
     /** Environment variables as an operator would set them, parsed by loadConfig under the overrides. */
     env?: Record<string, string>;
+    /** Tracing the test started (e.g. with an in-memory exporter); the test shuts it down. */
+    tracing?: Tracing;
   } = {},
 ): Promise<TestServer> {
   const scratch = kind === 'postgres' && !overrides.databaseUrl ? await createScratchDatabase() : undefined;
@@ -102,7 +105,7 @@ export async function startTestServer(
   const logger = options.logLines
     ? createLogger('debug', (line) => options.logLines!.push(line), { redact: config.observability.logRedact })
     : createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error');
-  const server = await createServer(checkConfig(config), logger);
+  const server = await createServer(checkConfig(config), logger, { tracing: options.tracing });
   // The embedded database has no password, so its URL is never redacted.
   const rawDatabaseUrl = overrides.databaseUrl ?? scratch?.url ?? server.databaseUrl;
   const db = createDatabase(rawDatabaseUrl, 3, { embedded: kind === 'pglite' });
