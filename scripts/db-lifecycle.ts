@@ -1,5 +1,5 @@
 import { loadConfig } from '../src/config.js';
-import { backupDatabase, restoreDatabase } from '../src/ops/backup.js';
+import { backupDatabase, restoreDatabase, secretsNote } from '../src/ops/backup.js';
 import { OperatorError, targetOf } from '../src/ops/database-target.js';
 import { moveDatabase } from '../src/ops/move.js';
 
@@ -14,18 +14,21 @@ const megabytes = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main([command, ...args]: string[]): Promise<void> {
-  const target = targetOf(loadConfig());
+  const config = loadConfig();
+  const target = targetOf(config);
   const positional = args.filter((arg) => !arg.startsWith('--'));
   switch (command) {
     case 'backup': {
       if (positional.length !== 1) throw new UsageError(USAGE);
       const result = await backupDatabase(target, positional[0]!);
       console.log(`backed up to ${result.file} (${result.format}, ${megabytes(result.bytes)}) in ${seconds(result.ms)}`);
+      const note = secretsNote(result.secrets);
+      if (note) console.log(note);
       return;
     }
     case 'restore': {
       if (positional.length !== 1) throw new UsageError(USAGE);
-      const result = await restoreDatabase(target, positional[0]!, { force: args.includes('--force') });
+      const result = await restoreDatabase(target, positional[0]!, { force: args.includes('--force'), encryption: config.encryption });
       console.log(`restored ${result.file} (${result.format}, ${megabytes(result.bytes)}) in ${seconds(result.ms)}`);
       if (result.replacedDataKeptIn) console.log(`the database it replaced is kept in ${result.replacedDataKeptIn}`);
       return;

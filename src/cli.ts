@@ -6,7 +6,7 @@ import { ApiKeyService } from './modules/identity/api-key.service.js';
 import { OperatorService } from './modules/identity/operator.service.js';
 import { SecurityLog } from './modules/identity/security-log.js';
 import { ConflictError, NotFoundError, ValidationError } from './modules/shared/errors.js';
-import { backupDatabase, restoreDatabase } from './ops/backup.js';
+import { backupDatabase, restoreDatabase, secretsNote } from './ops/backup.js';
 import { OperatorError, openEmbeddedForCommand, targetOf } from './ops/database-target.js';
 import { moveDatabase } from './ops/move.js';
 import { seedDemoData } from './seed.js';
@@ -123,11 +123,13 @@ async function run(argv: string[]): Promise<void> {
       if (positionals.length !== 1) throw new UsageError(USAGE);
       const result = await backupDatabase(targetOf(config), positionals[0]!);
       console.log(`backed up to ${result.file} (${result.format}, ${megabytes(result.bytes)}) in ${seconds(result.ms)}`);
+      const note = secretsNote(result.secrets);
+      if (note) console.log(note);
       return;
     }
     case 'restore': {
       if (positionals.length !== 1) throw new UsageError(USAGE);
-      const result = await restoreDatabase(targetOf(config), positionals[0]!, { force: values.force });
+      const result = await restoreDatabase(targetOf(config), positionals[0]!, { force: values.force, encryption: config.encryption });
       console.log(`restored ${result.file} (${result.format}, ${megabytes(result.bytes)}) in ${seconds(result.ms)}`);
       if (result.replacedDataKeptIn) console.log(`the database it replaced is kept in ${result.replacedDataKeptIn}`);
       return;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/infra/logger.js';
 import { withExclusiveLock } from '../src/infra/locks.js';
 import { RetentionService, type RetentionPass } from '../src/modules/lifecycle/retention.service.js';
+import { MonthlyPartitions } from '../src/modules/telemetry/partitions.js';
 import { ArchivedSessionsDocument, ArchivedSystemEventsDocument } from './generated/graphql.js';
 import { aRunningSession } from './helpers/builders.js';
 import { runPostgresTests } from './helpers/backing-services.js';
@@ -10,12 +11,18 @@ import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer 
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000);
+const monthPartitionOf = (time: Date) => `system_events_p${time.toISOString().slice(0, 7).replace('-', '')}`;
 
 describe.each(kinds)('retention of growing tables on %s', (kind) => {
   let server: TestServer;
   let admin: SignedInUser;
   let pass: RetentionPass;
+  let partitioned: boolean;
   const kept: Record<string, string[]> = {};
+  const eventPartitions = () =>
+    server.db.system
+      .$queryRaw<{ name: string }[]>`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.system_events'::regclass`
+      .then((rows) => rows.map((row) => row.name));
 
   const retention = () => new RetentionService(server.db.system, createLogger('silent'), { ...server.config.retention, batchSize: 2 });
 
@@ -73,6 +80,11 @@ describe.each(kinds)('retention of growing tables on %s', (kind) => {
     await session('cancelled long ago', 'cancelled', daysAgo(91));
     kept.sessions = [await session('still running', 'running', null), await session('finished lately', 'completed', daysAgo(30))];
 
+    // Where system_events is partitioned by month, the oldest event's month gets its partition, as the month's job would have made it.
+    partitioned = await new MonthlyPartitions(system).isPartitioned('system_events');
+    if (partitioned) {
+      for (const days of [300, 20]) await system.$queryRaw`SELECT ensure_month_partition('public.system_events'::regclass, ${daysAgo(days)}::timestamptz)`;
+    }
     const event = (message: string, timestamp: Date) =>
       system.systemEvent.create({ data: { tenantId, eventType: 'node.failed', severity: 'error', sourceComponent: 'retention-test', message, timestamp } });
     await event('old failure', daysAgo(200));
@@ -100,6 +112,18 @@ describe.each(kinds)('retention of growing tables on %s', (kind) => {
     expect(ids(await system.userSession.findMany({ where: { tenantId } }))).toEqual([...kept.userSessions!].sort());
     expect(ids(await system.session.findMany({ where: { tenantId } }))).toEqual([...kept.sessions!].sort());
     expect(ids(await system.systemEvent.findMany({ where: { tenantId } }))).toEqual(kept.systemEvents);
+  });
+
+  it('drops the month partitions of system_events that archiving emptied, and keeps later months', async () => {
+    if (kind === 'pglite') expect(partitioned).toBe(true);
+    if (!partitioned) {
+      expect(pass.emptyPartitionsDropped).toBe(0);
+      return;
+    }
+    expect(pass.emptyPartitionsDropped).toBe(1);
+    const left = await eventPartitions();
+    expect(left).not.toContain(monthPartitionOf(daysAgo(300)));
+    expect(left).toContain(monthPartitionOf(daysAgo(20)));
   });
 
   it('lets admins page through archived sessions and events, filtered', async () => {

@@ -1,3 +1,4 @@
+import { connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PubSub } from '../src/infra/pubsub.js';
 import { Topic } from '../src/infra/topics.js';
@@ -111,5 +112,80 @@ describe.skipIf(!runRedisTests)('events published while Redis is away', () => {
     await redis.start();
     await eventually(async () => (heard.length === 3 ? true : undefined), 'the held events', 200, 50);
     expect(heard).toEqual([1, 2, 3]);
+  });
+});
+
+/**
+ * A TCP hop to Redis that, once a connection sends SUBSCRIBE, holds what Redis answers on it until a
+ * published message has come too, then passes both on in one write: the subscribe reply and the
+ * first message reach the client together, as they do when its process is slow to read.
+ */
+async function subscribeReplyHoldingProxy(redisUrl: string): Promise<{ url: string; released: Promise<void>; close(): Promise<void> }> {
+  const target = new URL(redisUrl);
+  const sockets: Socket[] = [];
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.push(client, upstream);
+    let held: Buffer[] | undefined;
+    client.on('data', (chunk) => {
+      if (!held && chunk.toString().toLowerCase().includes('subscribe')) held = [];
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!held) return void client.write(chunk);
+      held.push(chunk);
+      const waiting = Buffer.concat(held);
+      if (!waiting.includes('\r\nmessage\r\n')) return;
+      held = undefined;
+      client.write(waiting);
+      release();
+    });
+    for (const socket of [client, upstream]) socket.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as { port: number };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    released,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+describe.skipIf(!runRedisTests)('a subscription Redis has taken', () => {
+  let redis: OwnRedis;
+  const buses: PubSub[] = [];
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(buses.map((bus) => bus.close()));
+    await redis?.stop();
+  });
+
+  it('hears an event that arrives together with the subscribe reply', async () => {
+    const proxy = await subscribeReplyHoldingProxy(redis.url);
+    try {
+      const publisher = anotherInstanceBus(redis.url);
+      const listener = anotherInstanceBus(proxy.url);
+      buses.push(publisher, listener);
+      const tenantId = '00000000-0000-4000-8000-000000000002';
+      const heard: number[] = [];
+      listener.listen(Topic.NodeHeartbeatsRecorded, tenantId, (event) => heard.push(event.heartbeats[0]!.load));
+      await untilSubscribedInRedis(redis.url, Topic.NodeHeartbeatsRecorded, tenantId);
+      await publisher.publish(Topic.NodeHeartbeatsRecorded, { tenantId, heartbeats: [{ nodeId: tenantId, status: 'healthy', load: 1, at: new Date().toISOString() }] });
+      await proxy.released;
+      await eventually(async () => (heard.length === 1 ? true : undefined), 'the event sent with the subscribe reply');
+      expect(heard).toEqual([1]);
+    } finally {
+      await Promise.all(buses.splice(0).map((bus) => bus.close()));
+      await proxy.close();
+    }
   });
 });

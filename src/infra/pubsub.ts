@@ -211,6 +211,7 @@ interface Envelope {
 
 const DEFAULT_OUTBOX_LIMIT = 10_000;
 const DEFAULT_RESEND_DELAY_MS = 1_000;
+const UNUSED_EVENT = 'omega:delivered-by-transport';
 /** Reconnect quickly (at most a second apart) so delivery resumes soon after Redis returns. */
 const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1_000);
 
@@ -247,7 +248,11 @@ class RedisTransport implements Transport {
     this.subscriber.on('error', () => undefined);
     this.publisher.on('ready', () => this.scheduleResend());
     this.subscriber.on('ready', () => this.log?.debug('pubsub subscriber connected'));
-    this.bus = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber });
+    // The library keeps Redis subscribed; delivery is ours (below), so it listens to an event that never fires.
+    this.bus = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber, messageEventName: UNUSED_EVENT, pmessageEventName: UNUSED_EVENT });
+    // Straight from the connection: the library drops what arrives before it has read Redis's subscribe reply, though Redis already sends it.
+    this.subscriber.on('message', (trigger: string, text: string) => this.arrived(trigger, text));
+    this.subscriber.on('pmessage', (pattern: string, _trigger: string, text: string) => this.arrived(pattern, text));
   }
 
   async send(channel: string, payload: unknown): Promise<void> {
@@ -268,9 +273,7 @@ class RedisTransport implements Transport {
   retain(channel: string, pattern: boolean): void {
     if (this.closed || this.subscriptions.has(channel)) return;
     const trigger = `${this.namespace}:${channel}`;
-    const subscription = this.bus
-      .subscribe(trigger, (message: Envelope) => this.deliver(channel, message), { pattern })
-      .catch(() => undefined);
+    const subscription = this.bus.subscribe(trigger, () => undefined, { pattern }).catch(() => undefined);
     this.subscriptions.set(channel, subscription);
   }
 
@@ -311,7 +314,18 @@ class RedisTransport implements Transport {
     }
   }
 
-  private deliver(channel: string, message: Envelope): void {
+  /** A message on a subscribed channel, or on a pattern for a pattern subscription. */
+  private arrived(trigger: string, text: string): void {
+    const prefix = `${this.namespace}:`;
+    if (this.closed || !trigger.startsWith(prefix)) return;
+    const channel = trigger.slice(prefix.length);
+    if (!this.subscriptions.has(channel)) return;
+    let message: Envelope;
+    try {
+      message = JSON.parse(text) as Envelope;
+    } catch {
+      return;
+    }
     if (!message || typeof message !== 'object' || message.o === this.origin) return;
     this.onMessage(channel, message.p);
   }

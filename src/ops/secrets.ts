@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { createDatabase } from '../infra/db.js';
@@ -57,6 +58,30 @@ export async function resealSecrets(system: PrismaClient, box: SecretBox): Promi
     counts.sessions += 1;
   }
   return counts;
+}
+
+/** Where sealed values live, as SQL over text: the same places resealSecrets rewrites. */
+const SEALED_SOURCES = [
+  { table: 'public.notification_config', value: 'secret' },
+  { table: 'security.credentials', value: 'totp_secret' },
+  { table: 'public.sessions', value: 'environment_variables::text' },
+  { table: 'public.sessions_archive', value: 'environment_variables::text' },
+] as const;
+
+/** The ids of the keys the database's sealed values need, so a restore can tell whether it can open them. */
+export async function sealedKeyIds(client: pg.Client): Promise<string[]> {
+  const { rows: present } = await client.query<{ table: string }>(
+    'SELECT t AS table FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL',
+    [SEALED_SOURCES.map((source) => source.table)],
+  );
+  const sources = SEALED_SOURCES.filter((source) => present.some((row) => row.table === source.table));
+  if (sources.length === 0) return [];
+  // Identifiers come from the constant list above, never from input.
+  const values = sources.map((source) => `SELECT ${source.value} AS value FROM ${source.table} WHERE ${source.value} LIKE '%enc:v1:%'`).join(' UNION ALL ');
+  const { rows } = await client.query<{ key_id: string }>(
+    `SELECT DISTINCT m[1] AS key_id FROM (SELECT regexp_matches(value, 'enc:v1:([0-9a-f]+):', 'g') AS m FROM (${values}) v) found ORDER BY 1`,
+  );
+  return rows.map((row) => row.key_id);
 }
 
 /**

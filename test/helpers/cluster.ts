@@ -18,7 +18,8 @@ export async function failNode(server: TestServer, nodeId: string): Promise<void
 export async function systemEvents(server: TestServer, tenantId: string, eventType?: string) {
   return server.db.system.systemEvent.findMany({
     where: { tenantId, ...(eventType ? { eventType } : {}) },
-    orderBy: { timestamp: 'asc' },
+    // The embedded database's clock ticks in milliseconds, so events written together share a timestamp: seq keeps write order.
+    orderBy: [{ timestamp: 'asc' }, { seq: 'asc' }],
     select: { eventType: true, severity: true, message: true, details: true, sourceNodeId: true, sessionId: true },
   });
 }

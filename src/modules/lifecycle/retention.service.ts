@@ -2,6 +2,7 @@ import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { RetentionConfig } from '../../config.js';
 import { withExclusiveLock } from '../../infra/locks.js';
 import type { Logger } from '../../infra/logger.js';
+import { MonthlyPartitions } from '../telemetry/partitions.js';
 
 const DAY_MS = 86_400_000;
 const LOCK = 'lifecycle.retention';
@@ -110,6 +111,8 @@ const RULES: RetentionRule[] = [
 export interface RetentionPass {
   /** Rows deleted, or for sessions and system_events moved to their archive, per table. */
   removed: Record<RetainedTable, number>;
+  /** Month partitions of system_events that archiving emptied, dropped (none where it is not partitioned). */
+  emptyPartitionsDropped: number;
   /** False when another instance held the lock, which then does the rest of this pass. */
   complete: boolean;
 }
@@ -119,11 +122,15 @@ export interface RetentionPass {
  * own short transaction under the retention advisory lock, so only one instance works at a time.
  */
 export class RetentionService {
+  private readonly partitions: MonthlyPartitions;
+
   constructor(
     private readonly system: PrismaClient,
     private readonly log: Logger,
     readonly settings: RetentionConfig,
-  ) {}
+  ) {
+    this.partitions = new MonthlyPartitions(system);
+  }
 
   async applyRetention(now = new Date()): Promise<RetentionPass> {
     const removed = Object.fromEntries(RETAINED_TABLES.map((table) => [table, 0])) as Record<RetainedTable, number>;
@@ -131,12 +138,21 @@ export class RetentionService {
       const cutoff = new Date(now.getTime() - rule.days(this.settings) * DAY_MS);
       for (;;) {
         const count = await withExclusiveLock(this.system, LOCK, (tx) => rule.batch(tx, cutoff, this.settings.batchSize));
-        if (count === undefined) return { removed, complete: false };
+        if (count === undefined) return { removed, emptyPartitionsDropped: 0, complete: false };
         removed[rule.table] += count;
         if (count < this.settings.batchSize) break;
       }
     }
     if (Object.values(removed).some((count) => count > 0)) this.log.info('rows past retention removed or archived', removed);
-    return { removed, complete: true };
+    const emptyPartitionsDropped = await this.dropArchivedMonths(new Date(now.getTime() - this.settings.systemEventsArchiveDays * DAY_MS));
+    if (emptyPartitionsDropped === undefined) return { removed, emptyPartitionsDropped: 0, complete: false };
+    if (emptyPartitionsDropped > 0) this.log.info('empty month partitions of archived system events dropped', { partitions: emptyPartitionsDropped });
+    return { removed, emptyPartitionsDropped, complete: true };
+  }
+
+  /** The months of system_events wholly before the archive cutoff are empty once archived: their partitions go. */
+  private async dropArchivedMonths(cutoff: Date): Promise<number | undefined> {
+    if (!(await this.partitions.isPartitioned('system_events'))) return 0;
+    return withExclusiveLock(this.system, LOCK, (tx) => this.partitions.dropEmptyBefore('system_events', cutoff, tx));
   }
 }

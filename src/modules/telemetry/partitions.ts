@@ -55,22 +55,43 @@ export class MonthlyPartitions {
 
   /** Drops the month partitions wholly older than `cutoff` and deletes older rows left in the default partition. */
   async dropBefore(table: PartitionedTable, cutoff: Date, db: OwnerDb = this.system): Promise<{ partitions: number; defaultRows: number }> {
-    const partitions = await db.$queryRaw<{ name: string }[]>`
-      SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = to_regclass(${`public.${table}`})`;
     let dropped = 0;
-    for (const { name } of partitions) {
-      const match = PARTITION_NAME.exec(name);
-      if (!match) continue;
-      const end = new Date(Date.UTC(Number(match[1]), Number(match[2]), 1));
-      if (end > cutoff) continue;
-      // The name comes from the catalog and matched PARTITION_NAME, so it is a plain identifier.
+    for (const name of await this.monthsEndingBy(table, cutoff, db)) {
       await db.$executeRawUnsafe(`DROP TABLE telemetry_partitions."${name}"`);
       dropped += 1;
     }
     const timeColumn = PARTITIONED_TABLES[table];
     const defaultRows = await db.$executeRawUnsafe(`DELETE FROM telemetry_partitions."${table}_default" WHERE "${timeColumn}" < $1::timestamptz`, cutoff);
     return { partitions: dropped, defaultRows };
+  }
+
+  /** Drops the month partitions wholly older than `cutoff` that hold no row: what moving old rows to an archive leaves. */
+  async dropEmptyBefore(table: PartitionedTable, cutoff: Date, db: OwnerDb): Promise<number> {
+    const months = await this.monthsEndingBy(table, cutoff, db);
+    if (months.length === 0) return 0;
+    // Locked as DROP would lock it, before the check, so no row arrives between the check and the drop.
+    await db.$executeRawUnsafe(`LOCK TABLE public."${table}" IN ACCESS EXCLUSIVE MODE`);
+    let dropped = 0;
+    for (const name of months) {
+      const [row] = await db.$queryRawUnsafe<{ empty: boolean }[]>(`SELECT NOT EXISTS (SELECT 1 FROM telemetry_partitions."${name}") AS empty`);
+      if (!row?.empty) continue;
+      await db.$executeRawUnsafe(`DROP TABLE telemetry_partitions."${name}"`);
+      dropped += 1;
+    }
+    return dropped;
+  }
+
+  /** The month partitions of the table that end at or before `cutoff`; each name matched PARTITION_NAME, so is a plain identifier. */
+  private async monthsEndingBy(table: PartitionedTable, cutoff: Date, db: OwnerDb): Promise<string[]> {
+    const partitions = await db.$queryRaw<{ name: string }[]>`
+      SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = to_regclass(${`public.${table}`})`;
+    return partitions.flatMap(({ name }) => {
+      const match = PARTITION_NAME.exec(name);
+      if (!match) return [];
+      const end = new Date(Date.UTC(Number(match[1]), Number(match[2]), 1));
+      return end > cutoff ? [] : [name];
+    });
   }
 
   private async monthsInDefault(table: PartitionedTable): Promise<Date[]> {
