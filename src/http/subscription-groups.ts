@@ -12,12 +12,15 @@ import { toGraphQLError } from '../modules/shared/graphql-errors.js';
 /** What a group writes to: a ws socket's send and the bytes it has not handed to the kernel yet. */
 export interface MemberSocket {
   readonly bufferedAmount: number;
+  /** ws's state: only an open socket (1) is written to. */
+  readonly readyState: number;
   send(data: Buffer, options: { binary: boolean }): void;
 }
 
 /** graphql-ws frames are text frames, though written from bytes. */
 const TEXT_FRAME = { binary: false } as const;
 const CLOSING_BRACE = 0x7d;
+const OPEN = 1;
 
 /** Members written to before the fan-out yields, so a mutation's response and other sockets' input are not held up. */
 const FAN_OUT_SLICE = 512;
@@ -58,11 +61,17 @@ class GroupMember implements AsyncIterableIterator<never> {
 
   /** Writes `next` with a serialized result: this subscription's prefix, the shared payload's bytes, `}`. */
   write(payload: Buffer): void {
+    if (this.socket.readyState !== OPEN) return;
     const frame = Buffer.allocUnsafe(this.prefixBytes + payload.length + 1);
     frame.write(this.framePrefix, 0);
     payload.copy(frame, this.prefixBytes);
     frame[frame.length - 1] = CLOSING_BRACE;
-    this.socket.send(frame, TEXT_FRAME);
+    try {
+      this.socket.send(frame, TEXT_FRAME);
+    } catch {
+      // The socket went away under the group (a keep-alive timeout): this member ends, the others go on.
+      this.end();
+    }
   }
 
   get active(): boolean {
