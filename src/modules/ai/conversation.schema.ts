@@ -3,7 +3,6 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
-import { LlmRequestMetricsRef } from '../telemetry/llm-metrics.schema.js';
 import { CHAT_SESSION_STATUSES, MESSAGE_ROLES } from './conversation.validation.js';
 import { ModelRef } from './model.schema.js';
 import { mutationErrors } from '../shared/graphql-errors.js';
@@ -64,15 +63,6 @@ export const MessageRef = builder.prismaNode('Message', {
     content: t.exposeString('content'),
     model: t.relation('model', { nullable: true, description: 'The catalog model that produced it' }),
     requestId: t.exposeString('requestId', { nullable: true, description: 'The LLM request that produced it' }),
-    generation: t.field({
-      type: LlmRequestMetricsRef,
-      nullable: true,
-      description: "The metrics recorded for this message's request",
-      resolve: (message, _args, ctx) =>
-        message.requestId
-          ? ctx.prisma.llmMetric.findFirst({ where: { tenantId: message.tenantId, requestId: message.requestId }, orderBy: { timestamp: 'desc' } })
-          : null,
-    }),
     tokens: t.exposeInt('tokens', { nullable: true }),
     metadata: t.expose('metadata', { type: 'JSON' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

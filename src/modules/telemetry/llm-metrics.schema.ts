@@ -37,6 +37,19 @@ export const LlmRequestMetricsRef = builder.prismaObject('LlmMetric', {
   }),
 });
 
+// Chat messages get their request's metrics here, so the AI module does not depend on telemetry.
+builder.prismaObjectField('Message', 'generation', (t) =>
+  t.field({
+    type: LlmRequestMetricsRef,
+    nullable: true,
+    description: "The metrics recorded for this message's request",
+    resolve: (message, _args, ctx) =>
+      message.requestId
+        ? ctx.prisma.llmMetric.findFirst({ where: { tenantId: message.tenantId, requestId: message.requestId }, orderBy: { timestamp: 'desc' } })
+        : null,
+  }),
+);
+
 const LlmStatsRef = builder.objectRef<LlmStatsRow>('LlmStats').implement({
   description: "One model's requests in one period (or the whole range)",
   fields: (t) => ({
