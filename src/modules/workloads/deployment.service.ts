@@ -11,7 +11,7 @@ import type { ClusterSettings } from '../cluster/settings.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { cheapestFittingGpuType, chooseReplicaNode, chooseReplicaToRemove, fitsModel, type ReplicaCandidate } from './deployment-placement.js';
 import { autoscalingPolicy, decideScale } from './autoscaling.js';
-import { AUTO_GPU_TYPE, parseCreateDeployment, parseDeploymentFilter, parseDesiredReplicas, type DeploymentStrategy } from './deployment.validation.js';
+import { AUTO_GPU_TYPE, parseCreateDeployment, parseDesiredReplicas, type DeploymentStrategy } from './deployment.validation.js';
 
 interface Member {
   nodeId: string;
@@ -166,15 +166,6 @@ export class DeploymentService {
       deployments += visited ?? 0;
     }
     return { deployments };
-  }
-
-  deploymentWhere(tenantId: string, rawFilter: unknown): Prisma.DeploymentWhereInput {
-    const filter = parseDeploymentFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-      ...(filter.model ? { model: { modelId: filter.model } } : {}),
-    };
   }
 
   private resolveGpuType(requested: string, nodes: ReplicaCandidate[], requiredGb: number, modelKey: string, regions: string[]): string {
