@@ -89,7 +89,7 @@ const chatSessionList = defineList({
     activeAfter: atLeast('lastActive', 'DateTime', 'Last active at or after this'),
     activeBefore: below('lastActive', 'DateTime', 'Last active before this'),
   },
-  orderBy: { LAST_ACTIVE: 'lastActive', CREATED_AT: 'createdAt', STATUS: 'status' },
+  orderBy: { LAST_ACTIVE: 'lastActive', CREATED_AT: 'createdAt', STATUS: 'status', TITLE: { column: 'title', nulls: 'last' } },
   defaultOrder: ['LAST_ACTIVE', 'desc'],
   tieBreakers: ['id'],
 });

@@ -84,7 +84,12 @@ const documentList = defineList({
     updatedAfter: atLeast('updatedAt', 'DateTime', 'Inclusive'),
     updatedBefore: below('updatedAt', 'DateTime', 'Exclusive'),
   },
-  orderBy: { CREATED_AT: 'createdAt', UPDATED_AT: 'updatedAt' },
+  orderBy: {
+    CREATED_AT: 'createdAt',
+    UPDATED_AT: 'updatedAt',
+    TITLE: { column: 'title', nulls: 'last' },
+    SOURCE: { column: 'source', nulls: 'last' },
+  },
   defaultOrder: ['CREATED_AT', 'desc'],
   tieBreakers: ['id'],
 });

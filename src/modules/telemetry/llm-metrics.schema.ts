@@ -105,7 +105,13 @@ const llmMetricsList = defineList({
     minGenerationTimeMs: atLeast('generationTimeMs', 'Float'),
     maxGenerationTimeMs: atMost('generationTimeMs', 'Float'),
   },
-  orderBy: { TIMESTAMP: 'timestamp', GENERATION_TIME_MS: 'generationTimeMs', TOKENS_GENERATED: 'tokensGenerated', MODEL_ID: 'modelId' },
+  orderBy: {
+    TIMESTAMP: 'timestamp',
+    GENERATION_TIME_MS: 'generationTimeMs',
+    TOKENS_GENERATED: 'tokensGenerated',
+    TOKENS_PER_SECOND: { column: 'tokensPerSecond', nulls: 'last' },
+    MODEL_ID: 'modelId',
+  },
   defaultOrder: ['TIMESTAMP', 'desc'],
   tieBreakers: ['id'],
 });
