@@ -119,6 +119,7 @@ describe.each(kinds)('dashboard lists: filters, orders, counts and refused argum
       'train-100%',
       'train_b',
     ]);
+    expect(await names({ filter: { sessionName: 'train' }, orderBy: [{ field: 'STARTED_AT' }] })).toHaveLength(2);
     expect(await names({ filter: { minPriority: 5, maxPriority: 5 }, orderBy: [{ field: 'PRIORITY' }, { field: 'CREATED_AT', direction: 'ASC' }] })).toEqual([
       'train-100%',
       'eval-a',

@@ -3,10 +3,11 @@ import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
-import { LlmRequestMetricsRef } from '../telemetry/llm-metrics.schema.js';
 import { CHAT_SESSION_STATUSES, MESSAGE_ROLES } from './conversation.validation.js';
 import { ModelRef } from './model.schema.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, below, custom, defineList, idIn, idIs, jsonContains, textSearch } from '../shared/list-query.js';
+import { UserRef } from '../identity/identity-types.schema.js';
 
 export const ChatSessionStatusEnum = builder.enumType('ChatSessionStatus', { values: enumValues(CHAT_SESSION_STATUSES) });
 export const MessageRoleEnum = builder.enumType('MessageRole', { values: enumValues(MESSAGE_ROLES) });
@@ -64,15 +65,6 @@ export const MessageRef = builder.prismaNode('Message', {
     content: t.exposeString('content'),
     model: t.relation('model', { nullable: true, description: 'The catalog model that produced it' }),
     requestId: t.exposeString('requestId', { nullable: true, description: 'The LLM request that produced it' }),
-    generation: t.field({
-      type: LlmRequestMetricsRef,
-      nullable: true,
-      description: "The metrics recorded for this message's request",
-      resolve: (message, _args, ctx) =>
-        message.requestId
-          ? ctx.prisma.llmMetric.findFirst({ where: { tenantId: message.tenantId, requestId: message.requestId }, orderBy: { timestamp: 'desc' } })
-          : null,
-    }),
     tokens: t.exposeInt('tokens', { nullable: true }),
     metadata: t.expose('metadata', { type: 'JSON' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -80,8 +72,26 @@ export const MessageRef = builder.prismaNode('Message', {
   }),
 });
 
-const ChatSessionFilter = builder.inputType('ChatSessionFilter', {
-  fields: (t) => ({ status: t.field({ type: ChatSessionStatusEnum, required: false }) }),
+const chatSessionList = defineList({
+  name: 'ChatSession',
+  filter: {
+    status: custom(
+      (t) => t.field({ type: ChatSessionStatusEnum, required: false }),
+      (value) => ({ status: value }),
+    ),
+    statusIn: anyOf(ChatSessionStatusEnum, 'status'),
+    userId: idIs(UserRef, 'userId', 'Chat sessions the user opened'),
+    userIdIn: idIn(UserRef, 'userId'),
+    title: textSearch(['title']),
+    metadata: jsonContains('metadata'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+    activeAfter: atLeast('lastActive', 'DateTime', 'Last active at or after this'),
+    activeBefore: below('lastActive', 'DateTime', 'Last active before this'),
+  },
+  orderBy: { LAST_ACTIVE: 'lastActive', CREATED_AT: 'createdAt', STATUS: 'status', TITLE: { column: 'title', nulls: 'last' } },
+  defaultOrder: ['LAST_ACTIVE', 'desc'],
+  tieBreakers: ['id'],
 });
 
 const CreateChatSessionInput = builder.inputType('CreateChatSessionInput', {
@@ -121,15 +131,13 @@ builder.queryFields((t) => ({
   chatSessions: t.prismaConnection({
     type: 'ChatSession',
     cursor: 'id',
-    description: "The tenant's chat sessions, most recently active first",
+    description: "The tenant's chat sessions, most recently active first unless ordered otherwise",
     authScopes: { permission: 'chat:read' },
-    args: { filter: t.arg({ type: ChatSessionFilter, required: false }) },
+    args: { filter: t.arg({ type: chatSessionList.Filter, required: false }), orderBy: t.arg({ type: [chatSessionList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.chatSession.count({ where: chatSessionList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.chatSession.findMany({
-        ...query,
-        where: { tenantId: tenantOf(ctx), ...(args.filter?.status ? { status: args.filter.status } : {}) },
-        orderBy: [{ lastActive: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.chatSession.findMany(chatSessionList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   chatSession: t.prismaField({
     type: 'ChatSession',

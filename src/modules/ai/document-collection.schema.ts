@@ -3,6 +3,7 @@ import { tenantOf } from '../../context.js';
 import { compact } from '../shared/graphql.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
 import { ConflictError, ValidationError } from '../shared/errors.js';
+import { anyOf, atLeast, below, defineList, equals, textSearch } from '../shared/list-query.js';
 
 export const DocumentCollectionRef = builder.prismaNode('DocumentCollection', {
   description: 'Documents embedded by one model: every embedding in it has the dimension it declares',
@@ -24,25 +25,35 @@ const CreateDocumentCollectionInput = builder.inputType('CreateDocumentCollectio
   }),
 });
 
-const DocumentCollectionFilter = builder.inputType('DocumentCollectionFilter', {
-  fields: (t) => ({ embeddingDimensions: t.int({ required: false }) }),
+const documentCollectionList = defineList({
+  name: 'DocumentCollection',
+  filter: {
+    embeddingDimensions: equals('Int'),
+    embeddingDimensionsIn: anyOf('Int', 'embeddingDimensions'),
+    name: textSearch(['name']),
+    embeddingModel: equals('String'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: { NAME: 'name', CREATED_AT: 'createdAt', EMBEDDING_DIMENSIONS: 'embeddingDimensions' },
+  defaultOrder: ['NAME', 'asc'],
+  tieBreakers: ['id'],
 });
 
 builder.queryFields((t) => ({
   documentCollections: t.prismaConnection({
     type: 'DocumentCollection',
     cursor: 'id',
-    description: "The tenant's document collections, by name",
+    description: "The tenant's document collections, by name unless ordered otherwise",
     authScopes: { permission: 'documents:read' },
-    args: { filter: t.arg({ type: DocumentCollectionFilter, required: false }) },
+    args: {
+      filter: t.arg({ type: documentCollectionList.Filter, required: false }),
+      orderBy: t.arg({ type: [documentCollectionList.Order], required: false }),
+    },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.documentCollection.count({ where: documentCollectionList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.documentCollection.findMany({
-          ...query,
-          where: ctx.services.documentCollections.where(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
-          orderBy: [{ name: 'asc' }, { id: 'asc' }],
-        }),
-      ),
+      withGraphQLErrors(() => ctx.prisma.documentCollection.findMany(documentCollectionList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
 }));
 

@@ -1,6 +1,6 @@
-import type { DocumentCollection, Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { DocumentCollection, PrismaClient } from '../../generated/prisma/client.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
-import { parseCreateDocumentCollection, parseDocumentCollectionFilter } from './document.validation.js';
+import { parseCreateDocumentCollection } from './document.validation.js';
 import { isUniqueViolation } from '../shared/prisma-errors.js';
 import { ensureEmbeddingIndex } from './vector-store.js';
 
@@ -40,10 +40,5 @@ export class DocumentCollectionService {
     const found = await this.prisma.documentCollection.findFirst({ where: { id: collectionId, tenantId }, select: { embeddingDimensions: true } });
     if (!found) throw new NotFoundError('DocumentCollection', collectionId);
     return { collectionId, dimensions: found.embeddingDimensions };
-  }
-
-  where(tenantId: string, rawFilter: unknown): Prisma.DocumentCollectionWhereInput {
-    const filter = parseDocumentCollectionFilter(rawFilter);
-    return { tenantId, ...(filter.embeddingDimensions !== undefined ? { embeddingDimensions: filter.embeddingDimensions } : {}) };
   }
 }

@@ -6,6 +6,7 @@ import { DimensionMismatchError, NotFoundError, ValidationError } from '../share
 import { DocumentCollectionRef } from './document-collection.schema.js';
 import type { DocumentSearchHit } from './document.service.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, below, custom, defineList, equals, idIn, idIs, jsonContains, textSearch } from '../shared/list-query.js';
 
 export const DocumentRef = builder.prismaNode('Document', {
   description: 'A document for retrieval-augmented generation, split into embedded chunks',
@@ -65,11 +66,32 @@ const IngestDocumentInput = builder.inputType('IngestDocumentInput', {
   }),
 });
 
-const DocumentFilter = builder.inputType('DocumentFilter', {
-  fields: (t) => ({
-    source: t.string({ required: false }),
-    search: t.string({ required: false, description: 'Part of the title, any case' }),
-  }),
+const documentList = defineList({
+  name: 'Document',
+  filter: {
+    source: equals('String'),
+    search: textSearch(['title'], 'Part of the title, any case'),
+    sourceIn: anyOf('String', 'source'),
+    collectionId: idIs(DocumentCollectionRef, 'collectionId'),
+    collectionIdIn: idIn(DocumentCollectionRef, 'collectionId'),
+    inDefaultCollection: custom(
+      (t) => t.boolean({ required: false, description: 'Documents of the default collection (true) or of a declared one (false)' }),
+      (value) => ({ collectionId: value ? null : { not: null } }),
+    ),
+    metadata: jsonContains('metadata'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+    updatedAfter: atLeast('updatedAt', 'DateTime', 'Inclusive'),
+    updatedBefore: below('updatedAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    CREATED_AT: 'createdAt',
+    UPDATED_AT: 'updatedAt',
+    TITLE: { column: 'title', nulls: 'last' },
+    SOURCE: { column: 'source', nulls: 'last' },
+  },
+  defaultOrder: ['CREATED_AT', 'desc'],
+  tieBreakers: ['id'],
 });
 
 const DocumentSearchFilter = builder.inputType('DocumentSearchFilter', {
@@ -83,17 +105,13 @@ builder.queryFields((t) => ({
   documents: t.prismaConnection({
     type: 'Document',
     cursor: 'id',
-    description: "The tenant's documents, newest first",
+    description: "The tenant's documents, newest first unless ordered otherwise",
     authScopes: { permission: 'documents:read' },
-    args: { filter: t.arg({ type: DocumentFilter, required: false }) },
+    args: { filter: t.arg({ type: documentList.Filter, required: false }), orderBy: t.arg({ type: [documentList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.document.count({ where: documentList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.document.findMany({
-          ...query,
-          where: ctx.services.documents.where(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        }),
-      ),
+      withGraphQLErrors(() => ctx.prisma.document.findMany(documentList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   document: t.prismaField({
     type: 'Document',

@@ -2,7 +2,7 @@ import { Prisma, type Document, type DocumentChunk, type PrismaClient } from '..
 import { DimensionMismatchError, NotFoundError } from '../shared/errors.js';
 import type { TableMaintenance } from '../../infra/table-maintenance.js';
 import type { CollectionScope, DocumentCollectionService } from './document-collection.service.js';
-import { parseDocumentFilter, parseIngestDocument, parseSearchDocuments } from './document.validation.js';
+import { parseIngestDocument, parseSearchDocuments } from './document.validation.js';
 import { detectEmbeddingStore, embeddingValue, euclideanNorm, nearestChunks, realArrayLiteral, type EmbeddingStore } from './vector-store.js';
 
 export interface DocumentSearchHit {
@@ -104,15 +104,5 @@ export class DocumentService {
     const { count } = await this.prisma.document.deleteMany({ where: { id, tenantId } });
     if (count === 0) throw new NotFoundError('Document', id);
     return id;
-  }
-
-  /** The Prisma filter for a documents query; values are bound, never spliced. */
-  where(tenantId: string, rawFilter: unknown): Prisma.DocumentWhereInput {
-    const filter = parseDocumentFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.source !== undefined ? { source: filter.source } : {}),
-      ...(filter.search ? { title: { contains: filter.search, mode: 'insensitive' } } : {}),
-    };
   }
 }

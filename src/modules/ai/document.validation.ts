@@ -54,10 +54,6 @@ const searchDocuments = z.object({
 export type SearchDocumentsInput = z.output<typeof searchDocuments>;
 export const parseSearchDocuments = (input: unknown): SearchDocumentsInput => parseInput(searchDocuments, input);
 
-const documentFilter = z.object({ source: z.string().max(500).optional(), search: z.string().max(255).optional() });
-export type DocumentFilter = z.output<typeof documentFilter>;
-export const parseDocumentFilter = (input: unknown): DocumentFilter => parseInput(documentFilter, input ?? {});
-
 const createDocumentCollection = z.object({
   name: z.string().trim().min(1).max(100),
   embeddingDimensions: z.number().int().min(1).max(MAX_EMBEDDING_DIMENSIONS),
@@ -65,7 +61,3 @@ const createDocumentCollection = z.object({
 });
 export type CreateDocumentCollectionInput = z.output<typeof createDocumentCollection>;
 export const parseCreateDocumentCollection = (input: unknown): CreateDocumentCollectionInput => parseInput(createDocumentCollection, input);
-
-const documentCollectionFilter = z.object({ embeddingDimensions: z.number().int().min(1).max(MAX_EMBEDDING_DIMENSIONS).optional() });
-export const parseDocumentCollectionFilter = (input: unknown): z.output<typeof documentCollectionFilter> =>
-  parseInput(documentCollectionFilter, input ?? {});

@@ -3,6 +3,7 @@ import { builder } from '../../builder.js';
 import { compact } from '../shared/graphql.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, defineList, equals, jsonContains, textSearch } from '../shared/list-query.js';
 
 const money = (value: { toFixed(places: number): string }) => value.toFixed(6);
 
@@ -31,17 +32,42 @@ export const ModelRef = builder.prismaNode('Model', {
   }),
 });
 
-const ModelFilter = builder.inputType('ModelFilter', {
-  fields: (t) => ({
-    modelId: t.string({ required: false }),
-    provider: t.string({ required: false }),
-    family: t.string({ required: false }),
-    format: t.string({ required: false }),
-    parameterSize: t.string({ required: false }),
-    quantization: t.string({ required: false }),
-    isActive: t.boolean({ required: false }),
-    search: t.string({ required: false, description: 'Part of the name or model id, any case' }),
-  }),
+const modelList = defineList({
+  name: 'Model',
+  filter: {
+    modelId: equals('String'),
+    provider: equals('String'),
+    family: equals('String'),
+    format: equals('String'),
+    parameterSize: equals('String'),
+    quantization: equals('String'),
+    isActive: equals('Boolean'),
+    search: textSearch(['name', 'modelId'], 'Part of the name or model id, any case'),
+    modelIdIn: anyOf('String', 'modelId'),
+    providerIn: anyOf('String', 'provider'),
+    familyIn: anyOf('String', 'family'),
+    formatIn: anyOf('String', 'format'),
+    minContextLength: atLeast('contextLength', 'Int'),
+    maxContextLength: atMost('contextLength', 'Int'),
+    minGpuMemoryRequiredGb: atLeast('gpuMemoryRequiredGb', 'Float'),
+    maxGpuMemoryRequiredGb: atMost('gpuMemoryRequiredGb', 'Float'),
+    addedAfter: atLeast('firstAdded', 'DateTime', 'Inclusive'),
+    addedBefore: below('firstAdded', 'DateTime', 'Exclusive'),
+    metadata: jsonContains('metadata'),
+  },
+  orderBy: {
+    MODEL_ID: 'modelId',
+    NAME: 'name',
+    CONTEXT_LENGTH: 'contextLength',
+    FIRST_ADDED: 'firstAdded',
+    PRICE_INPUT_PER_MILLION: 'priceInputPerMillion',
+    PRICE_OUTPUT_PER_MILLION: 'priceOutputPerMillion',
+    PROVIDER: { column: 'provider', nulls: 'last' },
+    GPU_MEMORY_REQUIRED_GB: { column: 'gpuMemoryRequiredGb', nulls: 'last' },
+    LAST_USED: { column: 'lastUsed', nulls: 'last' },
+  },
+  defaultOrder: ['MODEL_ID', 'asc'],
+  tieBreakers: ['id'],
 });
 
 const CreateModelInput = builder.inputType('CreateModelInput', {
@@ -88,17 +114,11 @@ builder.queryFields((t) => ({
   models: t.prismaConnection({
     type: 'Model',
     cursor: 'id',
-    description: 'The model catalog, by model id',
+    description: 'The model catalog, by model id unless ordered otherwise',
     authScopes: { permission: 'models:read' },
-    args: { filter: t.arg({ type: ModelFilter, required: false }) },
-    resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.model.findMany({
-          ...query,
-          where: ctx.services.models.where(args.filter ? compact(args.filter) : {}),
-          orderBy: [{ modelId: 'asc' }, { id: 'asc' }],
-        }),
-      ),
+    args: { filter: t.arg({ type: modelList.Filter, required: false }), orderBy: t.arg({ type: [modelList.Order], required: false }) },
+    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.model.count({ where: modelList.where({}, args.filter) })),
+    resolve: (query, _root, args, ctx) => withGraphQLErrors(() => ctx.prisma.model.findMany(modelList.page(query, {}, args))),
   }),
   model: t.prismaField({
     type: 'Model',

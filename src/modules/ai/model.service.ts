@@ -1,6 +1,6 @@
 import type { Model, Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
-import { parseCreateModel, parseModelFilter, parseUpdateModel } from './model.validation.js';
+import { parseCreateModel, parseUpdateModel } from './model.validation.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../shared/prisma-errors.js';
 
 /** The one model catalog, global to all tenants: operators curate it, everyone reads it. */
@@ -39,19 +39,5 @@ export class ModelCatalogService {
       }
       throw error;
     }
-  }
-
-  /** The Prisma filter for a models query; values are bound, never spliced. */
-  where(rawFilter: unknown): Prisma.ModelWhereInput {
-    const filter = parseModelFilter(rawFilter);
-    const exact = (['modelId', 'provider', 'family', 'format', 'parameterSize', 'quantization', 'isActive'] as const).filter(
-      (key) => filter[key] !== undefined,
-    );
-    return {
-      ...Object.fromEntries(exact.map((key) => [key, filter[key]])),
-      ...(filter.search
-        ? { OR: [{ name: { contains: filter.search, mode: 'insensitive' } }, { modelId: { contains: filter.search, mode: 'insensitive' } }] }
-        : {}),
-    };
   }
 }

@@ -53,17 +53,3 @@ const updateModel = z
   .refine((input) => Object.values(input).some((value) => value !== undefined), { path: ['input'], message: 'names nothing to change' });
 export type UpdateModelInput = z.output<typeof updateModel>;
 export const parseUpdateModel = (input: unknown): UpdateModelInput => parseInput(updateModel, input);
-
-const modelFilter = z.object({
-  modelId: z.string().max(255).optional(),
-  provider: z.string().max(100).optional(),
-  family: z.string().max(100).optional(),
-  format: z.string().max(50).optional(),
-  parameterSize: z.string().max(20).optional(),
-  quantization: z.string().max(20).optional(),
-  isActive: z.boolean().optional(),
-  /** Part of the name or model id, any case. */
-  search: z.string().max(255).optional(),
-});
-export type ModelFilter = z.output<typeof modelFilter>;
-export const parseModelFilter = (input: unknown): ModelFilter => parseInput(modelFilter, input ?? {});

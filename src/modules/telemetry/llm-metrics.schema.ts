@@ -7,6 +7,8 @@ import { ValidationError } from '../shared/errors.js';
 import type { LlmStatsRow } from './llm-metrics.service.js';
 import { MetricBucketEnum } from './metrics.schema.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, defineList, equals, idIn, idIs } from '../shared/list-query.js';
+import { ChatSessionRef } from '../ai/conversation.schema.js';
 
 export const LlmRequestMetricsRef = builder.prismaObject('LlmMetric', {
   name: 'LlmRequestMetrics',
@@ -36,6 +38,19 @@ export const LlmRequestMetricsRef = builder.prismaObject('LlmMetric', {
     parameters: t.expose('parameters', { type: 'JSON', nullable: true }),
   }),
 });
+
+// Chat messages get their request's metrics here, so the AI module does not depend on telemetry.
+builder.prismaObjectField('Message', 'generation', (t) =>
+  t.field({
+    type: LlmRequestMetricsRef,
+    nullable: true,
+    description: "The metrics recorded for this message's request",
+    resolve: (message, _args, ctx) =>
+      message.requestId
+        ? ctx.prisma.llmMetric.findFirst({ where: { tenantId: message.tenantId, requestId: message.requestId }, orderBy: { timestamp: 'desc' } })
+        : null,
+  }),
+);
 
 const LlmStatsRef = builder.objectRef<LlmStatsRow>('LlmStats').implement({
   description: "One model's requests in one period (or the whole range)",
@@ -73,30 +88,45 @@ const RecordLlmMetricsInput = builder.inputType('RecordLlmMetricsInput', {
   }),
 });
 
-const LlmMetricsFilter = builder.inputType('LlmMetricsFilter', {
-  fields: (t) => ({
-    modelId: t.string({ required: false, description: "The model's catalog key" }),
-    requestId: t.string({ required: false }),
-    from: t.field({ type: 'DateTime', required: false }),
-    to: t.field({ type: 'DateTime', required: false }),
-  }),
+const llmMetricsList = defineList({
+  name: 'LlmMetrics',
+  filter: {
+    modelId: equals('String', undefined, "The model's catalog key"),
+    requestId: equals('String'),
+    from: atLeast('timestamp', 'DateTime', 'Inclusive'),
+    to: below('timestamp', 'DateTime', 'Exclusive'),
+    modelIdIn: anyOf('String', 'modelId'),
+    nodeId: idIs(ClusterNodeRef, 'nodeId'),
+    nodeIdIn: idIn(ClusterNodeRef, 'nodeId'),
+    chatSessionId: idIs(ChatSessionRef, 'chatSessionId', 'Requests of this chat session'),
+    cacheHit: equals('Boolean'),
+    minTokensGenerated: atLeast('tokensGenerated', 'Int'),
+    maxTokensGenerated: atMost('tokensGenerated', 'Int'),
+    minGenerationTimeMs: atLeast('generationTimeMs', 'Float'),
+    maxGenerationTimeMs: atMost('generationTimeMs', 'Float'),
+  },
+  orderBy: {
+    TIMESTAMP: 'timestamp',
+    GENERATION_TIME_MS: 'generationTimeMs',
+    TOKENS_GENERATED: 'tokensGenerated',
+    TOKENS_PER_SECOND: { column: 'tokensPerSecond', nulls: 'last' },
+    MODEL_ID: 'modelId',
+  },
+  defaultOrder: ['TIMESTAMP', 'desc'],
+  tieBreakers: ['id'],
 });
 
 builder.queryFields((t) => ({
   llmMetrics: t.prismaConnection({
     type: LlmRequestMetricsRef,
     cursor: 'id_timestamp',
-    description: "The tenant's recorded LLM requests, newest first",
+    description: "The tenant's recorded LLM requests, newest first unless ordered otherwise",
     authScopes: { permission: 'metrics:read' },
-    args: { filter: t.arg({ type: LlmMetricsFilter, required: false }) },
+    args: { filter: t.arg({ type: llmMetricsList.Filter, required: false }), orderBy: t.arg({ type: [llmMetricsList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.llmMetric.count({ where: llmMetricsList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.llmMetric.findMany({
-          ...query,
-          where: ctx.services.llmMetrics.where(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
-          orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
-        }),
-      ),
+      withGraphQLErrors(() => ctx.prisma.llmMetric.findMany(llmMetricsList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   llmStats: t.field({
     type: [LlmStatsRef],

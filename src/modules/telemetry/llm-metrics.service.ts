@@ -3,7 +3,7 @@ import type { Logger } from '../../infra/logger.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import { Topic } from '../../infra/topics.js';
 import { ValidationError, type FieldIssue } from '../shared/errors.js';
-import { parseLlmMetrics, parseLlmMetricsFilter, parseLlmStatsQuery } from './metrics.validation.js';
+import { parseLlmMetrics, parseLlmStatsQuery } from './metrics.validation.js';
 import { bucketStart, timeseriesFeaturesOf, type TimeseriesFeatures } from './timeseries.js';
 
 /** One recorded LLM request, as handed to whoever accounts for it (usage records, billing). */
@@ -111,17 +111,6 @@ export class LlmMetricsService {
       this.deps.log.error('recorded LLM request not accounted for', { requestId: metric.requestId, reason: String(error) }),
     );
     return metric;
-  }
-
-  /** The Prisma filter for the tenant's raw request rows; every value is bound. */
-  where(tenantId: string, rawFilter: unknown): Prisma.LlmMetricWhereInput {
-    const filter = parseLlmMetricsFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.modelId !== undefined ? { modelId: filter.modelId } : {}),
-      ...(filter.requestId !== undefined ? { requestId: filter.requestId } : {}),
-      ...(filter.from || filter.to ? { timestamp: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
-    };
   }
 
   /** Per model (and period, when a bucket is given): throughput, latency percentiles and cache hit rate. */

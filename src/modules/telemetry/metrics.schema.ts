@@ -7,6 +7,7 @@ import { ValidationError } from '../shared/errors.js';
 import type { ClusterMetric, MetricBucket, MetricSeries } from './metrics.service.js';
 import { SYSTEM_METRIC_COLUMNS } from './metrics.validation.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { atLeast, atMost, below, defineList, idIs } from '../shared/list-query.js';
 
 /** Bucket widths a series can be cut into; each value is its width in seconds. */
 export const MetricBucketEnum = builder.enumType('MetricBucket', {
@@ -152,29 +153,44 @@ const SystemMeasurementEnum = builder.enumType('SystemMeasurement', {
   values: enumValues(SYSTEM_METRIC_COLUMNS),
 });
 
-const SystemMetricsFilter = builder.inputType('SystemMetricsFilter', {
-  fields: (t) => ({
-    nodeId: t.globalID({ required: true, for: ClusterNodeRef }),
-    from: t.field({ type: 'DateTime', required: false }),
-    to: t.field({ type: 'DateTime', required: false }),
-  }),
+const systemMetricsList = defineList({
+  name: 'SystemMetrics',
+  filter: {
+    // Snapshots are read one node at a time, so every filter names its node.
+    nodeId: { ...idIs(ClusterNodeRef, 'nodeId'), input: (t) => t.globalID({ required: true, for: ClusterNodeRef }) },
+    from: atLeast('timestamp', 'DateTime', 'Inclusive'),
+    to: below('timestamp', 'DateTime', 'Exclusive'),
+    minCpuPercent: atLeast('cpuPercent', 'Float'),
+    maxCpuPercent: atMost('cpuPercent', 'Float'),
+    minGpuPercent: atLeast('gpuPercent', 'Float'),
+    maxGpuPercent: atMost('gpuPercent', 'Float'),
+    minMemoryPercent: atLeast('memoryPercent', 'Float'),
+    maxMemoryPercent: atMost('memoryPercent', 'Float'),
+    minGpuTemperature: atLeast('gpuTemperature', 'Float'),
+    maxGpuTemperature: atMost('gpuTemperature', 'Float'),
+  },
+  orderBy: {
+    TIMESTAMP: 'timestamp',
+    CPU_PERCENT: { column: 'cpuPercent', nulls: 'last' },
+    GPU_PERCENT: { column: 'gpuPercent', nulls: 'last' },
+    MEMORY_PERCENT: { column: 'memoryPercent', nulls: 'last' },
+    GPU_TEMPERATURE: { column: 'gpuTemperature', nulls: 'last' },
+  },
+  defaultOrder: ['TIMESTAMP', 'desc'],
+  tieBreakers: ['id'],
 });
 
 builder.queryFields((t) => ({
   systemMetrics: t.prismaConnection({
     type: SystemMetricSnapshotRef,
     cursor: 'id_timestamp',
-    description: "A node's host snapshots over [from, to), newest first",
+    description: "A node's host snapshots over [from, to), newest first unless ordered otherwise",
     authScopes: { permission: 'metrics:read' },
-    args: { filter: t.arg({ type: SystemMetricsFilter, required: true }) },
+    args: { filter: t.arg({ type: systemMetricsList.Filter, required: true }), orderBy: t.arg({ type: [systemMetricsList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.systemMetric.count({ where: systemMetricsList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.systemMetric.findMany({
-          ...query,
-          where: ctx.services.metrics.systemMetricsWhere(tenantOf(ctx), { ...compact(args.filter), nodeId: args.filter.nodeId.id }),
-          orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
-        }),
-      ),
+      withGraphQLErrors(() => ctx.prisma.systemMetric.findMany(systemMetricsList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   systemMetricSeries: t.field({
     type: MetricSeriesRef,

@@ -8,7 +8,6 @@ import {
   parseNodeMetricBatch,
   parseSeriesQuery,
   parseSessionMetricBatch,
-  parseSystemMetricsFilter,
   parseSystemSeriesQuery,
   parseSystemSnapshot,
   truncatedValidationError,
@@ -188,16 +187,6 @@ export class MetricsService {
     }
     const rows = await this.prisma.$queryRaw<BucketRow[]>(rawSeriesSql(features, tenantId, query));
     return { ...result, usedHourlyRollup: false, buckets: rows.map(toBucket) };
-  }
-
-  /** The Prisma filter for a node's host snapshots over an optional period; every value is bound. */
-  systemMetricsWhere(tenantId: string, rawFilter: unknown): Prisma.SystemMetricWhereInput {
-    const filter = parseSystemMetricsFilter(rawFilter);
-    return {
-      tenantId,
-      nodeId: filter.nodeId,
-      ...(filter.from || filter.to ? { timestamp: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
-    };
   }
 
   /** One measurement of a node's host snapshots per bucket over [from, to), like metricSeries. */

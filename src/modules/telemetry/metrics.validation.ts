@@ -168,29 +168,11 @@ export const SYSTEM_METRIC_COLUMNS = [
 ] as const;
 export type SystemMetricColumn = (typeof SYSTEM_METRIC_COLUMNS)[number];
 
-const optionalPeriod = { from: z.date().optional(), to: z.date().optional() };
-const periodRunsForwards = (filter: { from?: Date; to?: Date }) => !filter.from || !filter.to || filter.from.getTime() < filter.to.getTime();
-
-const systemMetricsFilter = z.object({ nodeId: uuid, ...optionalPeriod }).refine(periodRunsForwards, { path: ['to'], message: 'must be after from' });
-export type SystemMetricsFilter = z.output<typeof systemMetricsFilter>;
-export const parseSystemMetricsFilter = (input: unknown): SystemMetricsFilter => parseInput(systemMetricsFilter, input);
-
 const systemSeriesQuery = z
   .object({ nodeId: uuid, measurement: z.enum(SYSTEM_METRIC_COLUMNS), from: z.date(), to: z.date(), bucketSeconds })
   .superRefine(checkSeriesSpan);
 export type SystemSeriesQuery = z.output<typeof systemSeriesQuery>;
 export const parseSystemSeriesQuery = (input: unknown): SystemSeriesQuery => parseInput(systemSeriesQuery, input);
-
-const llmMetricsFilter = z
-  .object({
-    // Filters are data: any text up to the column's length, compared with =.
-    modelId: z.string().min(1).max(255).optional(),
-    requestId: z.string().min(1).max(255).optional(),
-    ...optionalPeriod,
-  })
-  .refine(periodRunsForwards, { path: ['to'], message: 'must be after from' });
-export type LlmMetricsFilter = z.output<typeof llmMetricsFilter>;
-export const parseLlmMetricsFilter = (input: unknown): LlmMetricsFilter => parseInput(llmMetricsFilter, input ?? {});
 
 const clusterQuery = z
   .object({

@@ -1,6 +1,7 @@
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import { withGraphQLErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, defineList } from '../shared/list-query.js';
 import { parseSummaryRange } from './summary.validation.js';
 
 export const DailyMetricsSummaryRef = builder.prismaObject('DailyMetricsSummary', {
@@ -22,27 +23,53 @@ export const DailyMetricsSummaryRef = builder.prismaObject('DailyMetricsSummary'
   }),
 });
 
+const dailySummaryList = defineList({
+  name: 'DailyMetricsSummary',
+  filter: {
+    mostUsedModel: anyOf('String', undefined, 'Days whose most used model is any of these catalog keys'),
+    minTotalRequests: atLeast('totalRequests', 'Int'),
+    maxTotalRequests: atMost('totalRequests', 'Int'),
+    minPeakCpuPercent: atLeast('peakCpuPercent', 'Float'),
+    maxPeakCpuPercent: atMost('peakCpuPercent', 'Float'),
+    minPeakGpuPercent: atLeast('peakGpuPercent', 'Float'),
+    maxPeakGpuPercent: atMost('peakGpuPercent', 'Float'),
+  },
+  orderBy: {
+    DATE: 'date',
+    TOTAL_REQUESTS: 'totalRequests',
+    TOTAL_TOKENS_GENERATED: 'totalTokensGenerated',
+    CACHE_HITS: 'cacheHits',
+    PEAK_CPU_PERCENT: { column: 'peakCpuPercent', nulls: 'last' },
+    PEAK_GPU_PERCENT: { column: 'peakGpuPercent', nulls: 'last' },
+  },
+  defaultOrder: ['DATE', 'desc'],
+  tieBreakers: ['id'],
+});
+
+/** The tenant's summaries between two optional days (inclusive). */
+function summaryScope(tenantId: string, args: { from?: string | null; to?: string | null }) {
+  const range = parseSummaryRange({ from: args.from ?? undefined, to: args.to ?? undefined });
+  return {
+    tenantId,
+    ...(range.from || range.to ? { date: { ...(range.from ? { gte: range.from } : {}), ...(range.to ? { lte: range.to } : {}) } } : {}),
+  };
+}
+
 builder.queryFields((t) => ({
   dailyMetricsSummaries: t.prismaConnection({
     type: 'DailyMetricsSummary',
     cursor: 'id',
-    description: "The tenant's daily summaries, newest day first, optionally between two days (inclusive)",
+    description: "The tenant's daily summaries, newest day first unless ordered otherwise, optionally between two days (inclusive)",
     authScopes: { permission: 'metrics:read' },
     args: {
       from: t.arg.string({ required: false, description: 'YYYY-MM-DD' }),
       to: t.arg.string({ required: false, description: 'YYYY-MM-DD' }),
+      filter: t.arg({ type: dailySummaryList.Filter, required: false }),
+      orderBy: t.arg({ type: [dailySummaryList.Order], required: false }),
     },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(async () => ctx.prisma.dailyMetricsSummary.count({ where: dailySummaryList.where(summaryScope(tenantOf(ctx), args), args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () => {
-        const range = parseSummaryRange({ from: args.from ?? undefined, to: args.to ?? undefined });
-        return ctx.prisma.dailyMetricsSummary.findMany({
-          ...query,
-          where: {
-            tenantId: tenantOf(ctx),
-            ...(range.from || range.to ? { date: { ...(range.from ? { gte: range.from } : {}), ...(range.to ? { lte: range.to } : {}) } } : {}),
-          },
-          orderBy: [{ date: 'desc' }, { id: 'desc' }],
-        });
-      }),
+      withGraphQLErrors(async () => ctx.prisma.dailyMetricsSummary.findMany(dailySummaryList.page(query, summaryScope(tenantOf(ctx), args), args))),
   }),
 }));

@@ -4,6 +4,7 @@ import { compact } from '../shared/graphql.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import type { ToolSavings, ToolSavingsReport } from './tool.service.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, custom, defineList, equals, textSearch } from '../shared/list-query.js';
 
 export const ToolSavingsGroupingEnum = builder.enumType('ToolSavingsGrouping', {
   values: {
@@ -70,11 +71,33 @@ const ToolSavingsReportRef = builder.objectRef<ToolSavingsReport>('ToolSavingsRe
   }),
 });
 
-const ToolSessionFilter = builder.inputType('ToolSessionFilter', {
-  fields: (t) => ({
-    toolId: t.string({ required: false }),
-    active: t.boolean({ required: false, description: 'true: not ended; false: ended' }),
-  }),
+const toolSessionList = defineList({
+  name: 'ToolSession',
+  filter: {
+    toolId: equals('String'),
+    active: custom(
+      (t) => t.boolean({ required: false, description: 'true: not ended; false: ended' }),
+      (value) => ({ endedAt: value ? null : { not: null } }),
+    ),
+    toolIdIn: anyOf('String', 'toolId'),
+    search: textSearch(['toolId', 'toolVersion'], 'Part of the tool id or version, any case'),
+    startedAfter: atLeast('startedAt', 'DateTime', 'Inclusive'),
+    startedBefore: below('startedAt', 'DateTime', 'Exclusive'),
+    activeAfter: atLeast('lastActivity', 'DateTime', 'Last activity at or after this'),
+    activeBefore: below('lastActivity', 'DateTime', 'Last activity before this'),
+    minTokensSaved: atLeast('tokensSaved', 'Int'),
+    maxTokensSaved: atMost('tokensSaved', 'Int'),
+  },
+  orderBy: {
+    STARTED_AT: 'startedAt',
+    LAST_ACTIVITY: 'lastActivity',
+    TOKENS_SAVED: 'tokensSaved',
+    TOOL_ID: 'toolId',
+    TOTAL_COMPRESSIONS: 'totalCompressions',
+    TOTAL_EMBEDDINGS: 'totalEmbeddings',
+  },
+  defaultOrder: ['STARTED_AT', 'desc'],
+  tieBreakers: ['id'],
 });
 
 const StartToolSessionInput = builder.inputType('StartToolSessionInput', {
@@ -98,17 +121,13 @@ builder.queryFields((t) => ({
   toolSessions: t.prismaConnection({
     type: 'ToolSession',
     cursor: 'id',
-    description: "The tenant's tool sessions, newest first",
+    description: "The tenant's tool sessions, newest first unless ordered otherwise",
     authScopes: { permission: 'tools:read' },
-    args: { filter: t.arg({ type: ToolSessionFilter, required: false }) },
+    args: { filter: t.arg({ type: toolSessionList.Filter, required: false }), orderBy: t.arg({ type: [toolSessionList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.toolSession.count({ where: toolSessionList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      withGraphQLErrors(async () =>
-        ctx.prisma.toolSession.findMany({
-          ...query,
-          where: ctx.services.toolAnalytics.sessionWhere(tenantOf(ctx), args.filter ? compact(args.filter) : {}),
-          orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-        }),
-      ),
+      withGraphQLErrors(() => ctx.prisma.toolSession.findMany(toolSessionList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   toolSession: t.prismaField({
     type: 'ToolSession',

@@ -4,7 +4,6 @@ import {
   parseRecordToolOperation,
   parseSavingsQuery,
   parseStartToolSession,
-  parseToolSessionFilter,
   type SavingsGrouping,
 } from './tool.validation.js';
 
@@ -127,16 +126,6 @@ export class ToolAnalyticsService {
         tokensPrevented,
         costSavedUsd: costOf(tokensPrevented, price),
       },
-    };
-  }
-
-  /** The Prisma filter for a toolSessions query. */
-  sessionWhere(tenantId: string, rawFilter: unknown): Prisma.ToolSessionWhereInput {
-    const filter = parseToolSessionFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.toolId !== undefined ? { toolId: filter.toolId } : {}),
-      ...(filter.active !== undefined ? { endedAt: filter.active ? null : { not: null } } : {}),
     };
   }
 }

@@ -40,6 +40,3 @@ const savingsQuery = z
   .refine((q) => !q.from || !q.to || q.from.getTime() < q.to.getTime(), { path: ['to'], message: 'must be after from' });
 export type SavingsQuery = z.output<typeof savingsQuery>;
 export const parseSavingsQuery = (input: unknown): SavingsQuery => parseInput(savingsQuery, input);
-
-const sessionFilter = z.object({ toolId: z.string().max(50).optional(), active: z.boolean().optional() });
-export const parseToolSessionFilter = (input: unknown): z.output<typeof sessionFilter> => parseInput(sessionFilter, input ?? {});

@@ -5,7 +5,9 @@ import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { DEPLOYMENT_STATUSES, DEPLOYMENT_STRATEGIES, REPLICA_STATUSES } from './deployment.validation.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { anyOf, atLeast, atMost, below, custom, defineList, globalIdKey, idIn, textSearch } from '../shared/list-query.js';
+import { ModelRef } from '../ai/model.schema.js';
 
 export const DeploymentStrategyEnum = builder.enumType('DeploymentStrategy', {
   description: 'SPREAD places replicas across regions; PACKED keeps them in one region',
@@ -53,11 +55,42 @@ export const DeploymentRef = builder.prismaNode('Deployment', {
 
 builder.prismaObjectField(ClusterNodeRef, 'deployment', (t) => t.relation('deployment', { nullable: true, description: 'The deployment whose replica this node serves' }));
 
-const DeploymentFilter = builder.inputType('DeploymentFilter', {
-  fields: (t) => ({
-    status: t.field({ type: [DeploymentStatusEnum], required: false }),
-    model: t.string({ required: false, description: 'A catalog model key' }),
-  }),
+const deploymentList = defineList({
+  name: 'Deployment',
+  filter: {
+    status: anyOf(DeploymentStatusEnum),
+    model: custom(
+      (t) => t.string({ required: false, description: 'A catalog model key' }),
+      (value) => ({ model: { modelId: value } }),
+    ),
+    modelIn: custom(
+      (t) => t.stringList({ required: false, description: 'Any of these catalog model keys' }),
+      (value) => ({ model: { modelId: { in: value } } }),
+    ),
+    modelIdIn: idIn(ModelRef, 'modelId', 'Any of these catalog models, by Model ID (the keys deploymentCounts gives)'),
+    name: textSearch(['name']),
+    strategy: anyOf(DeploymentStrategyEnum),
+    resolvedGpuType: anyOf('String', undefined, 'Deployments whose replicas run on any of these GPU types'),
+    region: custom(
+      (t) => t.string({ required: false, description: 'Deployments allowed to run in this region code' }),
+      (value) => ({ regions: { has: value } }),
+    ),
+    minCurrentReplicas: atLeast('currentReplicas', 'Int'),
+    maxCurrentReplicas: atMost('currentReplicas', 'Int'),
+    createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
+    createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
+  },
+  orderBy: {
+    CREATED_AT: 'createdAt',
+    UPDATED_AT: 'updatedAt',
+    NAME: 'name',
+    STATUS: 'status',
+    CURRENT_REPLICAS: 'currentReplicas',
+    DESIRED_REPLICAS: 'desiredReplicas',
+  },
+  defaultOrder: ['CREATED_AT', 'desc'],
+  tieBreakers: ['id'],
+  groupBy: { STATUS: 'status', MODEL: { column: 'modelId', key: globalIdKey('Model') } },
 });
 
 const CreateDeploymentInput = builder.inputType('CreateDeploymentInput', {
@@ -79,16 +112,20 @@ builder.queryFields((t) => ({
   deployments: t.prismaConnection({
     type: 'Deployment',
     cursor: 'id',
-    description: "The tenant's deployments, newest first",
+    description: "The tenant's deployments, newest first unless ordered otherwise",
     authScopes: { permission: 'deployments:read' },
-    args: { filter: t.arg({ type: DeploymentFilter, required: false }) },
-    totalCount: (_root, args, ctx) => ctx.prisma.deployment.count({ where: ctx.services.deployments.deploymentWhere(tenantOf(ctx), compact(args.filter ?? {})) }),
+    args: { filter: t.arg({ type: deploymentList.Filter, required: false }), orderBy: t.arg({ type: [deploymentList.Order], required: false }) },
+    totalCount: (_root, args, ctx) =>
+      withGraphQLErrors(() => ctx.prisma.deployment.count({ where: deploymentList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.deployment.findMany({
-        ...query,
-        where: ctx.services.deployments.deploymentWhere(tenantOf(ctx), compact(args.filter ?? {})),
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+      withGraphQLErrors(() => ctx.prisma.deployment.findMany(deploymentList.page(query, { tenantId: tenantOf(ctx) }, args))),
+  }),
+  deploymentCounts: t.field({
+    type: [deploymentList.GroupCountRef],
+    description: "How many of the tenant's deployments (matching the filter) share each value of a field; MODEL keys are Model IDs",
+    authScopes: { permission: 'deployments:read' },
+    args: { by: t.arg({ type: deploymentList.GroupField!, required: true }), filter: t.arg({ type: deploymentList.Filter, required: false }) },
+    resolve: (_root, args, ctx) => withGraphQLErrors(() => deploymentList.counts(ctx.prisma.deployment, { tenantId: tenantOf(ctx) }, args)),
   }),
   deployment: t.prismaField({
     type: 'Deployment',

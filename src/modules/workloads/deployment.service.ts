@@ -11,7 +11,7 @@ import type { ClusterSettings } from '../cluster/settings.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { cheapestFittingGpuType, chooseReplicaNode, chooseReplicaToRemove, fitsModel, type ReplicaCandidate } from './deployment-placement.js';
 import { autoscalingPolicy, decideScale } from './autoscaling.js';
-import { AUTO_GPU_TYPE, parseCreateDeployment, parseDeploymentFilter, parseDesiredReplicas, type DeploymentStrategy } from './deployment.validation.js';
+import { AUTO_GPU_TYPE, parseCreateDeployment, parseDesiredReplicas, type DeploymentStrategy } from './deployment.validation.js';
 
 interface Member {
   nodeId: string;
@@ -171,15 +171,6 @@ export class DeploymentService {
   /** Refuses, as not found, a deployment the tenant does not have. */
   async assertDeployment(tenantId: string, deploymentId: string): Promise<void> {
     if (!(await this.prisma.deployment.findFirst({ where: { id: deploymentId, tenantId }, select: { id: true } }))) throw new NotFoundError('Deployment', deploymentId);
-  }
-
-  deploymentWhere(tenantId: string, rawFilter: unknown): Prisma.DeploymentWhereInput {
-    const filter = parseDeploymentFilter(rawFilter);
-    return {
-      tenantId,
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-      ...(filter.model ? { model: { modelId: filter.model } } : {}),
-    };
   }
 
   private resolveGpuType(requested: string, nodes: ReplicaCandidate[], requiredGb: number, modelKey: string, regions: string[]): string {

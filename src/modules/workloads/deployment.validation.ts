@@ -39,11 +39,5 @@ const createDeploymentInput = z
 
 export type CreateDeploymentInput = z.output<typeof createDeploymentInput>;
 
-const deploymentFilter = z.object({
-  status: z.array(z.enum(DEPLOYMENT_STATUSES)).optional(),
-  model: z.string().trim().min(1).max(255).optional(),
-});
-
 export const parseCreateDeployment = (input: unknown): CreateDeploymentInput => parseInput(createDeploymentInput, input);
 export const parseDesiredReplicas = (input: unknown): number => parseInput(z.object({ desiredReplicas: replicas }), input).desiredReplicas;
-export const parseDeploymentFilter = (input: unknown) => parseInput(deploymentFilter, input ?? {});

@@ -170,7 +170,7 @@ const sessionList = defineList({
     createdAfter: atLeast('createdAt', 'DateTime', 'Inclusive'),
     createdBefore: below('createdAt', 'DateTime', 'Exclusive'),
   },
-  orderBy: { CREATED_AT: 'createdAt', PRIORITY: 'priority', STATUS: 'status', SESSION_NAME: 'sessionName', STARTED_AT: { column: 'startedAt', nulls: 'last' } },
+  orderBy: { CREATED_AT: 'createdAt', PRIORITY: 'priority', STATUS: 'status', SESSION_NAME: 'sessionName', STARTED_AT: { column: 'startTime', nulls: 'last' } },
   defaultOrder: ['CREATED_AT', 'desc'],
   tieBreakers: ['id'],
   groupBy: { STATUS: enumGroup('status'), SESSION_TYPE: enumGroup('sessionType'), USER: 'userId', NODE: { column: 'scheduledNodeId', key: globalIdKey('ClusterNode') } },
