@@ -139,13 +139,6 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx, info) =>
       withGraphQLErrors(() => readPage(nodeReads, ctx.prisma, info, ctx.prisma.node, nodeList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
-  nodeCounts: t.field({
-    type: [nodeList.GroupCountRef],
-    description: "How many of the tenant's nodes (matching the filter) share each value of a field",
-    authScopes: { permission: 'cluster:read' },
-    args: { by: t.arg({ type: nodeList.GroupField!, required: true }), filter: t.arg({ type: nodeList.Filter, required: false }) },
-    resolve: (_root, args, ctx) => withGraphQLErrors(() => nodeList.counts(ctx.prisma.node, { tenantId: tenantOf(ctx) }, args)),
-  }),
   node: t.prismaField({
     type: 'Node',
     nullable: true,
@@ -300,3 +293,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => encodeGlobalID('ClusterNode', await ctx.services.nodes.deregisterNode(tenantOf(ctx), args.id.id)),
   }),
 }));
+
+nodeList.countsQuery('nodeCounts', {
+  description: "How many of the tenant's nodes (matching the filter) share each value of a field",
+  authScopes: { permission: 'cluster:read' },
+  rows: (ctx) => [ctx.prisma.node, { tenantId: tenantOf(ctx) }],
+});

@@ -136,13 +136,6 @@ builder.queryFields((t) => ({
     totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.user.count({ where: userList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx) => withGraphQLErrors(() => ctx.prisma.user.findMany(userList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
-  userCounts: t.field({
-    type: [userList.GroupCountRef],
-    description: "How many of the tenant's users (matching the filter) share each role or status",
-    authScopes: { permission: 'identity:read' },
-    args: { by: t.arg({ type: userList.GroupField!, required: true }), filter: t.arg({ type: userList.Filter, required: false }) },
-    resolve: (_root, args, ctx) => withGraphQLErrors(() => userList.counts(ctx.prisma.user, { tenantId: tenantOf(ctx) }, args)),
-  }),
   apiKeys: t.prismaConnection({
     type: ApiKeyRef,
     cursor: 'id',
@@ -326,3 +319,9 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => ctx.services.apiKeys.revoke(ctx.principal!, args.id.id, ctx.client),
   }),
 }));
+
+userList.countsQuery('userCounts', {
+  description: "How many of the tenant's users (matching the filter) share each role or status",
+  authScopes: { permission: 'identity:read' },
+  rows: (ctx) => [ctx.prisma.user, { tenantId: tenantOf(ctx) }],
+});

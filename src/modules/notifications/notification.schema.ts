@@ -178,13 +178,6 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx) =>
       withGraphQLErrors(() => ctx.prisma.notificationDelivery.findMany(deliveryList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
-  notificationDeliveryCounts: t.field({
-    type: [deliveryList.GroupCountRef],
-    description: "How many of the tenant's deliveries (matching the filter) share each value of a field",
-    authScopes: { permission: 'notifications:read' },
-    args: { by: t.arg({ type: deliveryList.GroupField!, required: true }), filter: t.arg({ type: deliveryList.Filter, required: false }) },
-    resolve: (_root, args, ctx) => withGraphQLErrors(() => deliveryList.counts(ctx.prisma.notificationDelivery, { tenantId: tenantOf(ctx) }, args)),
-  }),
   notificationDelivery: t.prismaField({
     type: 'NotificationDelivery',
     nullable: true,
@@ -266,3 +259,9 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => ctx.services.notifications.retryDead(tenantOf(ctx), args.id.id),
   }),
 }));
+
+deliveryList.countsQuery('notificationDeliveryCounts', {
+  description: "How many of the tenant's deliveries (matching the filter) share each value of a field",
+  authScopes: { permission: 'notifications:read' },
+  rows: (ctx) => [ctx.prisma.notificationDelivery, { tenantId: tenantOf(ctx) }],
+});

@@ -8,6 +8,8 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { ValidationError } from './errors.js';
 import { inOneStatement } from './read-query.js';
+import { withGraphQLErrors } from './graphql-errors.js';
+import type { Context } from '../../context.js';
 
 type FieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
 type InputRef = ReturnType<FieldBuilder['field']>;
@@ -255,7 +257,7 @@ export function defineList(declaration: ListDeclaration) {
     },
     /** Row counts per value of the grouped field, largest first. */
     async counts(
-      delegate: { groupBy(args: never): PromiseLike<unknown[]> },
+      delegate: GroupDelegate,
       scope: Where,
       args: { by: string; filter?: FilterValue | null },
     ): Promise<{ key: string | null; count: number }[]> {
@@ -273,8 +275,24 @@ export function defineList(declaration: ListDeclaration) {
         .sort((a, b) => b.count - a.count || String(a.key).localeCompare(String(b.key)));
     },
     GroupCountRef,
+    /** Declares `<field>(by, filter)`: the caller's rows counted per value of a field, under the list's filter. */
+    countsQuery(field: string, options: { description: string; authScopes: object; rows: (ctx: Context) => [GroupDelegate, Where] }) {
+      if (!GroupField) throw new Error(`${name} declares no groupBy`);
+      const list = this;
+      builder.queryField(field, (t) =>
+        t.field({
+          type: [GroupCountRef],
+          description: options.description,
+          authScopes: options.authScopes as never,
+          args: { by: t.arg({ type: GroupField, required: true }), filter: t.arg({ type: Filter, required: false }) },
+          resolve: (_root, args, ctx) => withGraphQLErrors(() => list.counts(...options.rows(ctx), args)),
+        }),
+      );
+    },
   };
 }
+
+type GroupDelegate = { groupBy(args: never): PromiseLike<unknown[]> };
 
 /** Grouping by a column of a GraphQL enum: keys are the enum's values as clients write them. */
 export const enumGroup = (column: string): GroupColumn => ({ column, key: (value) => (value === null || value === undefined ? null : String(value).toUpperCase().replace(/[^A-Z0-9_]/g, '_')) });

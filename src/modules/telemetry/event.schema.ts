@@ -97,13 +97,6 @@ builder.queryFields((t) => ({
         readPage(systemEventReads, ctx.prisma, info, ctx.prisma.systemEvent, systemEventList.page(query, { tenantId: tenantOf(ctx) }, args)),
       ),
   }),
-  systemEventCounts: t.field({
-    type: [systemEventList.GroupCountRef],
-    description: "How many of the tenant's events (matching the filter) share each value of a field",
-    authScopes: { permission: 'events:read' },
-    args: { by: t.arg({ type: systemEventList.GroupField!, required: true }), filter: t.arg({ type: systemEventList.Filter, required: false }) },
-    resolve: (_root, args, ctx) => withGraphQLErrors(() => systemEventList.counts(ctx.prisma.systemEvent, { tenantId: tenantOf(ctx) }, args)),
-  }),
 }));
 
 builder.mutationFields((t) => ({
@@ -131,3 +124,8 @@ builder.mutationFields((t) => ({
   }),
 }));
 
+systemEventList.countsQuery('systemEventCounts', {
+  description: "How many of the tenant's events (matching the filter) share each value of a field",
+  authScopes: { permission: 'events:read' },
+  rows: (ctx) => [ctx.prisma.systemEvent, { tenantId: tenantOf(ctx) }],
+});

@@ -120,13 +120,6 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx) =>
       withGraphQLErrors(() => ctx.prisma.deployment.findMany(deploymentList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
-  deploymentCounts: t.field({
-    type: [deploymentList.GroupCountRef],
-    description: "How many of the tenant's deployments (matching the filter) share each value of a field; MODEL keys are Model IDs",
-    authScopes: { permission: 'deployments:read' },
-    args: { by: t.arg({ type: deploymentList.GroupField!, required: true }), filter: t.arg({ type: deploymentList.Filter, required: false }) },
-    resolve: (_root, args, ctx) => withGraphQLErrors(() => deploymentList.counts(ctx.prisma.deployment, { tenantId: tenantOf(ctx) }, args)),
-  }),
   deployment: t.prismaField({
     type: 'Deployment',
     nullable: true,
@@ -173,3 +166,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, _args, ctx) => (await ctx.services.deployments.runReconciler(tenantOf(ctx))).deployments,
   }),
 }));
+
+deploymentList.countsQuery('deploymentCounts', {
+  description: "How many of the tenant's deployments (matching the filter) share each value of a field; MODEL keys are Model IDs",
+  authScopes: { permission: 'deployments:read' },
+  rows: (ctx) => [ctx.prisma.deployment, { tenantId: tenantOf(ctx) }],
+});

@@ -227,13 +227,6 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx, info) =>
       withGraphQLErrors(() => readPage(sessionReads, ctx.prisma, info, ctx.prisma.session, sessionList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
-  sessionCounts: t.field({
-    type: [sessionList.GroupCountRef],
-    description: "How many of the tenant's sessions (matching the filter) share each value of a field",
-    authScopes: { permission: 'sessions:read' },
-    args: { by: t.arg({ type: sessionList.GroupField!, required: true }), filter: t.arg({ type: sessionList.Filter, required: false }) },
-    resolve: (_root, args, ctx) => withGraphQLErrors(() => sessionList.counts(ctx.prisma.session, { tenantId: tenantOf(ctx) }, args)),
-  }),
   session: t.prismaField({
     type: 'Session',
     nullable: true,
@@ -294,3 +287,9 @@ builder.mutationFields((t) => ({
     resolve: (_root, _args, ctx) => ctx.services.scheduler.runPass(tenantOf(ctx)),
   }),
 }));
+
+sessionList.countsQuery('sessionCounts', {
+  description: "How many of the tenant's sessions (matching the filter) share each value of a field",
+  authScopes: { permission: 'sessions:read' },
+  rows: (ctx) => [ctx.prisma.session, { tenantId: tenantOf(ctx) }],
+});
