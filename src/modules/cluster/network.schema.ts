@@ -6,7 +6,6 @@ import { compact, enumValues } from '../shared/graphql.js';
 import { INTERFACE_STATUSES, INTERFACE_TYPES, NETWORK_TYPES } from './network.validation.js';
 import { anyOf, atLeast, atMost, below, custom, defineList, idIn, idIs, MAX_FILTER_DEPTH, textSearch } from '../shared/list-query.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
-import { idOfTypeIn, idOfTypeIs } from './id-filters.js';
 import type { ContainedAddress } from './network.service.js';
 
 export const NetworkTypeEnum = builder.enumType('NetworkType', { values: enumValues(NETWORK_TYPES) });
@@ -113,8 +112,8 @@ const topologyList = defineList({
 const interfaceList = defineList({
   name: 'NetworkInterface',
   filter: {
-    nodeId: idOfTypeIs('ClusterNode', 'nodeId'),
-    nodeIdIn: idOfTypeIn('ClusterNode', 'nodeId'),
+    nodeId: idIs('ClusterNode', 'nodeId', 'A ClusterNode id'),
+    nodeIdIn: idIn('ClusterNode', 'nodeId', 'Any of these ClusterNode ids'),
     topologyId: idIs(NetworkTopologyRef, 'topologyId'),
     topologyIdIn: idIn(NetworkTopologyRef, 'topologyId'),
     interfaceType: anyOf(InterfaceTypeEnum),

@@ -4,9 +4,8 @@ import { tenantOf } from '../../context.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ACCESS_MODES, PERFORMANCE_TIERS, POOL_TYPES } from './storage.validation.js';
-import { anyOf, atLeast, atMost, below, custom, defineList, equals, idIn, idIs, textSearch } from '../shared/list-query.js';
+import { anyOf, atLeast, atMost, below, custom, defineList, equals, idIn, idIs, idOf as rowIdOf, textSearch } from '../shared/list-query.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
-import { idOfTypeIn, idOfTypeIs, rowIdOf } from './id-filters.js';
 
 export const PoolTypeEnum = builder.enumType('StoragePoolType', { values: enumValues(POOL_TYPES) });
 export const PerformanceTierEnum = builder.enumType('StoragePerformanceTier', { values: enumValues(PERFORMANCE_TIERS) });
@@ -94,8 +93,8 @@ const volumeList = defineList({
   filter: {
     poolId: idIs(StoragePoolRef, 'poolId'),
     poolIdIn: idIn(StoragePoolRef, 'poolId'),
-    sessionId: idOfTypeIs('Session', 'sessionId', 'A Session id'),
-    sessionIdIn: idOfTypeIn('Session', 'sessionId'),
+    sessionId: idIs('Session', 'sessionId', 'A Session id'),
+    sessionIdIn: idIn('Session', 'sessionId', 'Any of these Session ids'),
     includeDeleted: custom(
       (t) => t.boolean({ required: false, description: 'Also list deleted volumes (default false); only at the top level of the filter' }),
       (_value, path) => {

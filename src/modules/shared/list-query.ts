@@ -39,7 +39,8 @@ function uuidOf(value: unknown, path: string): string {
   return value;
 }
 
-function idOf(value: unknown, typename: string, path: string): string {
+/** The row id of a global ID that must be of `typename`, refused naming `path` otherwise. */
+export function idOf(value: unknown, typename: string, path: string): string {
   const id = value as GlobalId;
   if (id.typename !== typename) throw new ValidationError([{ path, message: `must be the ID of a ${typename}` }]);
   return uuidOf(id.id, path);
@@ -60,19 +61,25 @@ export const equals = (type: Scalar, column?: string, description?: string): Fil
   where: (value, _path, field) => ({ [column ?? field]: value }),
 });
 
-/** An object type's ref, as the global ID arguments name the type they accept. */
-type NodeRef = { name: string };
+/**
+ * The type a global ID must be of: its ref, which also lets the edge refuse another type's ID, or its
+ * name where the module owning the type imports this one (the ref would close an import circle).
+ */
+type IdType = { name: string } | string;
 
-/** Rows whose `column` holds the entity of this global ID (of the type `ref`). */
-export const idIs = (ref: NodeRef, column: string, description?: string): FilterField => ({
-  input: (t) => t.globalID({ required: false, for: ref as never, description }),
-  where: (value, path) => ({ [column]: idOf(value, ref.name, path) }),
+const typenameOf = (type: IdType) => (typeof type === 'string' ? type : type.name);
+const forType = (type: IdType) => (typeof type === 'string' ? {} : { for: type as never });
+
+/** Rows whose `column` holds the entity of this global ID (of `type`). */
+export const idIs = (type: IdType, column: string, description?: string): FilterField => ({
+  input: (t) => t.globalID({ required: false, ...forType(type), description }),
+  where: (value, path) => ({ [column]: idOf(value, typenameOf(type), path) }),
 });
 
 /** Rows whose `column` holds any of these entities' global IDs. */
-export const idIn = (ref: NodeRef, column: string, description?: string): FilterField => ({
-  input: (t) => t.globalIDList({ required: false, for: ref as never, description }),
-  where: (value, path) => ({ [column]: { in: (value as unknown[]).map((id, index) => idOf(id, ref.name, `${path}.${index}`)) } }),
+export const idIn = (type: IdType, column: string, description?: string): FilterField => ({
+  input: (t) => t.globalIDList({ required: false, ...forType(type), description }),
+  where: (value, path) => ({ [column]: { in: (value as unknown[]).map((id, index) => idOf(id, typenameOf(type), `${path}.${index}`)) } }),
 });
 
 /** Rows whose plain-UUID `column` equals the value. */
@@ -241,51 +248,54 @@ export function defineList(declaration: ListDeclaration) {
     return [...order, ...declaration.tieBreakers.filter((column) => !sorted.has(column)).map((column) => ({ [column]: tieDirection }))];
   }
 
+  /** The Prisma where of `scope` (the caller's rows) narrowed by the filter argument. */
+  function scoped(scope: Where, filter: FilterValue | null | undefined): Where {
+    const narrowed = where(filter);
+    return Object.keys(narrowed).length ? { AND: [scope, narrowed] } : scope;
+  }
+
+  /** Row counts per value of the grouped field, largest first. */
+  async function counts(
+    delegate: GroupDelegate,
+    scope: Where,
+    args: { by: string; filter?: FilterValue | null },
+  ): Promise<{ key: string | null; count: number }[]> {
+    const spec = groups[args.by]!;
+    const column = typeof spec === 'string' ? spec : spec.column;
+    const rows = (await delegate.groupBy({ by: [column], where: scoped(scope, args.filter), _count: { _all: true } } as never)) as ({
+      _count: { _all: number };
+    } & Where)[];
+    return rows
+      .map((row) => {
+        const raw = row[column];
+        const key = typeof spec === 'string' ? (raw === null ? null : String(raw)) : spec.key(raw);
+        return { key, count: row._count._all };
+      })
+      .sort((a, b) => b.count - a.count || String(a.key).localeCompare(String(b.key)));
+  }
+
   return {
     Filter,
     Order,
     GroupField,
-    /** The Prisma where of `scope` (the caller's rows) narrowed by the filter argument. */
-    where: (scope: Where, filter: FilterValue | null | undefined): Where => {
-      const narrowed = where(filter);
-      return Object.keys(narrowed).length ? { AND: [scope, narrowed] } : scope;
-    },
+    where: scoped,
     orderBy,
     /** A Pothos-planned page query with the scope, filter and order applied, relations in one statement. */
     page<Q extends object>(query: Q, scope: Where, args: { filter?: FilterValue | null; orderBy?: OrderValue[] | null }) {
-      return { ...inOneStatement(query), where: this.where(scope, args.filter), orderBy: orderBy(args.orderBy) };
+      return { ...inOneStatement(query), where: scoped(scope, args.filter), orderBy: orderBy(args.orderBy) };
     },
-    /** Row counts per value of the grouped field, largest first. */
-    async counts(
-      delegate: GroupDelegate,
-      scope: Where,
-      args: { by: string; filter?: FilterValue | null },
-    ): Promise<{ key: string | null; count: number }[]> {
-      const spec = groups[args.by]!;
-      const column = typeof spec === 'string' ? spec : spec.column;
-      const rows = (await delegate.groupBy({ by: [column], where: this.where(scope, args.filter), _count: { _all: true } } as never)) as ({
-        _count: { _all: number };
-      } & Where)[];
-      return rows
-        .map((row) => {
-          const raw = row[column];
-          const key = typeof spec === 'string' ? (raw === null ? null : String(raw)) : spec.key(raw);
-          return { key, count: row._count._all };
-        })
-        .sort((a, b) => b.count - a.count || String(a.key).localeCompare(String(b.key)));
-    },
+    counts,
     GroupCountRef,
     /** Declares `<field>(by, filter)`: the caller's rows counted per value of a field, under the list's filter. */
     countsQuery(field: string, options: { description: string; authScopes: object; rows: (ctx: Context) => [GroupDelegate, Where] }) {
       if (!GroupField) throw new Error(`${name} declares no groupBy`);
-      const list = this;
       builder.queryField(field, (t) =>
         t.field({
           type: [GroupCountRef],
           description: options.description,
           authScopes: options.authScopes as never,
           args: { by: t.arg({ type: GroupField, required: true }), filter: t.arg({ type: Filter, required: false }) },
-          resolve: (_root, args, ctx) => withGraphQLErrors(() => list.counts(...options.rows(ctx), args)),
+          resolve: (_root, args, ctx) => withGraphQLErrors(() => counts(...options.rows(ctx), args)),
         }),
       );
     },
