@@ -11,6 +11,7 @@ import {
   type SessionsQueryVariables,
 } from './generated/graphql.js';
 import { aComputeNode, aPendingSession, aRegisteredNode, globalId } from './helpers/builders.js';
+import { everyPage } from './helpers/list-paging.js';
 import { runPostgresTests } from './helpers/backing-services.js';
 import { expectResult, startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
@@ -68,16 +69,14 @@ describe.each(kinds)('dashboard lists: filters, orders, counts and refused argum
 
   it('pages through rows with equal sort keys without repeating or skipping one, and counts them', async () => {
     const all = await admin.request(ClusterNodesDocument, { first: 50, orderBy: [{ field: 'STATUS', direction: 'ASC' }] });
-    const seen: string[] = [];
-    let after: string | null | undefined;
-    for (;;) {
-      const page = await admin.request(ClusterNodesDocument, { first: 2, after, orderBy: [{ field: 'STATUS', direction: 'ASC' }] });
-      expect(page.errors).toBeUndefined();
-      expect(page.data!.nodes.totalCount).toBe(7);
-      seen.push(...page.data!.nodes.edges.map((edge) => edge.node.id));
-      if (!page.data!.nodes.pageInfo.hasNextPage) break;
-      after = page.data!.nodes.pageInfo.endCursor;
-    }
+    const seen = (
+      await everyPage(async (after) => {
+        const page = await admin.request(ClusterNodesDocument, { first: 2, after, orderBy: [{ field: 'STATUS', direction: 'ASC' }] });
+        expect(page.errors).toBeUndefined();
+        expect(page.data!.nodes.totalCount).toBe(7);
+        return page.data!.nodes;
+      })
+    ).map((node) => node.id);
     expect(seen).toEqual(all.data!.nodes.edges.map((edge) => edge.node.id));
     expect(new Set(seen).size).toBe(7);
     const filtered = await admin.request(ClusterNodesDocument, { first: 1, filter: { nodeType: ['COMPUTE'] } });

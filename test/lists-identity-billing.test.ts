@@ -16,6 +16,7 @@ import {
 import { globalId } from './helpers/builders.js';
 import { runPostgresTests } from './helpers/backing-services.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
+import { everyPage } from './helpers/list-paging.js';
 
 const kinds: DatabaseKind[] = runPostgresTests ? ['pglite', 'postgres'] : ['pglite'];
 const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
@@ -28,24 +29,6 @@ function expectRefused(result: ExecutionResult<unknown>, argument: string): void
   expect(error?.extensions?.code, JSON.stringify(result.errors)).toBe('BAD_USER_INPUT');
   const paths = ((error?.extensions?.issues ?? []) as { path: string }[]).map((issue) => issue.path);
   expect(paths.some((path) => path === argument || path.endsWith(`.${argument}`)), `issues ${paths.join(', ')}`).toBe(true);
-}
-
-interface Page<T> {
-  edges: { node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
-}
-
-/** Every row of a list, page after page. */
-async function allPages<T>(page: (after: string | null) => Promise<Page<T>>): Promise<T[]> {
-  const rows: T[] = [];
-  let after: string | null = null;
-  for (let pages = 0; pages < 50; pages++) {
-    const current = await page(after);
-    rows.push(...current.edges.map((edge) => edge.node));
-    if (!current.pageInfo.hasNextPage) return rows;
-    after = current.pageInfo.endCursor ?? null;
-  }
-  throw new Error('paging never ended');
 }
 
 describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
@@ -222,7 +205,7 @@ describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
       for (const direction of ['ASC', 'DESC'] as const) {
         const orderBy = [{ field: 'ROLE' as const, direction }];
         const whole = (await admin.request(UserListDocument, { first: 50, orderBy })).data!.users.edges.map((edge) => edge.node);
-        const paged = await allPages(async (after) => (await admin.request(UserListDocument, { first: 2, after, orderBy })).data!.users);
+        const paged = await everyPage(async (after) => (await admin.request(UserListDocument, { first: 2, after, orderBy })).data!.users);
         expect(paged.map((user) => user.id)).toEqual(whole.map((user) => user.id));
         expect(new Set(paged.map((user) => user.id)).size).toBe(7);
         const roles = paged.map((user) => user.role);
@@ -352,7 +335,7 @@ describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
 
     it('pages through equal token counts without repeating or skipping a record', async () => {
       const orderBy = [{ field: 'TOTAL_TOKENS' as const, direction: 'DESC' as const }];
-      const paged = await allPages(async (after) => (await admin.request(UsageRecordListDocument, { first: 2, after, orderBy })).data!.usageRecords);
+      const paged = await everyPage(async (after) => (await admin.request(UsageRecordListDocument, { first: 2, after, orderBy })).data!.usageRecords);
       expect(paged.map((record) => record.totalTokens)).toEqual([200, 100, 100, 100, 50]);
       expect(new Set(paged.map((record) => record.id)).size).toBe(5);
       const whole = (await admin.request(UsageRecordListDocument, { first: 50, orderBy })).data!.usageRecords.edges.map((edge) => edge.node.id);
@@ -372,7 +355,7 @@ describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
       expect(await names({ status: ['COMPLETED'], not: { sessionName: 'render' } })).toEqual(['trainxa']);
       expect(await names({ userIdIn: [users.optwo] })).toEqual(['render 50x done', 'trainxa']);
       const orderBy = [{ field: 'PRIORITY' as const, direction: 'DESC' as const }];
-      const paged = await allPages(async (after) => (await admin.request(ArchivedSessionListDocument, { first: 1, after, orderBy })).data!.archivedSessions);
+      const paged = await everyPage(async (after) => (await admin.request(ArchivedSessionListDocument, { first: 1, after, orderBy })).data!.archivedSessions);
       expect(paged.map((session) => session.priority)).toEqual([5, 5, 5, 1]);
       expect(new Set(paged.map((session) => session.sessionId)).size).toBe(4);
       expectRefused(await admin.request(ArchivedSessionListDocument, { first: 5, filter: { nodeId: 'not-a-uuid' } }), 'filter.nodeId');
