@@ -19,8 +19,8 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import type { EdgeConfig } from '../config.js';
 import type { FieldIssue } from '../modules/shared/errors.js';
+import { isUuid } from '../modules/shared/validation.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
@@ -61,11 +61,11 @@ function globalIdIssue(value: string, rule: GlobalIdRule, schema: GraphQLSchema)
 
 /** A record's key: a UUID, or a compound key (a JSON array) that starts with one, as time-partitioned rows have. */
 function isRecordKey(key: string): boolean {
-  if (UUID.test(key)) return true;
+  if (isUuid(key)) return true;
   if (!key.startsWith('[')) return false;
   try {
     const parts: unknown = JSON.parse(key);
-    return Array.isArray(parts) && typeof parts[0] === 'string' && UUID.test(parts[0]);
+    return Array.isArray(parts) && isUuid(parts[0]);
   } catch {
     return false;
   }

@@ -13,11 +13,11 @@ import {
   type UsageFilter,
   type UsageGrouping,
 } from './usage.validation.js';
+import { isUuid } from '../shared/validation.js';
 
 /** A tenant-scoped client, or a transaction of one, so a caller can record usage inside its own transaction. */
 export type TenantDb = PrismaClient | Prisma.TransactionClient;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TOKENS_PER_PRICE_UNIT = 1_000_000;
 
 /** Money is kept exact: USD with six decimals, as cost_usd stores it. */
@@ -146,7 +146,7 @@ export class UsageService {
   private async record(db: Prisma.TransactionClient, input: ParsedLlmRequest): Promise<{ record: UsageRecord; created: boolean }> {
     const { tenantId } = input;
     const model = await db.model.findFirst({
-      where: UUID.test(input.modelId) ? { OR: [{ id: input.modelId }, { modelId: input.modelId }] } : { modelId: input.modelId },
+      where: isUuid(input.modelId) ? { OR: [{ id: input.modelId }, { modelId: input.modelId }] } : { modelId: input.modelId },
       select: { id: true, priceInputPerMillion: true, priceOutputPerMillion: true },
     });
     if (!model) throw new NotFoundError('Model', input.modelId);

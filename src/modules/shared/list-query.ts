@@ -10,6 +10,7 @@ import { ValidationError } from './errors.js';
 import { inOneStatement } from './read-query.js';
 import { withGraphQLErrors } from './graphql-errors.js';
 import type { Context } from '../../context.js';
+import { isUuid } from './validation.js';
 
 type FieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
 type InputRef = ReturnType<FieldBuilder['field']>;
@@ -32,11 +33,9 @@ interface GlobalId {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function uuidOf(value: unknown, path: string): string {
-  if (typeof value !== 'string' || !UUID.test(value)) throw new ValidationError([{ path, message: 'must be a UUID' }]);
-  return value;
+  if (!isUuid(value)) throw new ValidationError([{ path, message: 'must be a UUID' }]);
+  return value as string;
 }
 
 /** The row id of a global ID that must be of `typename`, refused naming `path` otherwise. */

@@ -12,3 +12,8 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
     })),
   );
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a value is a UUID in its textual form, as the database's uuid columns take it. */
+export const isUuid = (value: unknown): boolean => typeof value === 'string' && UUID.test(value);
