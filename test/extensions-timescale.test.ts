@@ -50,8 +50,11 @@ const chunkNear = { id: randomUUID(), embedding: unitVector({ 0: 1 }) };
 const chunkMiddle = { id: randomUUID(), embedding: unitVector({ 0: 1, 1: 1 }) };
 const chunkFar = { id: randomUUID(), embedding: unitVector({ 1: 1 }) };
 
+// One instant for every fixture time, so a session's start and end are exactly the intended span apart.
+const fixtureNow = Date.now();
+
 function secondsAgo(seconds: number): string {
-  return new Date(Date.now() - seconds * 1000).toISOString();
+  return new Date(fixtureNow - seconds * 1000).toISOString();
 }
 
 /** Tenants, nodes, sessions and document chunks; foreign keys to rows the test does not care about are not checked. */
