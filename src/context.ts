@@ -1,4 +1,5 @@
 import type { PrismaClient } from './generated/prisma/client.js';
+import type { TenantRows } from './infra/db.js';
 import type { Logger } from './infra/logger.js';
 import type { Principal } from './modules/identity/principal.js';
 import type { Services } from './services.js';
@@ -10,6 +11,8 @@ export interface Context {
   principal: Principal | null;
   /** The tenant client; within a request it sees only the principal's tenant. */
   prisma: PrismaClient;
+  /** Raw rows through the same tenant scope as `prisma`, for compiled reads. */
+  tenantRows: TenantRows;
   services: Services;
   log: Logger;
   /** Where the request came from, for security records. */

@@ -81,6 +81,15 @@ describe('operation limits and input bounds over HTTP', () => {
     expect(codes(negative)).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('checks a query it passed before again when its variables change', async () => {
+    const query = 'query($n: Int, $host: String) { nodes(first: $n, filter: { hostname: $host }) { totalCount } }';
+    for (let round = 0; round < 2; round++) {
+      expect(codes(await post({ query, variables: { n: 5, host: 'gpu' } }))).toEqual([]);
+      expect(limitOf(await post({ query, variables: { n: edge.maxPageSize + 1, host: 'gpu' } }))).toBe('MAX_PAGE_SIZE');
+      expect(codes(await post({ query, variables: { n: 5, host: 'a\u0000b' } }))).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+
   it('answers a body larger than MAX_REQUEST_BODY_BYTES with 413 before reading it', async () => {
     const answer = await fetch(server.url, {
       method: 'POST',

@@ -40,6 +40,7 @@ export function createRequestContexts(db: Database, services: Services, log: Log
       requestId: requestIdOf(requestId),
       principal,
       prisma: db.prisma,
+      tenantRows: db.tenantRows,
       services,
       log,
       client,

@@ -20,6 +20,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { EdgeConfig } from '../config.js';
 import type { FieldIssue } from '../modules/shared/errors.js';
 import { isUuid } from '../modules/shared/validation.js';
+import { rememberingPasses } from './passed-checks.js';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -162,17 +163,18 @@ export function inputRefusals(args: OperationArgs, edge: EdgeConfig): GraphQLErr
 
 /** Refuses bad variables, strings, ids and JSON before any resolver (or the database) sees them. */
 export function useEdgeValidation(edge: EdgeConfig): Plugin {
+  const refusals = rememberingPasses((args: OperationArgs) => inputRefusals(args, edge));
   return {
     onParams({ params, setResult }) {
       const refused = variablesRefusal(params.variables, edge);
       if (refused) setResult({ errors: [refused] });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const errors = inputRefusals(args, edge);
+      const errors = refusals(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const errors = inputRefusals(args, edge);
+      const errors = refusals(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
   };

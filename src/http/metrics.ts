@@ -32,6 +32,14 @@ export function useServerMetrics(metrics: ServerMetrics, settings: Observability
             graphql_envelop_phase_execute: true,
             graphql_envelop_phase_subscribe: true,
             graphql_yoga_http_duration: true,
+            // On by default in the plugin; each costs every request work (a walk of the document for
+            // deprecated fields, a quantile summary, a timer per phase) for figures the ones above give.
+            graphql_envelop_deprecated_field: false,
+            graphql_envelop_request_time_summary: false,
+            graphql_envelop_phase_parse: false,
+            graphql_envelop_phase_validate: false,
+            graphql_envelop_phase_context: false,
+            graphql_envelop_schema_change: false,
           },
         }),
       );

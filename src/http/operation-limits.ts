@@ -7,6 +7,7 @@ import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexit
 import type { Plugin } from 'graphql-yoga';
 import type { EdgeConfig } from '../config.js';
 import type { OperationArgs } from './edge-validation.js';
+import { rememberingPasses } from './passed-checks.js';
 
 /** The one error every operation limit answers with: which setting refused it, and its value. */
 export function limitExceeded(setting: string, max: number, found: number | undefined, what: string): GraphQLError {
@@ -76,13 +77,14 @@ export function costErrors({ schema, document, operationName, variableValues }: 
 
 /** Refuses an operation whose cost or page sizes exceed the limits before any resolver runs. */
 function useCostLimit(edge: EdgeConfig): Plugin {
+  const refusals = rememberingPasses((args: OperationArgs) => costErrors(args, edge));
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const errors = costErrors(args, edge);
+      const errors = refusals(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const errors = costErrors(args, edge);
+      const errors = refusals(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
   };

@@ -18,6 +18,8 @@ export interface Database {
   prisma: PrismaClient;
   /** Cross-tenant work (sign-in, schedulers, jobs): the owner's connection, not bound to a tenant. */
   system: PrismaClient;
+  /** One parameterised statement's rows in the current tenant scope, as the tenant client would run it, without the ORM. */
+  tenantRows: TenantRows;
   /** Owner statements (health checks); on a server its connections are switched to the owner first. */
   pool: pg.Pool;
   /** Connections of the whole pool now, for metrics. */
@@ -36,6 +38,9 @@ const ENTER_TENANT: Omit<SqlQuery, 'args'> = {
 async function enterTenant(tx: AdapterTransaction): Promise<void> {
   await tx.executeRaw({ ...ENTER_TENANT, args: [APP_ROLE, currentTenantId() ?? ''] });
 }
+
+/** Runs one parameterised statement in the current tenant scope and returns its rows. */
+export type TenantRows = <T>(sql: string, values: unknown[]) => Promise<T[]>;
 
 /** A transaction of either client: an interactive one of the tenant client, or withExclusiveLock's. */
 export type Transaction = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
@@ -118,18 +123,25 @@ export function createDatabase(url: string, poolMax: number, options: { embedded
   let system: PrismaClient;
   let prisma: PrismaClient;
   let ownerPool = pool;
+  let tenantRows: TenantRows;
   if (options.embedded) {
     system = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterNothing) });
     prisma = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterTenant) });
+    // The scope lives in a transaction there; the tenant client's raw path takes it.
+    const client = prisma;
+    tenantRows = (sql, values) => client.$queryRawUnsafe(sql, ...values);
   } else {
     const connections = new ScopedConnections(pool);
     ownerPool = connections.view(() => OWNER_SCOPE);
+    const tenantPool = connections.view(tenantScope);
     system = new PrismaClient({ adapter: new PrismaPg(ownerPool) });
-    prisma = new PrismaClient({ adapter: new PrismaPg(connections.view(tenantScope)) });
+    prisma = new PrismaClient({ adapter: new PrismaPg(tenantPool) });
+    tenantRows = async <T>(sql: string, values: unknown[]) => (await tenantPool.query(sql, values)).rows as T[];
   }
   return {
     prisma,
     system,
+    tenantRows,
     pool: ownerPool,
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {

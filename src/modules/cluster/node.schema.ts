@@ -137,7 +137,7 @@ builder.queryFields((t) => ({
     args: { filter: t.arg({ type: nodeList.Filter, required: false }), orderBy: t.arg({ type: [nodeList.Order], required: false }) },
     totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.node.count({ where: nodeList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx, info) =>
-      withGraphQLErrors(() => readPage(nodeReads, ctx.prisma, info, ctx.prisma.node, nodeList.page(query, { tenantId: tenantOf(ctx) }, args))),
+      withGraphQLErrors(() => readPage(nodeReads, ctx.tenantRows, info, ctx.prisma.node, nodeList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   node: t.prismaField({
     type: 'Node',

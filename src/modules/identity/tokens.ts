@@ -22,8 +22,18 @@ export interface AccessClaims {
   expiresAt: Date;
 }
 
+/** How many verified tokens are remembered; the oldest is forgotten first. */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
 /** Issues and verifies access tokens: HS256 with a shared secret, or EdDSA / RS256 key pairs, or a JWKS. */
 export class TokenService {
+  /**
+   * Tokens whose signature and claims were verified, until they expire: a token's text and the keys
+   * decide its verification, so it answers the same until then. Who the token's user is now (active,
+   * role, signed in) is checked on every request by the authenticator, not here.
+   */
+  private readonly verified = new Map<string, AccessClaims>();
+
   private constructor(
     private readonly config: AuthConfig,
     private readonly signingKey: Uint8Array | CryptoKey | undefined,
@@ -66,6 +76,16 @@ export class TokenService {
 
   /** Verifies signature, algorithm, issuer, audience and expiry; returns the claims the API uses. */
   async verifyAccessToken(token: string): Promise<AccessClaims> {
+    const known = this.verified.get(token);
+    if (known && known.expiresAt.getTime() > Date.now()) return known;
+    if (known) this.verified.delete(token);
+    const claims = await this.verifyOnce(token);
+    if (this.verified.size >= VERIFIED_TOKENS_KEPT) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private async verifyOnce(token: string): Promise<AccessClaims> {
     const options = { issuer: this.config.issuer, audience: this.config.audience, requiredClaims: ['sub', 'exp'] };
     let payload: JWTPayload;
     try {

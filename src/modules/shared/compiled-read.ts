@@ -19,6 +19,7 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import type { TenantRows } from '../../infra/db.js';
 
 /** How a column's value reaches JSON: as it is, or a time as milliseconds since the epoch. */
 type ColumnKind = 'scalar' | 'time' | 'json';
@@ -126,10 +127,6 @@ export interface PageQuery {
   cursor?: unknown;
 }
 
-interface RawClient {
-  $queryRawUnsafe<T>(sql: string, ...values: unknown[]): Promise<T>;
-}
-
 /** A Prisma model delegate; only its findMany is used, for the pages a statement cannot express. */
 interface Delegate {
   findMany(args: never): PromiseLike<unknown[]>;
@@ -141,16 +138,16 @@ interface Delegate {
  */
 export async function readPage<D extends Delegate>(
   model: ReadModel,
-  client: RawClient,
+  rows: TenantRows,
   info: GraphQLResolveInfo,
   delegate: D,
   query: Parameters<D['findMany']>[0] & PageQuery,
 ): Promise<Awaited<ReturnType<D['findMany']>>> {
   const statement = compilePage(model, info, query);
   if (!statement) return (await delegate.findMany(query as never)) as Awaited<ReturnType<D['findMany']>>;
-  const [result] = await client.$queryRawUnsafe<{ page: unknown }[]>(statement.sql, ...statement.params);
+  const [result] = await rows<{ page: unknown }>(statement.sql, statement.params);
   const page = (typeof result?.page === 'string' ? JSON.parse(result.page) : result?.page) as { k: unknown[]; v: Record<string, unknown> }[];
-  const rows = page.map(({ k, v }) => {
+  const objects = page.map(({ k, v }) => {
     const row = new CompiledObject(v) as CompiledObject & Record<string, unknown>;
     model.cursor.forEach((name, index) => {
       row[name] = model.columns[name]!.kind === 'time' ? new Date(k[index] as number) : k[index];
@@ -158,7 +155,7 @@ export async function readPage<D extends Delegate>(
     return row;
   });
   // The rows are read by the declared type's fields through answerCompiledRows, not as Prisma rows.
-  return rows as unknown as Awaited<ReturnType<D['findMany']>>;
+  return objects as unknown as Awaited<ReturnType<D['findMany']>>;
 }
 
 interface Statement {

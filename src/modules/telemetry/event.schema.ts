@@ -94,7 +94,7 @@ builder.queryFields((t) => ({
       withGraphQLErrors(() => ctx.prisma.systemEvent.count({ where: systemEventList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx, info) =>
       withGraphQLErrors(() =>
-        readPage(systemEventReads, ctx.prisma, info, ctx.prisma.systemEvent, systemEventList.page(query, { tenantId: tenantOf(ctx) }, args)),
+        readPage(systemEventReads, ctx.tenantRows, info, ctx.prisma.systemEvent, systemEventList.page(query, { tenantId: tenantOf(ctx) }, args)),
       ),
   }),
 }));

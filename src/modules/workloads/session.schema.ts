@@ -225,7 +225,7 @@ builder.queryFields((t) => ({
     args: { filter: t.arg({ type: sessionList.Filter, required: false }), orderBy: t.arg({ type: [sessionList.Order], required: false }) },
     totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.session.count({ where: sessionList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
     resolve: (query, _root, args, ctx, info) =>
-      withGraphQLErrors(() => readPage(sessionReads, ctx.prisma, info, ctx.prisma.session, sessionList.page(query, { tenantId: tenantOf(ctx) }, args))),
+      withGraphQLErrors(() => readPage(sessionReads, ctx.tenantRows, info, ctx.prisma.session, sessionList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
   session: t.prismaField({
     type: 'Session',
