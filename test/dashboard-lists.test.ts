@@ -63,6 +63,11 @@ describe.each(kinds)('dashboard lists: filters, orders, counts and refused argum
       'gpu-b2.rack',
     ]);
     expect(await nodeNames({ filter: { minGpuCount: 4, not: { minGpuCount: 8 } } })).toEqual(['gpu-b2.rack']);
+    // Rows without a value are not excluded by a not: the CPU nodes have no GPU type.
+    const cpuNodes = ['cpu-0.rack', 'cpu-1.rack', 'cpu-2.rack', 'cpu-3.rack'];
+    expect(await nodeNames({ filter: { not: { gpuType: ['A100'] } } })).toEqual([...cpuNodes, 'gpu-a1.rack', 'gpu-c3.rack']);
+    expect(await nodeNames({ filter: { not: { or: [{ gpuType: ['A100'] }, { status: ['MAINTENANCE'] }] } } })).toEqual([...cpuNodes, 'gpu-a1.rack']);
+    expect(await nodeNames({ filter: { not: { not: { gpuType: ['A100', 'H100'] } } } })).toEqual(['gpu-a1.rack', 'gpu-b2.rack', 'gpu-c3.rack']);
     expect(await nodeNames({ filter: { createdFrom: new Date(Date.now() + 60_000).toISOString() } })).toEqual([]);
     expect(await nodeNames({ filter: { labels: { zone: 'a' }, nodeType: ['GPU'] } })).toEqual(['gpu-a1.rack', 'gpu-c3.rack']);
   });

@@ -111,6 +111,7 @@ const topologyList = defineList({
 
 const interfaceList = defineList({
   name: 'NetworkInterface',
+  model: 'NodeNetworkInterface',
   filter: {
     nodeId: idIs('ClusterNode', 'nodeId', 'A ClusterNode id'),
     nodeIdIn: idIn('ClusterNode', 'nodeId', 'Any of these ClusterNode ids'),

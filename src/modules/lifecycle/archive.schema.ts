@@ -49,6 +49,7 @@ const ArchivedSystemEventRef = builder.prismaObject('SystemEventArchive', {
 
 const archivedSessionList = defineList({
   name: 'ArchivedSession',
+  model: 'SessionArchive',
   filter: {
     status: anyOf(SessionStatusEnum, undefined, 'completed, failed or cancelled'),
     sessionType: anyOf(SessionTypeEnum),
@@ -77,6 +78,7 @@ const archivedSessionList = defineList({
 
 const archivedSystemEventList = defineList({
   name: 'ArchivedSystemEvent',
+  model: 'SystemEventArchive',
   filter: {
     severity: anyOf(EventSeverityEnum),
     eventType: equals('String'),

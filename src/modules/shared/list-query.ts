@@ -6,6 +6,7 @@
  */
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
+import { getDatamodel } from '../../generated/pothos-types.js';
 import { ValidationError } from './errors.js';
 import { inOneStatement } from './read-query.js';
 import { withGraphQLErrors } from './graphql-errors.js';
@@ -21,8 +22,12 @@ type TypeParam = Scalar | Parameters<FieldBuilder['field']>[0]['type'];
 /** How one `filter` field reads and what condition it puts on which column. */
 export interface FilterField {
   input(t: FieldBuilder): InputRef;
-  /** The Prisma condition for a given (non-null) value; `path` names the argument in errors, `field` is its name. */
-  where(value: unknown, path: string, field: string): Where;
+  /**
+   * The Prisma condition for a given (non-null) value; `path` names the argument in errors, `field` is
+   * its name. `unknowable`: whether a column's condition must be made false rather than unknown on a
+   * row without a value (a nullable column under a `not`; see `definite`).
+   */
+  where(value: unknown, path: string, field: string, unknowable: (column: string) => boolean): Where;
   /** A range bound on a column, checked against the other bound of the same column. */
   bound?: { column: string; side: 'lower' | 'upper' };
 }
@@ -45,19 +50,27 @@ export function idOf(value: unknown, typename: string, path: string): string {
   return uuidOf(id.id, path);
 }
 
+/**
+ * A column condition that is false, never unknown, where the column holds null. SQL's NOT of an
+ * unknown is unknown, so `not: { gpuType: ["A100"] }` would drop the rows without a GPU type; under a
+ * `not` each column condition first requires a value, and its negation keeps those rows.
+ */
+const definite = (column: string, condition: Where, unknowable: (column: string) => boolean): Where =>
+  unknowable(column) ? { AND: [{ [column]: { not: null } }, { [column]: condition }] } : { [column]: condition };
+
 /** LIKE's wildcards and its escape character in the user's text, matched as themselves. */
 export const escapeLike = (text: string) => text.replace(/[\\%_]/g, (character) => `\\${character}`);
 
 /** Rows whose `column` is any of the given values (an enum, or a scalar type). */
 export const anyOf = (type: TypeParam, column?: string, description?: string): FilterField => ({
   input: (t) => t.field({ type: [type] as never, required: false, description }),
-  where: (value, _path, field) => ({ [column ?? field]: { in: value } }),
+  where: (value, _path, field, unknowable) => definite(column ?? field, { in: value }, unknowable),
 });
 
 /** Rows whose `column` equals the value. */
 export const equals = (type: Scalar, column?: string, description?: string): FilterField => ({
   input: (t) => t.field({ type: type as never, required: false, description }),
-  where: (value, _path, field) => ({ [column ?? field]: value }),
+  where: (value, _path, field, unknowable) => definite(column ?? field, { equals: value }, unknowable),
 });
 
 /**
@@ -72,32 +85,32 @@ const forType = (type: IdType) => (typeof type === 'string' ? {} : { for: type a
 /** Rows whose `column` holds the entity of this global ID (of `type`). */
 export const idIs = (type: IdType, column: string, description?: string): FilterField => ({
   input: (t) => t.globalID({ required: false, ...forType(type), description }),
-  where: (value, path) => ({ [column]: idOf(value, typenameOf(type), path) }),
+  where: (value, path, _field, unknowable) => definite(column, { equals: idOf(value, typenameOf(type), path) }, unknowable),
 });
 
 /** Rows whose `column` holds any of these entities' global IDs. */
 export const idIn = (type: IdType, column: string, description?: string): FilterField => ({
   input: (t) => t.globalIDList({ required: false, ...forType(type), description }),
-  where: (value, path) => ({ [column]: { in: (value as unknown[]).map((id, index) => idOf(id, typenameOf(type), `${path}.${index}`)) } }),
+  where: (value, path, _field, unknowable) => definite(column, { in: (value as unknown[]).map((id, index) => idOf(id, typenameOf(type), `${path}.${index}`)) }, unknowable),
 });
 
 /** Rows whose plain-UUID `column` equals the value. */
 export const uuidIs = (column?: string, description?: string): FilterField => ({
   input: (t) => t.string({ required: false, description }),
-  where: (value, path, field) => ({ [column ?? field]: uuidOf(value, path) }),
+  where: (value, path, field, unknowable) => definite(column ?? field, { equals: uuidOf(value, path) }, unknowable),
 });
 
 /** Rows whose plain-UUID `column` is any of the values. */
 export const uuidIn = (column: string, description?: string): FilterField => ({
   input: (t) => t.stringList({ required: false, description }),
-  where: (value, path) => ({ [column]: { in: (value as unknown[]).map((id, index) => uuidOf(id, `${path}.${index}`)) } }),
+  where: (value, path, _field, unknowable) => definite(column, { in: (value as unknown[]).map((id, index) => uuidOf(id, `${path}.${index}`)) }, unknowable),
 });
 
 /** Rows where any of `columns` contains the text, ignoring case; `%` and `_` match themselves. */
 export const textSearch = (columns: string[], description = `Case-insensitive text contained in ${columns.join(' or ')}`): FilterField => ({
   input: (t) => t.string({ required: false, description }),
-  where: (value) => {
-    const conditions = columns.map((column) => ({ [column]: { contains: escapeLike(value as string), mode: 'insensitive' } }));
+  where: (value, _path, _field, unknowable) => {
+    const conditions = columns.map((column) => definite(column, { contains: escapeLike(value as string), mode: 'insensitive' }, unknowable));
     return conditions.length === 1 ? conditions[0]! : { OR: conditions };
   },
 });
@@ -106,7 +119,7 @@ const bound =
   (operator: 'gte' | 'gt' | 'lte' | 'lt', side: 'lower' | 'upper') =>
   (column: string, type: 'DateTime' | 'Int' | 'Float' = 'DateTime', description?: string): FilterField => ({
     input: (t) => t.field({ type, required: false, description }),
-    where: (value) => ({ [column]: { [operator]: value } }),
+    where: (value, _path, _field, unknowable) => definite(column, { [operator]: value }, unknowable),
     bound: { column, side },
   });
 
@@ -150,6 +163,8 @@ export type GroupColumn = string | { column: string; key: (value: unknown) => st
 export interface ListDeclaration {
   /** The GraphQL names' prefix: `<name>Filter`, `<name>Order`, `<name>OrderField`, `<name>GroupField`. */
   name: string;
+  /** The Prisma model listed, where its name is not `name`. */
+  model?: string;
   filter: Record<string, FilterField>;
   /** Sortable fields by their GraphQL enum value (UPPER_CASE). */
   orderBy: Record<string, OrderColumn>;
@@ -206,7 +221,10 @@ export function defineList(declaration: ListDeclaration) {
     ? builder.enumType(`${name}GroupField`, { values: Object.fromEntries(Object.keys(groups).map((value) => [value, { value }])) })
     : null;
 
-  function where(value: FilterValue | null | undefined, path = 'filter', depth = 1): Where {
+  const nullable = nullableColumns(declaration.model ?? name);
+  const unknowableUnder = (negated: boolean) => (negated ? (column: string) => nullable.has(column) : () => false);
+
+  function where(value: FilterValue | null | undefined, path = 'filter', depth = 1, negated = false): Where {
     if (!value) return {};
     if (depth > MAX_FILTER_DEPTH) throw new ValidationError([{ path, message: `nests and / or / not deeper than ${MAX_FILTER_DEPTH} levels` }]);
     const conditions: Where[] = [];
@@ -216,7 +234,7 @@ export function defineList(declaration: ListDeclaration) {
       const spec = fields[field];
       if (!spec) throw new ValidationError([{ path: `${path}.${field}`, message: 'is not a filter field' }]);
       if (Array.isArray(fieldValue) && fieldValue.length === 0) continue;
-      conditions.push(spec.where(fieldValue, `${path}.${field}`, field));
+      conditions.push(spec.where(fieldValue, `${path}.${field}`, field, unknowableUnder(negated)));
       if (spec.bound) {
         const entry = bounds.get(spec.bound.column) ?? {};
         entry[spec.bound.side] = [`${path}.${field}`, fieldValue];
@@ -228,9 +246,9 @@ export function defineList(declaration: ListDeclaration) {
         throw new ValidationError([{ path: upper[0], message: `is before ${lower[0]}` }]);
       }
     }
-    if (value.and?.length) conditions.push({ AND: value.and.map((part, index) => where(part, `${path}.and.${index}`, depth + 1)) });
-    if (value.or?.length) conditions.push({ OR: value.or.map((part, index) => where(part, `${path}.or.${index}`, depth + 1)) });
-    if (value.not) conditions.push({ NOT: where(value.not, `${path}.not`, depth + 1) });
+    if (value.and?.length) conditions.push({ AND: value.and.map((part, index) => where(part, `${path}.and.${index}`, depth + 1, negated)) });
+    if (value.or?.length) conditions.push({ OR: value.or.map((part, index) => where(part, `${path}.or.${index}`, depth + 1, negated)) });
+    if (value.not) conditions.push({ NOT: where(value.not, `${path}.not`, depth + 1, true) });
     return conditions.length === 1 ? conditions[0]! : conditions.length ? { AND: conditions } : {};
   }
 
@@ -299,6 +317,15 @@ export function defineList(declaration: ListDeclaration) {
       );
     },
   };
+}
+
+/** The scalar columns of a Prisma model that may hold null. */
+let datamodel: ReturnType<typeof getDatamodel> | undefined;
+function nullableColumns(model: string): Set<string> {
+  datamodel ??= getDatamodel();
+  const found = datamodel.datamodel.models[model];
+  if (!found) throw new Error(`a list names the model ${model}, which the data model lacks`);
+  return new Set(found.fields.filter((field) => field.kind === 'scalar' && !field.isRequired).map((field) => field.name));
 }
 
 type GroupDelegate = { groupBy(args: never): PromiseLike<unknown[]> };

@@ -90,6 +90,7 @@ const RecordLlmMetricsInput = builder.inputType('RecordLlmMetricsInput', {
 
 const llmMetricsList = defineList({
   name: 'LlmMetrics',
+  model: 'LlmMetric',
   filter: {
     modelId: equals('String', undefined, "The model's catalog key"),
     requestId: equals('String'),

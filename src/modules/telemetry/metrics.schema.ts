@@ -155,6 +155,7 @@ const SystemMeasurementEnum = builder.enumType('SystemMeasurement', {
 
 const systemMetricsList = defineList({
   name: 'SystemMetrics',
+  model: 'SystemMetric',
   filter: {
     // Snapshots are read one node at a time, so every filter names its node.
     nodeId: { ...idIs(ClusterNodeRef, 'nodeId'), input: (t) => t.globalID({ required: true, for: ClusterNodeRef }) },
