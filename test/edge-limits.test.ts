@@ -118,11 +118,15 @@ describe('operation limits and input bounds over HTTP', () => {
     }
   });
 
-  it('answers a malformed cursor with BAD_USER_INPUT and logs no unexpected error for it', async () => {
+  it('answers a malformed cursor with BAD_USER_INPUT naming the argument, and logs no unexpected error for it', async () => {
     for (const after of ['not-a-cursor', 'x'.repeat(1_000)]) {
       const answer = await post({ query: 'query($after: String) { models(first: 1, after: $after) { edges { cursor } } }', variables: { after } });
       expect(codes(answer)).toEqual(['BAD_USER_INPUT']);
+      expect(answer.body.errors![0]!.extensions!.argument).toBe('after');
+      expect(answer.body.errors![0]!.message).not.toContain(after);
     }
+    const before = await post({ query: '{ nodes(last: 1, before: "junk") { edges { cursor } } }' });
+    expect(before.body.errors?.map((error) => [error.extensions?.code, error.extensions?.argument])).toEqual([['BAD_USER_INPUT', 'before']]);
     expect(logLines.filter((line) => line.includes('unexpected error'))).toEqual([]);
   });
 

@@ -3,6 +3,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useErrorHandler, type YogaLogger, type YogaServerOptions } from 'graphql-yoga';
 import { type GraphQLError } from 'graphql';
 import { useCompiledQueries } from './compiled-execution.js';
+import { useCursorErrors } from './cursor-errors.js';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Database } from '../infra/db.js';
@@ -67,6 +68,7 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
     plugins: [
       ...hardeningPlugins(config.edge, callers),
       useCompiledQueries(),
+      useCursorErrors(),
       useTenantScope(),
       ...(config.observability.metricsEnabled ? [useServerMetrics(metrics, config.observability)] : []),
       useAccessLog(log),
