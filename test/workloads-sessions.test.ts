@@ -208,8 +208,16 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
       { sessionType: 'BATCH', status: 'PENDING', sessionCount: 2, totalCpuRequest: 4, totalMemoryRequestGb: 8 },
       { sessionType: 'INTERACTIVE', status: 'SCHEDULED', sessionCount: 1, totalCpuRequest: 2, totalMemoryRequestGb: 4 },
     ]);
-    const scheduledOnly = (await reader.request(SessionStatsDocument, { filter: { status: ['SCHEDULED'] } })).data!.sessionStats.edges;
-    expect(scheduledOnly.map((edge) => edge.node.sessionType)).toEqual(['INTERACTIVE']);
+    const scheduledOnly = (await reader.request(SessionStatsDocument, { filter: { status: ['SCHEDULED'] } })).data!.sessionStats;
+    expect(scheduledOnly.edges.map((edge) => edge.node.sessionType)).toEqual(['INTERACTIVE']);
+    expect(scheduledOnly.totalCount).toBe(1);
+    const byCpu = (await reader.request(SessionStatsDocument, { orderBy: [{ field: 'TOTAL_CPU_REQUEST', direction: 'ASC' }] })).data!.sessionStats;
+    expect(byCpu.edges.map((edge) => edge.node.totalCpuRequest)).toEqual([2, 4]);
+    expect(byCpu.totalCount).toBe(2);
+    const byCount = (await reader.request(SessionStatsDocument, { orderBy: [{ field: 'SESSION_COUNT' }] })).data!.sessionStats;
+    expect(byCount.edges.map((edge) => edge.node.sessionCount)).toEqual([2, 1]);
+    const tooMany = await reader.request(SessionStatsDocument, { orderBy: [{ field: 'STATUS' }, { field: 'STATUS' }, { field: 'STATUS' }, { field: 'STATUS' }] });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
     const stranger = await server.signIn({ role: 'admin' });
     expect((await stranger.request(ClusterSummaryDocument, {})).data!.clusterSummary).toBeNull();
