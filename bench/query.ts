@@ -42,6 +42,8 @@ const JWT_SECRET = 'bench-secret-for-signing-access-tokens-0123456789';
 const ENCRYPTION_KEY = Buffer.alloc(32, 11).toString('base64');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The Node flags the server runs with, as `npm start` and the container image give them. */
+const SERVER_FLAGS = /node ((?:--[\w-]+=?\S*\s+)*)--import tsx/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start)?.[1]?.trim().split(/\s+/) ?? [];
 const peers = fileURLToPath(new URL('./peers/', import.meta.url));
 
 type Target = 'api' | 'postgraphile' | 'raw';
@@ -296,7 +298,7 @@ async function main(): Promise<void> {
     const apiReady = /ready at http:\/\/127\.0\.0\.1:(\d+)\//;
     let cachedUrl: string | undefined;
     if (TARGETS.includes('api')) {
-      const api = await startProcess('API', process.execPath, ['--import', 'tsx', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'src/main.ts'], {
+      const api = await startProcess('API', process.execPath, [...SERVER_FLAGS, '--import', 'tsx', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'src/main.ts'], {
         cwd: root,
         env: apiEnv,
         ready: apiReady,
@@ -304,7 +306,7 @@ async function main(): Promise<void> {
       children.push(api.child);
       pids.api = api.child.pid;
       urls.api = `http://127.0.0.1:${api.port}/graphql`;
-      const cached = await startProcess('API with the response cache', process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      const cached = await startProcess('API with the response cache', process.execPath, [...SERVER_FLAGS, '--import', 'tsx', 'src/main.ts'], {
         cwd: root,
         env: { ...apiEnv, RESPONSE_CACHE_TTL_MS: String(CACHE_TTL_MS) },
         ready: apiReady,
