@@ -5,6 +5,7 @@ import {
   ClusterStateNowDocument,
   LatestNodeMetricsDocument,
   LiveNodeHeartbeatsDocument,
+  type LiveNodeHeartbeatsQueryVariables,
   OnClusterStateDocument,
   OnLiveMetricsDocument,
   OnNodeHeartbeatDocument,
@@ -204,6 +205,26 @@ describe.skipIf(!runRedisTests).each(kinds)('real-time events across two API ins
     await theirs.user.request(RecordHeartbeatDocument, { input: { nodeId: theirs.nodeId, status: 'HEALTHY', load: 0.7 } });
     const listed = await b.withHeaders(mine.user.headers).request(LiveNodeHeartbeatsDocument, { first: 10 });
     expect(listed.data?.liveNodeHeartbeats.edges.map((e) => [e.node.nodeId, e.node.status, e.node.load])).toEqual([[mine.nodeId, 'HEALTHY', 0.3]]);
+  });
+
+  it('filters and orders the live nodes, and counts them', async () => {
+    const mine = await aTenant();
+    const loads = [0.9, 0.2, 0.5];
+    const nodeIds = [mine.nodeId, ...(await Promise.all(loads.slice(1).map(async () => (await aRegisteredNode(mine.user, aComputeNode())).id)))];
+    for (const [index, nodeId] of nodeIds.entries()) {
+      await mine.user.request(RecordHeartbeatDocument, { input: { nodeId, status: index === 2 ? 'DEGRADED' : 'HEALTHY', load: loads[index]! } });
+    }
+    const list = async (variables: Omit<LiveNodeHeartbeatsQueryVariables, 'first'>) => {
+      const result = await mine.user.request(LiveNodeHeartbeatsDocument, { first: 10, ...variables });
+      expect(result.errors).toBeUndefined();
+      return { loads: result.data!.liveNodeHeartbeats.edges.map((e) => e.node.load), total: result.data!.liveNodeHeartbeats.totalCount };
+    };
+    expect(await list({})).toEqual({ loads: [0.5, 0.2, 0.9], total: 3 });
+    expect(await list({ orderBy: [{ field: 'LOAD', direction: 'ASC' }] })).toEqual({ loads: [0.2, 0.5, 0.9], total: 3 });
+    expect(await list({ filter: { status: ['HEALTHY'], minLoad: 0.1, maxLoad: 0.95 }, orderBy: [{ field: 'LOAD' }] })).toEqual({ loads: [0.9, 0.2], total: 2 });
+    expect(await list({ filter: { nodeIdIn: [nodeIds[1]!] } })).toEqual({ loads: [0.2], total: 1 });
+    const reversed = await mine.user.request(LiveNodeHeartbeatsDocument, { first: 10, filter: { minLoad: 0.6, maxLoad: 0.3 } });
+    expect(reversed.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   it("takes an agent's batch, refusing the heartbeats of nodes the tenant does not have, and validates each", async () => {

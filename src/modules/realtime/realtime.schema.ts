@@ -6,11 +6,12 @@ import { ClusterStateRef } from '../cluster/cluster-views.subscriptions.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { HeartbeatStatusEnum, nodeGlobalId, NodeHeartbeatRef } from '../cluster/node.subscriptions.js';
 import { NotFoundError, ValidationError } from '../shared/errors.js';
-import { mutationErrors } from '../shared/graphql-errors.js';
+import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
+import { defineMemoryOrder, idOf } from '../shared/list-query.js';
 import { SessionRef, SessionStatusEnum } from '../workloads/session.schema.js';
 import { AllocatedAmountRef, sessionGlobalId } from '../workloads/session.subscriptions.js';
 import type { HeartbeatBatchResult } from './heartbeat.service.js';
-import type { MetricRecord, SessionStateRecord } from './realtime.store.js';
+import type { HeartbeatRecord, MetricRecord, SessionStateRecord } from './realtime.store.js';
 
 const HeartbeatBatchRef = builder.objectRef<HeartbeatBatchResult>('HeartbeatBatch').implement({
   description: 'What one batch of heartbeats did',
@@ -59,6 +60,18 @@ const RecordHeartbeatsInput = builder.inputType('RecordHeartbeatsInput', {
 
 const heartbeatArgs = (input: { nodeId: { id: string }; status: string; load: number }) => ({ nodeId: input.nodeId.id, status: input.status, load: input.load });
 
+const LiveHeartbeatFilter = builder.inputType('LiveHeartbeatFilter', {
+  fields: (t) => ({
+    status: t.field({ type: [HeartbeatStatusEnum], required: false, description: 'Any of these statuses' }),
+    nodeIdIn: t.globalIDList({ required: false, for: ClusterNodeRef, description: 'Any of these nodes' }),
+    minLoad: t.float({ required: false, description: 'Load at least this (0 to 1)' }),
+    maxLoad: t.float({ required: false, description: 'Load at most this (0 to 1)' }),
+  }),
+});
+
+/** The live view holds one heartbeat per node of the tenant: filtered and ordered here, by node id last. */
+const liveHeartbeatOrder = defineMemoryOrder<HeartbeatRecord, Record<string, keyof HeartbeatRecord>>('LiveHeartbeat', { AT: 'at', LOAD: 'load', STATUS: 'status' }, ['nodeId']);
+
 builder.mutationFields((t) => ({
   recordHeartbeat: t.field({
     type: NodeHeartbeatRef,
@@ -79,16 +92,39 @@ builder.mutationFields((t) => ({
 }));
 
 builder.queryFields((t) => ({
-  liveNodeHeartbeats: t.connection({
-    type: NodeHeartbeatRef,
-    description: "The latest heartbeat of each of the tenant's nodes heard from within the heartbeat TTL (30 s), latest first, from Redis",
-    authScopes: { permission: 'cluster:read' },
-    resolve: async (_root, args, ctx) => {
-      const live = await ctx.services.realtime.liveState.liveHeartbeats(tenantOf(ctx));
-      if (!live) throw new GraphQLError('The heartbeat cache is unavailable; nodes.lastHeartbeat holds the durable time', { extensions: { code: 'SERVICE_UNAVAILABLE' } });
-      return resolveArrayConnection({ args, defaultSize: 20, maxSize: 100 }, live);
+  liveNodeHeartbeats: t.connection(
+    {
+      type: NodeHeartbeatRef,
+      description: "The latest heartbeat of each of the tenant's nodes heard from within the heartbeat TTL (30 s), from Redis; latest first unless ordered otherwise",
+      authScopes: { permission: 'cluster:read' },
+      args: {
+        filter: t.arg({ type: LiveHeartbeatFilter, required: false }),
+        orderBy: t.arg({ type: [liveHeartbeatOrder.Order], required: false }),
+      },
+      resolve: (_root, args, ctx) =>
+        withGraphQLErrors(async () => {
+          const live = await ctx.services.realtime.liveState.liveHeartbeats(tenantOf(ctx));
+          if (!live) throw new GraphQLError('The heartbeat cache is unavailable; nodes.lastHeartbeat holds the durable time', { extensions: { code: 'SERVICE_UNAVAILABLE' } });
+          const { filter } = args;
+          if (filter?.minLoad != null && filter.maxLoad != null && filter.maxLoad < filter.minLoad) throw new ValidationError([{ path: 'filter.maxLoad', message: 'is below filter.minLoad' }]);
+          const nodeIds = filter?.nodeIdIn?.length ? new Set(filter.nodeIdIn.map((id, index) => idOf(id, 'ClusterNode', `filter.nodeIdIn.${index}`))) : null;
+          const rows = live.filter(
+            (beat) =>
+              (!filter?.status?.length || filter.status.includes(beat.status)) &&
+              (!nodeIds || nodeIds.has(beat.nodeId)) &&
+              (filter?.minLoad == null || beat.load >= filter.minLoad) &&
+              (filter?.maxLoad == null || beat.load <= filter.maxLoad),
+          );
+          const sorted = liveHeartbeatOrder.order(rows, args.orderBy?.length ? args.orderBy : [{ field: 'AT', direction: 'desc' }]);
+          return { ...(await resolveArrayConnection({ args, defaultSize: 20, maxSize: 100 }, sorted)), totalCount: sorted.length };
+        }),
     },
-  }),
+    {
+      fields: (c) => ({
+        totalCount: c.int({ description: 'Heartbeats matching the filter, on every page', resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount }),
+      }),
+    },
+  ),
   clusterState: t.field({
     type: ClusterStateRef,
     description: "The tenant's cluster:state summary as Redis holds it",

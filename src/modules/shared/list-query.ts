@@ -328,6 +328,40 @@ function nullableColumns(model: string): Set<string> {
   return new Set(found.fields.filter((field) => field.kind === 'scalar' && !field.isRequired).map((field) => field.name));
 }
 
+/**
+ * The order input and sorting of a list held in memory (a Redis view, a rollup of a few dozen rows):
+ * `<name>Order` / `<name>OrderField` as declared lists have, over the rows' own keys. Terms are
+ * DESC unless given, the unique `tieBreakers` end every order in its first term's direction, and rows
+ * without a value go last in either direction.
+ */
+export function defineMemoryOrder<Row, Fields extends Record<string, keyof Row>>(name: string, fields: Fields, tieBreakers: (keyof Row)[]) {
+  const OrderField = builder.enumType(`${name}OrderField`, {
+    values: Object.fromEntries(Object.keys(fields).map((value) => [value, { value }])) as { [K in keyof Fields & string]: { value: K } },
+  });
+  const Order = builder.inputType(`${name}Order`, {
+    fields: (t) => ({
+      field: t.field({ type: OrderField, required: true }),
+      direction: t.field({ type: SortDirection, required: false, description: 'DESC unless given' }),
+    }),
+  });
+  const compare = (a: unknown, b: unknown) => (a === b ? 0 : a === null || a === undefined ? 1 : b === null || b === undefined ? -1 : (a as number | string) < (b as number | string) ? -1 : 1);
+  function order(rows: readonly Row[], orderBy: readonly { field: keyof Fields & string; direction?: Direction | null }[] | null | undefined): Row[] {
+    const given = orderBy ?? [];
+    if (given.length > MAX_ORDER_TERMS) throw new ValidationError([{ path: 'orderBy', message: `takes at most ${MAX_ORDER_TERMS} terms` }]);
+    const terms: { key: keyof Row; sign: number }[] = given.map(({ field, direction }) => ({ key: fields[field]!, sign: (direction ?? 'desc') === 'asc' ? 1 : -1 }));
+    const tieSign = terms[0]?.sign ?? 1;
+    for (const key of tieBreakers) if (!terms.some((term) => term.key === key)) terms.push({ key, sign: tieSign });
+    return [...rows].sort((a, b) => {
+      for (const { key, sign } of terms) {
+        const found = compare(a[key], b[key]);
+        if (found !== 0) return a[key] === null || a[key] === undefined || b[key] === null || b[key] === undefined ? found : found * sign;
+      }
+      return 0;
+    });
+  }
+  return { Order, order };
+}
+
 type GroupDelegate = { groupBy(args: never): PromiseLike<unknown[]> };
 
 /** Grouping by a column of a GraphQL enum: keys are the enum's values as clients write them. */

@@ -2,9 +2,8 @@ import { resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import type { SessionStatsRow } from '../cluster/cluster-views.service.js';
-import { ValidationError } from '../shared/errors.js';
 import { withGraphQLErrors } from '../shared/graphql-errors.js';
-import { SortDirection } from '../shared/list-query.js';
+import { defineMemoryOrder } from '../shared/list-query.js';
 import { SessionStatusEnum, SessionTypeEnum } from './session.schema.js';
 
 const SessionStatsRowRef = builder.objectRef<SessionStatsRow>('SessionStatsRow').implement({
@@ -27,48 +26,19 @@ const SessionStatsFilter = builder.inputType('SessionStatsFilter', {
   }),
 });
 
-/** The view's columns a dashboard sorts its rows by. */
-const SORTED_BY = {
-  SESSION_TYPE: 'sessionType',
-  STATUS: 'status',
-  SESSION_COUNT: 'sessionCount',
-  AVG_DURATION_MINUTES: 'avgDurationMinutes',
-  TOTAL_CPU_REQUEST: 'totalCpuRequest',
-  TOTAL_MEMORY_REQUEST_GB: 'totalMemoryRequestGb',
-} as const satisfies Record<string, keyof SessionStatsRow>;
-
-const SessionStatsOrderField = builder.enumType('SessionStatsOrderField', {
-  values: Object.fromEntries(Object.keys(SORTED_BY).map((value) => [value, { value }])) as { [K in keyof typeof SORTED_BY]: { value: K } },
-});
-
-const SessionStatsOrder = builder.inputType('SessionStatsOrder', {
-  fields: (t) => ({
-    field: t.field({ type: SessionStatsOrderField, required: true }),
-    direction: t.field({ type: SortDirection, required: false, description: 'DESC unless given' }),
-  }),
-});
-
-const MAX_ORDER_TERMS = 3;
-
-/**
- * The view holds one row per session type and status of a tenant (a few dozen at most), so its rows
- * are filtered and ordered here; type then status end every order, so the order is total.
- */
-function ordered(rows: SessionStatsRow[], orderBy: { field: keyof typeof SORTED_BY; direction?: 'asc' | 'desc' | null }[]): SessionStatsRow[] {
-  if (orderBy.length > MAX_ORDER_TERMS) throw new ValidationError([{ path: 'orderBy', message: `takes at most ${MAX_ORDER_TERMS} terms` }]);
-  const terms = [...orderBy.map(({ field, direction }) => ({ column: SORTED_BY[field], sign: direction === 'asc' ? 1 : -1 }))];
-  const tieSign = terms[0]?.sign ?? 1;
-  for (const column of ['sessionType', 'status'] as const) if (!terms.some((term) => term.column === column)) terms.push({ column, sign: tieSign });
-  const compare = (a: unknown, b: unknown) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : (a as number | string) < (b as number | string) ? -1 : 1);
-  return [...rows].sort((a, b) => {
-    for (const { column, sign } of terms) {
-      const order = compare(a[column], b[column]);
-      // Rows without a value (no average duration yet) go last in either direction.
-      if (order !== 0) return a[column] === null || b[column] === null ? order : order * sign;
-    }
-    return 0;
-  });
-}
+/** The view holds one row per session type and status of a tenant (a few dozen at most): filtered and ordered here. */
+const sessionStatsOrder = defineMemoryOrder<SessionStatsRow, Record<string, keyof SessionStatsRow>>(
+  'SessionStats',
+  {
+    SESSION_TYPE: 'sessionType',
+    STATUS: 'status',
+    SESSION_COUNT: 'sessionCount',
+    AVG_DURATION_MINUTES: 'avgDurationMinutes',
+    TOTAL_CPU_REQUEST: 'totalCpuRequest',
+    TOTAL_MEMORY_REQUEST_GB: 'totalMemoryRequestGb',
+  },
+  ['sessionType', 'status'],
+);
 
 builder.queryFields((t) => ({
   sessionStats: t.connection(
@@ -78,7 +48,7 @@ builder.queryFields((t) => ({
       authScopes: { permission: 'sessions:read' },
       args: {
         filter: t.arg({ type: SessionStatsFilter, required: false }),
-        orderBy: t.arg({ type: [SessionStatsOrder], required: false }),
+        orderBy: t.arg({ type: [sessionStatsOrder.Order], required: false }),
       },
       resolve: (_root, args, ctx) =>
         withGraphQLErrors(async () => {
@@ -87,7 +57,7 @@ builder.queryFields((t) => ({
               (!args.filter?.sessionType?.length || args.filter.sessionType.includes(row.sessionType as never)) &&
               (!args.filter?.status?.length || args.filter.status.includes(row.status as never)),
           );
-          const sorted = ordered(rows, args.orderBy ?? []);
+          const sorted = sessionStatsOrder.order(rows, args.orderBy);
           return { ...(await resolveArrayConnection({ args, defaultSize: 20, maxSize: 100 }, sorted)), totalCount: sorted.length };
         }),
     },
