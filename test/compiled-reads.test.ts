@@ -70,6 +70,47 @@ describe.each(kinds)('list pages read in one statement answer as the Prisma read
     expect([...events.edges, ...older.edges].map((edge) => edge.node.message)).toEqual(['third', 'second', 'first']);
   });
 
+  it('pages after and before a cursor alike, forwards and backwards, nulls and ties included', async () => {
+    const orders = [undefined, { field: 'HOSTNAME' as const, direction: 'ASC' as const }, { field: 'LAST_HEARTBEAT' as const }, { field: 'STATUS' as const, direction: 'ASC' as const }];
+    for (const orderBy of orders) {
+      const whole = (await operator.request(CompiledNodesDocument, { first: 10, orderBy })).data!.nodes.edges;
+      expect(whole.length).toBe(3);
+      for (const [index, edge] of whole.entries()) {
+        const pages = [
+          { variables: { first: 1, after: edge.cursor, orderBy }, expected: whole.slice(index + 1, index + 2) },
+          { variables: { first: 5, after: edge.cursor, orderBy }, expected: whole.slice(index + 1) },
+          { variables: { last: 1, before: edge.cursor, orderBy }, expected: whole.slice(Math.max(0, index - 1), index) },
+          { variables: { last: 5, before: edge.cursor, orderBy }, expected: whole.slice(0, index) },
+        ];
+        for (const { variables, expected } of pages) {
+          const compiled = await operator.request(CompiledNodesDocument, variables);
+          const prisma = await operator.request(PrismaNodesDocument, variables);
+          expect(compiled.errors).toBeUndefined();
+          expect(compiled.data!.nodes).toEqual(withoutField(prisma.data!.nodes, 'region'));
+          expect(compiled.data!.nodes.edges.map((e) => e.node.id)).toEqual(expected.map((e) => e.node.id));
+        }
+      }
+      const last = await operator.request(CompiledNodesDocument, { last: 2, orderBy });
+      expect(last.data!.nodes).toEqual(withoutField((await operator.request(PrismaNodesDocument, { last: 2, orderBy })).data!.nodes, 'region'));
+    }
+    const filter = { sourceComponent: 'compiled-reads' };
+    const events = (await operator.request(CompiledSystemEventsDocument, { first: 10, filter })).data!.systemEvents.edges;
+    const eventPages = [
+      { variables: { first: 2, after: events[0]!.cursor, filter }, expected: ['second', 'first'] },
+      { variables: { last: 2, before: events[2]!.cursor, filter }, expected: ['third', 'second'] },
+    ];
+    for (const { variables, expected } of eventPages) {
+      const compiled = await operator.request(CompiledSystemEventsDocument, variables);
+      expect(compiled.data!.systemEvents).toEqual(withoutField((await operator.request(PrismaSystemEventsDocument, variables)).data!.systemEvents, 'sourceNode'));
+      expect(compiled.data!.systemEvents.edges.map((e) => e.node.message)).toEqual(expected);
+    }
+    const sessions = (await operator.request(CompiledSessionsDocument, { first: 10, orderBy: { field: 'PRIORITY' } })).data!.sessions.edges;
+    const afterFirst = { first: 5, after: sessions[0]!.cursor, orderBy: { field: 'PRIORITY' as const } };
+    expect((await operator.request(CompiledSessionsDocument, afterFirst)).data!.sessions).toEqual(
+      withoutField((await operator.request(PrismaSessionsDocument, afterFirst)).data!.sessions, 'user'),
+    );
+  });
+
   it('sessions with their allocations alike, on every order', async () => {
     for (const variables of [{ first: 10 }, { first: 2 }, { first: 10, orderBy: { field: 'PRIORITY' as const } }, { first: 10, filter: { status: ['SCHEDULED' as const] } }]) {
       const compiled = await operator.request(CompiledSessionsDocument, variables);

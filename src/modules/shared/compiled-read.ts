@@ -4,8 +4,9 @@
  * costs one round trip and no per-row ORM work. Each model declares its table, its columns and its
  * relations once (a ReadModel); the statement runs on the tenant client, so the connection's tenant
  * scope and row-level security apply as to any other read. Whatever a statement cannot express (a
- * field not declared, a field with arguments, a directive, a cursor, a filter operator it does not
+ * field not declared, a field with arguments, a directive, a filter operator it does not
  * translate) falls back to the Prisma query it replaces, so the two paths never answer differently.
+ * Pages after or before a cursor compile too: the cursor's row is read in the same statement.
  */
 import {
   defaultFieldResolver,
@@ -183,22 +184,85 @@ const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const MAX_KEYS = 50;
 
 function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuery): Statement | null {
-  if (query.cursor || query.skip || !query.take || query.take < 0) return null;
+  // Prisma's paging: take rows from the start (or, negative, back from the end), a cursor row skipped.
+  if (!query.take || (query.cursor === undefined ? query.skip : query.skip !== 1)) return null;
+  const backward = query.take < 0;
   const selection = nodeSelection(info);
   if (!selection) return null;
   const b = new Builder(info);
   const alias = b.alias();
   const object = compileObject(model, selection, alias, b);
   if (object === null) return null;
-  const where = isPlainObject(query.where) ? compileWhere(model, query.where, alias, b) : query.where === undefined ? 'TRUE' : null;
-  const orderBy = compileOrder(model, query.orderBy ?? [], alias);
-  if (where === null || orderBy === null) return null;
+  let where = isPlainObject(query.where) ? compileWhere(model, query.where, alias, b) : query.where === undefined ? 'TRUE' : null;
+  const terms = orderTerms(model, query.orderBy ?? []);
+  if (where === null || terms === null) return null;
+  if (query.cursor !== undefined) {
+    const after = compileAfterCursor(model, query.cursor, backward ? terms.map(reversed) : terms, alias, b);
+    if (after === null) return null;
+    where = `(${where}) AND ${after}`;
+  }
   const cursor = model.cursor.map((name) => valueOf(model.columns[name]!, alias));
-  const order = orderBy.length ? ` ORDER BY ${orderBy.join(', ')}` : '';
+  const order = orderClause(terms, alias);
+  // Backward, the page is the last rows before the cursor: read in reverse, returned in order.
+  const read = backward ? orderClause(terms.map(reversed), alias) : order;
   const sql =
     `SELECT coalesce(json_agg(json_build_object('k', json_build_array(${cursor.join(', ')}), 'v', ${object})${order}), '[]') AS page ` +
-    `FROM (SELECT * FROM ${quote(model.table)} ${alias} WHERE ${where}${order} LIMIT ${b.bind(query.take)}) ${alias}`;
+    `FROM (SELECT * FROM ${quote(model.table)} ${alias} WHERE ${where}${read} LIMIT ${b.bind(Math.abs(query.take))}) ${alias}`;
   return { sql, params: b.params };
+}
+
+/** One term of an order: a column, its direction and where its nulls go (PostgreSQL's default unless given). */
+interface OrderTerm {
+  column: Column;
+  descending: boolean;
+  nullsFirst: boolean;
+}
+
+const reversed = (term: OrderTerm): OrderTerm => ({ ...term, descending: !term.descending, nullsFirst: !term.nullsFirst });
+
+const orderClause = (terms: OrderTerm[], alias: string) =>
+  terms.length
+    ? ` ORDER BY ${terms.map((term) => `${alias}.${quote(term.column.sql)} ${term.descending ? 'DESC' : 'ASC'} NULLS ${term.nullsFirst ? 'FIRST' : 'LAST'}`).join(', ')}`
+    : '';
+
+/**
+ * Rows strictly after the cursor's row in the order `terms` (which ends in a unique column): the
+ * first term where a row differs from the cursor row decides, nulls placed as the order places them.
+ * The cursor row is read in the same statement; a cursor whose row is gone yields no rows.
+ */
+function compileAfterCursor(model: ReadModel, cursor: unknown, terms: OrderTerm[], alias: string, b: Builder): string | null {
+  const key = cursorKey(model, cursor);
+  if (!key || terms.length === 0) return null;
+  const row = b.alias();
+  const lookup = key.map(([column, value]) => `${row}.${quote(column.sql)} = ${b.bind(value)}`).join(' AND ');
+  const at = (column: Column) => `(SELECT ${row}.${quote(column.sql)} FROM ${quote(model.table)} ${row} WHERE ${lookup})`;
+  const alternatives = terms.map((term, index) => {
+    const equal = terms.slice(0, index).map((before) => `${alias}.${quote(before.column.sql)} IS NOT DISTINCT FROM ${at(before.column)}`);
+    const ref = `${alias}.${quote(term.column.sql)}`;
+    const value = at(term.column);
+    const beyond =
+      `(CASE WHEN ${value} IS NULL THEN ${term.nullsFirst ? `${ref} IS NOT NULL` : 'FALSE'} ` +
+      `WHEN ${ref} IS NULL THEN ${term.nullsFirst ? 'FALSE' : 'TRUE'} ELSE ${ref} ${term.descending ? '<' : '>'} ${value} END)`;
+    return [...equal, beyond].join(' AND ');
+  });
+  return `(${alternatives.map((alternative) => `(${alternative})`).join(' OR ')})`;
+}
+
+/**
+ * The columns and values that find a Prisma cursor's row: `{ id: v }`, or a compound
+ * `{ id_timestamp: { id, timestamp } }`. A compound key that includes a non-time column finds the row
+ * by those alone (a time read back through the ORM is cut to milliseconds, the stored one may not be).
+ */
+function cursorKey(model: ReadModel, cursor: unknown): [Column, unknown][] | null {
+  if (!isPlainObject(cursor)) return null;
+  const names = Object.keys(cursor);
+  if (names.length !== 1) return null;
+  const value = cursor[names[0]!];
+  const parts: [string, unknown][] = model.cursor.length === 1 && names[0] === model.cursor[0] ? [[names[0]!, value]] : names[0] === model.cursor.join('_') && isPlainObject(value) ? model.cursor.map((name) => [name, value[name]]) : [];
+  if (parts.length === 0 || parts.some(([name, part]) => !model.columns[name] || part === undefined || part === null)) return null;
+  const columns = parts.map(([name, part]): [Column, unknown] => [model.columns[name]!, part]);
+  const exact = columns.filter(([column]) => column.kind === 'scalar');
+  return exact.length ? exact : columns;
 }
 
 /** The merged selection under `edges { node }` of the connection field, or null when it has directives. */
@@ -285,20 +349,20 @@ function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], ali
       if (!selection) return null;
       const childAlias = b.alias();
       const object = compileObject(child, selection, childAlias, b);
-      const order = compileOrder(child, read.orderBy, childAlias);
-      if (object === null || order === null) return null;
+      const terms = orderTerms(child, read.orderBy);
+      if (object === null || terms === null) return null;
       return (
-        `(SELECT coalesce(json_agg(${object}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}), '[]') ` +
+        `(SELECT coalesce(json_agg(${object}${orderClause(terms, childAlias)}), '[]') ` +
         `FROM ${quote(child.table)} ${childAlias} WHERE ${childAlias}.${quote(child.columns[read.column]!.sql)} = ${alias}.${quote(column(read.parentColumn).sql)})`
       );
     }
   }
 }
 
-/** A Prisma orderBy as SQL, or null when it names what the model does not declare. */
-function compileOrder(model: ReadModel, orderBy: unknown, alias: string): string[] | null {
+/** A Prisma orderBy as terms, or null when it names what the model does not declare. */
+function orderTerms(model: ReadModel, orderBy: unknown): OrderTerm[] | null {
   const entries: unknown[] = Array.isArray(orderBy) ? orderBy : [orderBy];
-  const terms: string[] = [];
+  const terms: OrderTerm[] = [];
   for (const entry of entries) {
     if (!isPlainObject(entry)) return null;
     const names = Object.keys(entry);
@@ -308,7 +372,8 @@ function compileOrder(model: ReadModel, orderBy: unknown, alias: string): string
     if (!column || column.kind === 'json') return null;
     const { sort, nulls } = (typeof spec === 'string' ? { sort: spec } : isPlainObject(spec) ? spec : {}) as { sort?: unknown; nulls?: unknown };
     if ((sort !== 'asc' && sort !== 'desc') || (nulls !== undefined && nulls !== 'first' && nulls !== 'last')) return null;
-    terms.push(`${alias}.${quote(column.sql)} ${sort === 'desc' ? 'DESC' : 'ASC'}${nulls ? ` NULLS ${nulls === 'first' ? 'FIRST' : 'LAST'}` : ''}`);
+    // PostgreSQL's default, which Prisma keeps: nulls sort as if larger than every value.
+    terms.push({ column, descending: sort === 'desc', nullsFirst: nulls === undefined ? sort === 'desc' : nulls === 'first' });
   }
   return terms;
 }
