@@ -25,6 +25,13 @@ describe.each(kinds)('list pages read in one statement answer as the Prisma read
   let server: TestServer;
   let operator: SignedInUser;
 
+  /** List pages of a type this process read so far, compiled and through the ORM, from /metrics. */
+  const listReads = async (type: string) => {
+    const text = await (await fetch(new URL('/metrics', server.url))).text();
+    const count = (outcome: string) => Number(new RegExp(`^omega_list_reads_total\\{type="${type}",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { compiled: count('compiled'), fallback: count('fallback') };
+  };
+
   beforeAll(async () => {
     // No background jobs: a liveness sweep between the two reads of a pair would change what they compare.
     server = await startTestServer(kind, { jobsEnabled: false });
@@ -71,6 +78,10 @@ describe.each(kinds)('list pages read in one statement answer as the Prisma read
   });
 
   it('pages after and before a cursor alike, forwards and backwards, nulls and ties included', async () => {
+    const before = await listReads('ClusterNode');
+    await operator.request(CompiledNodesDocument, { last: 1, before: (await operator.request(CompiledNodesDocument, { first: 1 })).data!.nodes.pageInfo.endCursor });
+    // Both pages, the second one before a cursor, were read in one statement each.
+    expect(await listReads('ClusterNode')).toEqual({ compiled: before.compiled + 2, fallback: before.fallback });
     const orders = [undefined, { field: 'HOSTNAME' as const, direction: 'ASC' as const }, { field: 'LAST_HEARTBEAT' as const }, { field: 'STATUS' as const, direction: 'ASC' as const }];
     for (const orderBy of orders) {
       const whole = (await operator.request(CompiledNodesDocument, { first: 10, orderBy })).data!.nodes.edges;

@@ -4,6 +4,17 @@ import type { JobObserver } from './jobs.js';
 import { ALL_TENANTS, type PubSub } from './pubsub.js';
 import { Topic } from './topics.js';
 
+/** List pages of this process by type and outcome: read in one compiled statement, or through the ORM. */
+const compiledReads = new Map<string, { type: string; outcome: 'compiled' | 'fallback'; count: number }>();
+
+/** Counts one list page read (see compiled-read). */
+export function countCompiledRead(type: string, outcome: 'compiled' | 'fallback'): void {
+  const key = `${type}/${outcome}`;
+  const entry = compiledReads.get(key);
+  if (entry) entry.count += 1;
+  else compiledReads.set(key, { type, outcome, count: 1 });
+}
+
 /** What /metrics reads at scrape time, beyond the counters kept as things happen. */
 export interface MetricSources {
   system: PrismaClient;
@@ -33,6 +44,16 @@ export class ServerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    new Counter({
+      name: 'omega_list_reads_total',
+      help: 'List pages read by this process, by type and outcome: compiled (one SQL statement) or fallback (through the ORM)',
+      labelNames: ['type', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { type, outcome, count } of compiledReads.values()) this.inc({ type, outcome }, count);
+      },
+    });
   }
 
   /** Adds the gauges read at scrape time, and counts this instance's placements; once the database and bus are open. */

@@ -21,6 +21,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { TenantRows } from '../../infra/db.js';
+import { countCompiledRead } from '../../infra/metrics.js';
 
 /** How a column's value reaches JSON: as it is, or a time as milliseconds since the epoch. */
 type ColumnKind = 'scalar' | 'time' | 'json';
@@ -145,6 +146,7 @@ export async function readPage<D extends Delegate>(
   query: Parameters<D['findMany']>[0] & PageQuery,
 ): Promise<Awaited<ReturnType<D['findMany']>>> {
   const statement = compilePage(model, info, query);
+  countCompiledRead(model.typename, statement ? 'compiled' : 'fallback');
   if (!statement) return (await delegate.findMany(query as never)) as Awaited<ReturnType<D['findMany']>>;
   const [result] = await rows<{ page: unknown }>(statement.sql, statement.params);
   const page = (typeof result?.page === 'string' ? JSON.parse(result.page) : result?.page) as { k: unknown[]; v: Record<string, unknown> }[];
