@@ -70,7 +70,7 @@ type ToClient = { type: 'connect'; total: number } | { type: 'collect'; sent: [l
 type FromClient =
   | { type: 'connected'; open: number; failures: Record<string, number> }
   | { type: 'complete'; load: number }
-  | { type: 'collected'; latencies: number[]; missed: number }
+  | { type: 'collected'; latencies: number[]; missed: number; cpuMicros: number }
   | { type: 'closed'; code: number };
 
 /** The server side: one API instance; it signs an operator in and registers the node whose heartbeats are sent. */
@@ -121,6 +121,8 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
   const loadOf = /"load":([-0-9.eE+]+)/;
   const failures: Record<string, number> = {};
   const failed = (reason: string) => (failures[reason] = (failures[reason] ?? 0) + 1);
+  /** This process's CPU time since the previous collect: the clients share the cores with the server. */
+  let cpuSince = process.cpuUsage();
 
   const open = () =>
     new Promise<void>((resolve) => {
@@ -179,7 +181,9 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
         missed += Math.max(0, sockets.length - seen.length);
       }
       receipts.clear();
-      send({ type: 'collected', latencies, missed });
+      const cpu = process.cpuUsage(cpuSince);
+      cpuSince = process.cpuUsage();
+      send({ type: 'collected', latencies, missed, cpuMicros: cpu.user + cpu.system });
     } else {
       for (const socket of sockets) socket.terminate();
       process.exit(0);
@@ -277,7 +281,7 @@ async function main(): Promise<void> {
       latencies.set(c.latencies, offset);
       offset += c.latencies.length;
     }
-    return { latencies: latencies.sort(), missed: collected.reduce((n, c) => n + c.missed, 0) };
+    return { latencies: latencies.sort(), missed: collected.reduce((n, c) => n + c.missed, 0), clientCpuMicros: collected.reduce((n, c) => n + c.cpuMicros, 0) };
   };
 
   let loadTag = 0;
@@ -332,7 +336,7 @@ async function main(): Promise<void> {
     const cpu = await stats();
     await profile(PROFILE_DIR ? `${PROFILE_DIR}/subscriptions-${subscribers}.cpuprofile` : null);
     const wallMicros = (now() - roundsStart) * 1000;
-    const { latencies, missed } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
+    const { latencies, missed, clientCpuMicros } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     const load = loadavg()
       .map((value) => value.toFixed(1))
@@ -349,6 +353,7 @@ async function main(): Promise<void> {
         `${kb((memory.rss - baseline.rss) / subscribers)} KB`.padStart(9),
         `${(((cpu.cpuMicros - memory.cpuMicros) / wallMicros) * 100).toFixed(0)}%`.padStart(5),
         `${((cpu.cpuMicros - memory.cpuMicros) / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(9),
+        `${((clientCpuMicros / wallMicros) * 100).toFixed(0)}% ${(clientCpuMicros / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(15),
         `${liveIn.toFixed(0)} s`.padStart(6),
         `  ${load}`,
       ].join(' | '),
@@ -367,10 +372,12 @@ async function main(): Promise<void> {
   );
   console.log(`machine: ${availableParallelism()} cores shared by the server, ${CLIENT_PROCESSES} client processes and everything else running`);
   console.log(
-    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. |  live | load average (1, 5, 15 min)',
+    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. | clients CPU, /del. |  live | load average (1, 5, 15 min)',
   );
   for (const row of rows) console.log(row);
-  console.log('latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine)');
+  console.log(
+    'latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine); clients CPU: all client processes together, the same way',
+  );
 }
 
 if (process.argv[2] === '--serve') await serve();
