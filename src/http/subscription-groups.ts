@@ -9,7 +9,7 @@ import type { SlowReaderRule } from '../modules/realtime/live-feed.js';
 import { SubscriberTooSlowError } from '../modules/shared/errors.js';
 import { toGraphQLError } from '../modules/shared/graphql-errors.js';
 
-/** What a group writes to: a ws socket's send and the bytes it has not handed to the kernel yet. */
+/** What a group writes to: a ws socket's state and the bytes it has not handed to the kernel yet. */
 export interface MemberSocket {
   readonly bufferedAmount: number;
   /** ws's state: only an open socket (1) is written to. */
@@ -17,13 +17,53 @@ export interface MemberSocket {
   send(data: Buffer, options: { binary: boolean }): void;
 }
 
+/**
+ * The connection under a member's socket, when frames may be written to it directly: no extension
+ * (compression) was negotiated, so a frame is its header and the message, and ws writes its own
+ * frames to the same stream synchronously, so the order of frames holds.
+ */
+export interface MemberStream {
+  /** False once the connection is ending or gone. */
+  readonly writable: boolean;
+  write(frame: Buffer): boolean;
+}
+
 /** graphql-ws frames are text frames, though written from bytes. */
 const TEXT_FRAME = { binary: false } as const;
 const CLOSING_BRACE = 0x7d;
 const OPEN = 1;
+/** A WebSocket frame's first byte: the final fragment of a text message. */
+const FINAL_TEXT = 0x81;
 
 /** Members written to before the fan-out yields, so a mutation's response and other sockets' input are not held up. */
 const FAN_OUT_SLICE = 512;
+
+/**
+ * A graphql-ws `next` message in one buffer: `prefix` (`{"id":…,"type":"next","payload":`), the
+ * shared payload and `}`, behind an unmasked WebSocket text frame header when `framed` (a server's
+ * frames are never masked).
+ */
+export function nextMessage(prefix: Uint8Array, payload: Uint8Array, framed: boolean): Buffer {
+  const length = prefix.length + payload.length + 1;
+  const header = !framed ? 0 : length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  if (header > 0) {
+    frame[0] = FINAL_TEXT;
+    if (header === 2) frame[1] = length;
+    else if (header === 4) {
+      frame[1] = 126;
+      frame.writeUInt16BE(length, 2);
+    } else {
+      frame[1] = 127;
+      frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+      frame.writeUInt32BE(length >>> 0, 6);
+    }
+  }
+  frame.set(prefix, header);
+  frame.set(payload, header + prefix.length);
+  frame[header + length - 1] = CLOSING_BRACE;
+  return frame;
+}
 
 /**
  * The key of a group: the operation's text, name and variables, and what authorization depends on
@@ -41,9 +81,8 @@ export function groupKey(query: string, operationName: string | null | undefined
  * writes the frames) and settles when the subscriber leaves or its subscription ends.
  */
 class GroupMember implements AsyncIterableIterator<never> {
-  /** `{"id":"…","type":"next","payload":` for this subscription; the shared payload and `}` follow. */
-  private readonly framePrefix: string;
-  private readonly prefixBytes: number;
+  /** `{"id":…,"type":"next","payload":` for this subscription; the shared payload and `}` follow. */
+  private readonly prefix: Buffer;
   /** Live metric points this member skipped while its socket was full, told with its next batch. */
   droppedPoints = 0;
   /** How the subscription ended (with an error or none), once it did. */
@@ -52,22 +91,21 @@ class GroupMember implements AsyncIterableIterator<never> {
 
   constructor(
     readonly socket: MemberSocket,
+    /** Where whole frames go, bypassing ws's per-message work; without it, ws frames the message. */
+    private readonly stream: MemberStream | undefined,
     id: string,
     private readonly group: SubscriptionGroup,
   ) {
-    this.framePrefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    this.prefixBytes = Buffer.byteLength(this.framePrefix);
+    this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
   }
 
   /** Writes `next` with a serialized result: this subscription's prefix, the shared payload's bytes, `}`. */
   write(payload: Buffer): void {
     if (this.socket.readyState !== OPEN) return;
-    const frame = Buffer.allocUnsafe(this.prefixBytes + payload.length + 1);
-    frame.write(this.framePrefix, 0);
-    payload.copy(frame, this.prefixBytes);
-    frame[frame.length - 1] = CLOSING_BRACE;
     try {
-      this.socket.send(frame, TEXT_FRAME);
+      if (this.stream) {
+        if (this.stream.writable) this.stream.write(nextMessage(this.prefix, payload, true));
+      } else this.socket.send(nextMessage(this.prefix, payload, false), TEXT_FRAME);
     } catch {
       // The socket went away under the group (a keep-alive timeout): this member ends, the others go on.
       this.end();
@@ -147,8 +185,8 @@ class SubscriptionGroup {
     this.opened = this.open();
   }
 
-  join(socket: MemberSocket, id: string): GroupMember {
-    const member = new GroupMember(socket, id, this);
+  join(socket: MemberSocket, stream: MemberStream | undefined, id: string): GroupMember {
+    const member = new GroupMember(socket, stream, id, this);
     this.members.add(member);
     this.onMembers(1);
     if (this.latestPayload !== undefined) member.write(this.latestPayload);
@@ -284,7 +322,7 @@ export class SubscriptionGroups {
    * Joins the group of `key` (created with `operation` when absent): the member's iterator once the
    * group's stream is open, or the errors that refused it.
    */
-  async join(key: string, socket: MemberSocket, id: string, operation: GroupOperation): Promise<AsyncIterableIterator<never> | ExecutionResult> {
+  async join(key: string, socket: MemberSocket, stream: MemberStream | undefined, id: string, operation: GroupOperation): Promise<AsyncIterableIterator<never> | ExecutionResult> {
     let group = this.groups.get(key);
     if (!group) {
       const operationName = getOperationAST(operation.document, operation.operationName)?.name?.value ?? 'anonymous';
@@ -299,7 +337,7 @@ export class SubscriptionGroups {
       this.groups.set(key, created);
       group = created;
     }
-    const member = group.join(socket, id);
+    const member = group.join(socket, stream, id);
     const refused = await group.opened;
     if (!refused) return member;
     member.end();
