@@ -38,13 +38,17 @@ const FINAL_TEXT = 0x81;
 /** Members written to before the fan-out yields, so a mutation's response and other sockets' input are not held up. */
 const FAN_OUT_SLICE = 512;
 
+/** What a graphql-ws `next` message holds around its subscription id and its payload. */
+const ID_OPEN = Buffer.from('{"id":');
+const NEXT_PAYLOAD = Buffer.from(',"type":"next","payload":');
+
 /**
- * A graphql-ws `next` message in one buffer: `prefix` (`{"id":…,"type":"next","payload":`), the
- * shared payload and `}`, behind an unmasked WebSocket text frame header when `framed` (a server's
- * frames are never masked).
+ * A graphql-ws `next` message in one buffer: `{"id":` the quoted id `,"type":"next","payload":`,
+ * the shared payload and `}`, behind an unmasked WebSocket text frame header when `framed` (a
+ * server's frames are never masked). `idBytes` is the quoted id's length in UTF-8.
  */
-export function nextMessage(prefix: Uint8Array, payload: Uint8Array, framed: boolean): Buffer {
-  const length = prefix.length + payload.length + 1;
+function nextMessage(quotedId: string, idBytes: number, payload: Uint8Array, framed: boolean): Buffer {
+  const length = ID_OPEN.length + idBytes + NEXT_PAYLOAD.length + payload.length + 1;
   const header = !framed ? 0 : length < 126 ? 2 : length < 65_536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(header + length);
   if (header > 0) {
@@ -59,9 +63,16 @@ export function nextMessage(prefix: Uint8Array, payload: Uint8Array, framed: boo
       frame.writeUInt32BE(length >>> 0, 6);
     }
   }
-  frame.set(prefix, header);
-  frame.set(payload, header + prefix.length);
-  frame[header + length - 1] = CLOSING_BRACE;
+  let at = header;
+  frame.set(ID_OPEN, at);
+  at += ID_OPEN.length;
+  // An id of ASCII characters (its UTF-8 as long as the string) is copied as such, without the UTF-8 encoder.
+  frame.write(quotedId, at, idBytes, idBytes === quotedId.length ? 'latin1' : 'utf8');
+  at += idBytes;
+  frame.set(NEXT_PAYLOAD, at);
+  at += NEXT_PAYLOAD.length;
+  frame.set(payload, at);
+  frame[at + payload.length] = CLOSING_BRACE;
   return frame;
 }
 
@@ -81,8 +92,9 @@ export function groupKey(query: string, operationName: string | null | undefined
  * writes the frames) and settles when the subscriber leaves or its subscription ends.
  */
 class GroupMember implements AsyncIterableIterator<never> {
-  /** `{"id":…,"type":"next","payload":` for this subscription; the shared payload and `}` follow. */
-  private readonly prefix: Buffer;
+  /** This subscription's id as JSON, and its length in UTF-8: all a `next` message holds of its own. */
+  private readonly quotedId: string;
+  private readonly idBytes: number;
   /** Live metric points this member skipped while its socket was full, told with its next batch. */
   droppedPoints = 0;
   /** How the subscription ended (with an error or none), once it did. */
@@ -96,16 +108,17 @@ class GroupMember implements AsyncIterableIterator<never> {
     id: string,
     private readonly group: SubscriptionGroup,
   ) {
-    this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+    this.quotedId = JSON.stringify(id);
+    this.idBytes = Buffer.byteLength(this.quotedId);
   }
 
-  /** Writes `next` with a serialized result: this subscription's prefix, the shared payload's bytes, `}`. */
+  /** Writes `next` with a serialized result: this subscription's id around the shared payload's bytes. */
   write(payload: Buffer): void {
     if (this.socket.readyState !== OPEN) return;
     try {
       if (this.stream) {
-        if (this.stream.writable) this.stream.write(nextMessage(this.prefix, payload, true));
-      } else this.socket.send(nextMessage(this.prefix, payload, false), TEXT_FRAME);
+        if (this.stream.writable) this.stream.write(nextMessage(this.quotedId, this.idBytes, payload, true));
+      } else this.socket.send(nextMessage(this.quotedId, this.idBytes, payload, false), TEXT_FRAME);
     } catch {
       // The socket went away under the group (a keep-alive timeout): this member ends, the others go on.
       this.end();
