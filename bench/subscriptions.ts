@@ -17,7 +17,7 @@
  *
  *   npm run bench:subscriptions
  *   BENCH_SUBSCRIBERS=5000,10000,19900 BENCH_ROUNDS=30 npm run bench:subscriptions
- *   BENCH_PROFILE=./profiles npm run bench:subscriptions   # the API process's CPU profile of each step's rounds
+ *   BENCH_PROFILE=./profiles npm run bench:subscriptions   # CPU profiles of each step's rounds: the API process's and each client process's
  *
  * Bounded: at most 19,900 subscribers (the open-file limit of one process here is 20,000), 300
  * rounds, 10 s of grace after a step's last round, 20 minutes in all; loopback only.
@@ -47,7 +47,7 @@ const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 30), 300);
 const INTERVAL_MS = Math.max(Number(process.env.BENCH_INTERVAL_MS ?? 1_000), 50);
 const CLIENT_PROCESSES = Math.min(Math.max(Number(process.env.BENCH_CLIENT_PROCESSES ?? 4), 1), 16);
 const GRACE_MS = 10_000;
-/** A folder for a CPU profile of the API process during each step's rounds (summarise with bench/profile-summary.ts). */
+/** A folder for CPU profiles of the API and client processes during each step's rounds (summarise with bench/profile-summary.ts). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 const RUN_TIMEOUT_MS = 20 * 60_000;
 /** Sockets one client process opens at once while connecting. */
@@ -74,6 +74,19 @@ type FromClient =
   | { type: 'collected'; latencies: number[]; missed: number; cpuMicros: number }
   | { type: 'closed'; code: number };
 
+/** Starts this process's CPU profile (null), or stops it and writes it to `file`. */
+let profiler: Session | undefined;
+async function profileRounds(file: string | null): Promise<void> {
+  if (!profiler) {
+    profiler = new Session();
+    profiler.connect();
+  }
+  const session = profiler;
+  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+  if (file === null) await post('Profiler.enable').then(() => post('Profiler.start'));
+  else writeFileSync(file, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+}
+
 /** The server side: one API instance; it signs an operator in and registers the node whose heartbeats are sent. */
 async function serve(): Promise<void> {
   const send = (message: FromServer) => process.send!(message);
@@ -85,14 +98,10 @@ async function serve(): Promise<void> {
     });
     const user = await server.signIn({ role: 'operator' });
     const nodeId = (await aRegisteredNode(user, { status: 'ACTIVE' })).id;
-    const profiler = new Session();
-    profiler.connect();
-    const post = (method: string) => new Promise<unknown>((resolve, reject) => profiler.post(method, (error, result) => (error ? reject(error) : resolve(result))));
     process.on('message', async (message: ToServer) => {
       if (message.type === 'profile') {
         // Started with a null file, written to the file when stopped: one profile of a step's rounds.
-        if (message.file === null) await post('Profiler.enable').then(() => post('Profiler.start'));
-        else writeFileSync(message.file, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+        await profileRounds(message.file);
         send({ type: 'profiled' });
       } else if (message.type === 'stats') {
         const cpu = process.cpuUsage();
@@ -182,6 +191,8 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
       }
       send({ type: 'connected', open: sockets.length, failures });
     } else if (message.type === 'collect') {
+      // With BENCH_PROFILE, each client process's rounds are profiled too: from the collect before them to the one after.
+      if (PROFILE_DIR) await profileRounds(message.sent.length === 0 ? null : `${PROFILE_DIR}/subscriptions-${sockets.length}-client-${localAddress}.cpuprofile`);
       const latencies: number[] = [];
       let missed = 0;
       for (const [load, sentAt] of message.sent) {
