@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createSourceEventStream, execute, getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Context } from '../context.js';
@@ -194,6 +195,8 @@ class SubscriptionGroup {
     private readonly onEmpty: () => void,
     /** Told of every member that joins (+1) or leaves (-1). */
     private readonly onMembers: (delta: number) => void = () => undefined,
+    /** Told how long each event took, in seconds, from reaching the group to its last member written. */
+    private readonly onFanOut: (seconds: number) => void = () => undefined,
   ) {
     this.opened = this.open();
   }
@@ -274,6 +277,7 @@ class SubscriptionGroup {
   }
 
   private async deliver(event: unknown): Promise<void> {
+    const reached = performance.now();
     const payload = await this.run(event);
     if (this.slowReader === 'latest') this.latestPayload = payload;
     let written = 0;
@@ -285,6 +289,7 @@ class SubscriptionGroup {
       written += 1;
       if (written % FAN_OUT_SLICE === 0) await nextTurn();
     }
+    this.onFanOut((performance.now() - reached) / 1000);
   }
 
   /** A member whose socket is full: live metrics skip the batch and count it; latest values wait for the next; anything else ends. */
@@ -324,6 +329,8 @@ export class SubscriptionGroups {
     private readonly bufferLimitBytes: number,
     /** Members joining and leaving, by operation name, for the open-subscriptions gauge. */
     private readonly onMembers: (operationName: string, delta: number) => void = () => undefined,
+    /** Each event's fan-out time in seconds, by operation name. */
+    private readonly onFanOut: (operationName: string, seconds: number) => void = () => undefined,
   ) {}
 
   /** The operation of the group of `key`, when one is open. */
@@ -346,6 +353,7 @@ export class SubscriptionGroups {
           if (this.groups.get(key) === created) this.groups.delete(key);
         },
         (delta) => this.onMembers(operationName, delta),
+        (seconds) => this.onFanOut(operationName, seconds),
       );
       this.groups.set(key, created);
       group = created;

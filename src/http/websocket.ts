@@ -49,8 +49,10 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
   const edge = socketEdge(edgeConfig);
   // No compression: a grouped event's frames are built once around shared bytes and written to the connection as they are.
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: edge.maxMessageBytes, perMessageDeflate: false });
-  const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes, (operationName, delta) =>
-    metrics.activeSubscriptions.inc({ operationName }, delta),
+  const groups = new SubscriptionGroups(
+    services.realtime.settings.subscriberBufferLimitBytes,
+    (operationName, delta) => metrics.activeSubscriptions.inc({ operationName }, delta),
+    (operationName, seconds) => metrics.fanOutSeconds.observe({ operationName }, seconds),
   );
   return useServer(
     {
