@@ -12,7 +12,9 @@
  *     within 10 s of the last round);
  *   - the mutation's own latency (p50, max): its response must not wait for the fan-out;
  *   - server heap and RSS per subscriber (after a full garbage collection, against the instance
- *     before any subscriber), and server CPU during the rounds (percent of one core);
+ *     before any subscriber), and server CPU during the rounds (percent of one core), the client
+ *     processes' CPU the same way, and the server's own fan-out time per event from its
+ *     omega_subscription_fanout_seconds histogram (what of the latency is the server's);
  *   - the load average: clients and server share this machine's cores with whatever else runs.
  *
  *   npm run bench:subscriptions
@@ -55,6 +57,8 @@ const CONNECT_WAVE = DATABASE === 'pglite' ? 20 : 100;
 const COMMAND = 'npm run bench:subscriptions';
 // The bench's channels and keys are its own, whoever else uses this Redis.
 process.env.PUBSUB_NAMESPACE ??= `bench-${randomBytes(4).toString('hex')}`;
+/** The API instance's /metrics token, shared with the forked server process through its environment. */
+const METRICS_TOKEN = (process.env.BENCH_METRICS_TOKEN ??= randomBytes(16).toString('hex'));
 
 /** Milliseconds on a clock every process of this machine shares. */
 const now = () => performance.timeOrigin + performance.now();
@@ -95,7 +99,7 @@ async function serve(): Promise<void> {
       redisUrl: TEST_REDIS_URL,
       // The bench measures delivery, not the per-user request limit its many subscriptions would hit.
       auth: { userRateLimitPerMinute: 100_000_000 } as never,
-    });
+    }, { env: { METRICS_TOKEN } });
     const user = await server.signIn({ role: 'operator' });
     const nodeId = (await aRegisteredNode(user, { status: 'ACTIVE' })).id;
     process.on('message', async (message: ToServer) => {
@@ -248,6 +252,29 @@ function recordHeartbeat(url: string, token: string, nodeId: string, load: numbe
   });
 }
 
+/** The server's fan-out histogram of the bench's operation: seconds summed, events counted, and events per bucket bound. */
+async function fanOut(url: string): Promise<{ sum: number; count: number; buckets: Map<number, number> }> {
+  const response = await fetch(new URL('/metrics', url), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const text = await response.text();
+  const result = { sum: 0, count: 0, buckets: new Map<number, number>() };
+  for (const match of text.matchAll(/^omega_subscription_fanout_seconds_(sum|count|bucket)\{([^}]*)\} (\S+)$/gm)) {
+    if (!match[2]!.includes('operationName="OnNodeHeartbeat"')) continue;
+    const value = Number(match[3]);
+    if (match[1] === 'sum') result.sum = value;
+    else if (match[1] === 'count') result.count = value;
+    else result.buckets.set(Number(/le="([^"]+)"/.exec(match[2]!)![1]), value);
+  }
+  return result;
+}
+
+/** The server's mean fan-out time in a window, and the bucket bound its 99th percentile falls under. */
+function fanOutBetween(before: Awaited<ReturnType<typeof fanOut>>, after: Awaited<ReturnType<typeof fanOut>>): string {
+  const count = after.count - before.count;
+  if (count === 0) return 'none';
+  const bound = [...after.buckets].sort((a, b) => a[0] - b[0]).find(([le, n]) => n - (before.buckets.get(le) ?? 0) >= 0.99 * count)?.[0] ?? Infinity;
+  return `${(((after.sum - before.sum) / count) * 1000).toFixed(0)} / ≤${bound * 1000} ms`;
+}
+
 const percentile = (sorted: ArrayLike<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -329,6 +356,7 @@ async function main(): Promise<void> {
     await collect([]);
     const liveIn = (now() - connectStart) / 1000;
     const memory = await stats();
+    const fanOutBefore = await fanOut(url);
 
     const profile = async (file: string | null) => {
       if (!PROFILE_DIR) return;
@@ -354,6 +382,7 @@ async function main(): Promise<void> {
       GRACE_MS,
     );
     const cpu = await stats();
+    const fanOutAfter = await fanOut(url);
     await profile(PROFILE_DIR ? `${PROFILE_DIR}/subscriptions-${subscribers}.cpuprofile` : null);
     const wallMicros = (now() - roundsStart) * 1000;
     const { latencies, missed, clientCpuMicros } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
@@ -373,7 +402,8 @@ async function main(): Promise<void> {
         `${kb((memory.rss - baseline.rss) / subscribers)} KB`.padStart(9),
         `${(((cpu.cpuMicros - memory.cpuMicrosAfterGc) / wallMicros) * 100).toFixed(0)}%`.padStart(5),
         `${((cpu.cpuMicros - memory.cpuMicrosAfterGc) / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(9),
-        `${((clientCpuMicros / wallMicros) * 100).toFixed(0)}% ${(clientCpuMicros / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(15),
+        `${((clientCpuMicros / wallMicros) * 100).toFixed(0)}% ${(clientCpuMicros / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(18),
+        fanOutBetween(fanOutBefore, fanOutAfter).padStart(17),
         `${liveIn.toFixed(0)} s`.padStart(6),
         `  ${load}`,
       ].join(' | '),
@@ -392,11 +422,11 @@ async function main(): Promise<void> {
   );
   console.log(`machine: ${availableParallelism()} cores shared by the server, ${CLIENT_PROCESSES} client processes and everything else running`);
   console.log(
-    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. | clients CPU, /del. |  live | load average (1, 5, 15 min)',
+    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. | clients CPU, /del. | fan-out mean/p99 |  live | load average (1, 5, 15 min)',
   );
   for (const row of rows) console.log(row);
   console.log(
-    'latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine); clients CPU: all client processes together, the same way',
+    "latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine); clients CPU: all client processes together, the same way; fan-out: the server's own time from an event reaching the group to its last socket written (omega_subscription_fanout_seconds; p99 as the histogram bucket it falls under)",
   );
 }
 
