@@ -67,7 +67,8 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
           // A socket lives for hours: of its upgrade request only the client's address and agent stay with it.
           extra.client = { ip: edge.clientAddress(extra.request), userAgent: extra.request?.headers['user-agent'] ?? null };
           if (extra.socket.extensions === '') extra.stream = extra.request?.socket;
-          delete extra.request;
+          // Cleared, not deleted: a deleted property would turn every socket's extra into a larger dictionary object.
+          extra.request = undefined;
           extra.principal = principal;
           if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
           return true;
