@@ -12,12 +12,14 @@
  *     within 10 s of the last round);
  *   - the mutation's own latency (p50, max): its response must not wait for the fan-out;
  *   - server heap and RSS per subscriber (after a full garbage collection, against the instance
- *     before any subscriber), and server CPU during the rounds (percent of one core);
+ *     before any subscriber), and server CPU during the rounds (percent of one core), the client
+ *     processes' CPU the same way, and the server's own fan-out time per event from its
+ *     omega_subscription_fanout_seconds histogram (what of the latency is the server's);
  *   - the load average: clients and server share this machine's cores with whatever else runs.
  *
  *   npm run bench:subscriptions
  *   BENCH_SUBSCRIBERS=5000,10000,19900 BENCH_ROUNDS=30 npm run bench:subscriptions
- *   BENCH_PROFILE=./profiles npm run bench:subscriptions   # the API process's CPU profile of each step's rounds
+ *   BENCH_PROFILE=./profiles npm run bench:subscriptions   # CPU profiles of each step's rounds: the API process's and each client process's
  *
  * Bounded: at most 19,900 subscribers (the open-file limit of one process here is 20,000), 300
  * rounds, 10 s of grace after a step's last round, 20 minutes in all; loopback only.
@@ -47,7 +49,7 @@ const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 30), 300);
 const INTERVAL_MS = Math.max(Number(process.env.BENCH_INTERVAL_MS ?? 1_000), 50);
 const CLIENT_PROCESSES = Math.min(Math.max(Number(process.env.BENCH_CLIENT_PROCESSES ?? 4), 1), 16);
 const GRACE_MS = 10_000;
-/** A folder for a CPU profile of the API process during each step's rounds (summarise with bench/profile-summary.ts). */
+/** A folder for CPU profiles of the API and client processes during each step's rounds (summarise with bench/profile-summary.ts). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 const RUN_TIMEOUT_MS = 20 * 60_000;
 /** Sockets one client process opens at once while connecting. */
@@ -55,6 +57,8 @@ const CONNECT_WAVE = DATABASE === 'pglite' ? 20 : 100;
 const COMMAND = 'npm run bench:subscriptions';
 // The bench's channels and keys are its own, whoever else uses this Redis.
 process.env.PUBSUB_NAMESPACE ??= `bench-${randomBytes(4).toString('hex')}`;
+/** The API instance's /metrics token, shared with the forked server process through its environment. */
+const METRICS_TOKEN = (process.env.BENCH_METRICS_TOKEN ??= randomBytes(16).toString('hex'));
 
 /** Milliseconds on a clock every process of this machine shares. */
 const now = () => performance.timeOrigin + performance.now();
@@ -62,7 +66,8 @@ const now = () => performance.timeOrigin + performance.now();
 type ToServer = { type: 'stats' } | { type: 'profile'; file: string | null } | { type: 'stop' };
 type FromServer =
   | { type: 'ready'; url: string; token: string; nodeId: string }
-  | { type: 'stats'; heapUsed: number; rss: number; cpuMicros: number }
+  /** CPU time read before and after the full collections that measure the heap, which are not the rounds' work. */
+  | { type: 'stats'; heapUsed: number; rss: number; cpuMicros: number; cpuMicrosAfterGc: number }
   | { type: 'profiled' }
   | { type: 'failed'; error: string };
 
@@ -70,8 +75,21 @@ type ToClient = { type: 'connect'; total: number } | { type: 'collect'; sent: [l
 type FromClient =
   | { type: 'connected'; open: number; failures: Record<string, number> }
   | { type: 'complete'; load: number }
-  | { type: 'collected'; latencies: number[]; missed: number }
+  | { type: 'collected'; latencies: number[]; missed: number; cpuMicros: number }
   | { type: 'closed'; code: number };
+
+/** Starts this process's CPU profile (null), or stops it and writes it to `file`. */
+let profiler: Session | undefined;
+async function profileRounds(file: string | null): Promise<void> {
+  if (!profiler) {
+    profiler = new Session();
+    profiler.connect();
+  }
+  const session = profiler;
+  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+  if (file === null) await post('Profiler.enable').then(() => post('Profiler.start'));
+  else writeFileSync(file, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+}
 
 /** The server side: one API instance; it signs an operator in and registers the node whose heartbeats are sent. */
 async function serve(): Promise<void> {
@@ -81,23 +99,20 @@ async function serve(): Promise<void> {
       redisUrl: TEST_REDIS_URL,
       // The bench measures delivery, not the per-user request limit its many subscriptions would hit.
       auth: { userRateLimitPerMinute: 100_000_000 } as never,
-    });
+    }, { env: { METRICS_TOKEN } });
     const user = await server.signIn({ role: 'operator' });
     const nodeId = (await aRegisteredNode(user, { status: 'ACTIVE' })).id;
-    const profiler = new Session();
-    profiler.connect();
-    const post = (method: string) => new Promise<unknown>((resolve, reject) => profiler.post(method, (error, result) => (error ? reject(error) : resolve(result))));
     process.on('message', async (message: ToServer) => {
       if (message.type === 'profile') {
         // Started with a null file, written to the file when stopped: one profile of a step's rounds.
-        if (message.file === null) await post('Profiler.enable').then(() => post('Profiler.start'));
-        else writeFileSync(message.file, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
+        await profileRounds(message.file);
         send({ type: 'profiled' });
       } else if (message.type === 'stats') {
         const cpu = process.cpuUsage();
         for (let i = 0; i < 3; i += 1) global.gc?.();
         const { heapUsed, rss } = process.memoryUsage();
-        send({ type: 'stats', heapUsed, rss, cpuMicros: cpu.user + cpu.system });
+        const after = process.cpuUsage();
+        send({ type: 'stats', heapUsed, rss, cpuMicros: cpu.user + cpu.system, cpuMicrosAfterGc: after.user + after.system });
       } else {
         await server.close();
         process.exit(0);
@@ -118,9 +133,17 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
   const receipts = new Map<number, number[]>();
   const init = JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
   const subscribeMessage = JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(OnNodeHeartbeatDocument), variables: {} } });
-  const loadOf = /"load":([-0-9.eE+]+)/;
+  // Read from the bytes without decoding the whole frame: the clients share the cores with the server.
+  const LOAD = Buffer.from('"load":');
+  const numberEnd = (data: Buffer, from: number) => {
+    let end = from;
+    while (end < data.length && data[end] !== 0x2c && data[end] !== 0x7d) end += 1;
+    return end;
+  };
   const failures: Record<string, number> = {};
   const failed = (reason: string) => (failures[reason] = (failures[reason] ?? 0) + 1);
+  /** This process's CPU time since the previous collect: the clients share the cores with the server. */
+  let cpuSince = process.cpuUsage();
 
   const open = () =>
     new Promise<void>((resolve) => {
@@ -141,22 +164,23 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
         settle();
       });
       socket.on('message', (data: Buffer) => {
-        const text = data.toString();
-        if (text.startsWith('{"type":"connection_ack"')) {
-          socket.send(subscribeMessage);
-          sockets.push(socket);
-          settle();
+        // Received now: the time is taken before anything is read from the message.
+        const at = now();
+        const loadAt = data.indexOf(LOAD);
+        if (loadAt < 0) {
+          const text = data.toString();
+          if (text.startsWith('{"type":"connection_ack"')) {
+            socket.send(subscribeMessage);
+            sockets.push(socket);
+            settle();
+          } else if (!text.includes('"type":"pong"') && !text.includes('"type":"ping"')) failed(text.slice(0, 200));
           return;
         }
-        const match = loadOf.exec(text);
-        if (!match) {
-          if (!text.includes('"type":"pong"') && !text.includes('"type":"ping"')) failed(text.slice(0, 200));
-          return;
-        }
-        const load = Number(match[1]);
+        const from = loadAt + LOAD.length;
+        const load = Number(data.toString('latin1', from, numberEnd(data, from)));
         let seen = receipts.get(load);
         if (!seen) receipts.set(load, (seen = []));
-        seen.push(now());
+        seen.push(at);
         if (seen.length === sockets.length) send({ type: 'complete', load });
       });
     });
@@ -171,6 +195,8 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
       }
       send({ type: 'connected', open: sockets.length, failures });
     } else if (message.type === 'collect') {
+      // With BENCH_PROFILE, each client process's rounds are profiled too: from the collect before them to the one after.
+      if (PROFILE_DIR) await profileRounds(message.sent.length === 0 ? null : `${PROFILE_DIR}/subscriptions-${sockets.length}-client-${localAddress}.cpuprofile`);
       const latencies: number[] = [];
       let missed = 0;
       for (const [load, sentAt] of message.sent) {
@@ -179,7 +205,9 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
         missed += Math.max(0, sockets.length - seen.length);
       }
       receipts.clear();
-      send({ type: 'collected', latencies, missed });
+      const cpu = process.cpuUsage(cpuSince);
+      cpuSince = process.cpuUsage();
+      send({ type: 'collected', latencies, missed, cpuMicros: cpu.user + cpu.system });
     } else {
       for (const socket of sockets) socket.terminate();
       process.exit(0);
@@ -222,6 +250,29 @@ function recordHeartbeat(url: string, token: string, nodeId: string, load: numbe
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The server's fan-out histogram of the bench's operation: seconds summed, events counted, and events per bucket bound. */
+async function fanOut(url: string): Promise<{ sum: number; count: number; buckets: Map<number, number> }> {
+  const response = await fetch(new URL('/metrics', url), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const text = await response.text();
+  const result = { sum: 0, count: 0, buckets: new Map<number, number>() };
+  for (const match of text.matchAll(/^omega_subscription_fanout_seconds_(sum|count|bucket)\{([^}]*)\} (\S+)$/gm)) {
+    if (!match[2]!.includes('operationName="OnNodeHeartbeat"')) continue;
+    const value = Number(match[3]);
+    if (match[1] === 'sum') result.sum = value;
+    else if (match[1] === 'count') result.count = value;
+    else result.buckets.set(Number(/le="([^"]+)"/.exec(match[2]!)![1]), value);
+  }
+  return result;
+}
+
+/** The server's mean fan-out time in a window, and the bucket bound its 99th percentile falls under. */
+function fanOutBetween(before: Awaited<ReturnType<typeof fanOut>>, after: Awaited<ReturnType<typeof fanOut>>): string {
+  const count = after.count - before.count;
+  if (count === 0) return 'none';
+  const bound = [...after.buckets].sort((a, b) => a[0] - b[0]).find(([le, n]) => n - (before.buckets.get(le) ?? 0) >= 0.99 * count)?.[0] ?? Infinity;
+  return `${(((after.sum - before.sum) / count) * 1000).toFixed(0)} / ≤${bound * 1000} ms`;
 }
 
 const percentile = (sorted: ArrayLike<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
@@ -277,7 +328,7 @@ async function main(): Promise<void> {
       latencies.set(c.latencies, offset);
       offset += c.latencies.length;
     }
-    return { latencies: latencies.sort(), missed: collected.reduce((n, c) => n + c.missed, 0) };
+    return { latencies: latencies.sort(), missed: collected.reduce((n, c) => n + c.missed, 0), clientCpuMicros: collected.reduce((n, c) => n + c.cpuMicros, 0) };
   };
 
   let loadTag = 0;
@@ -305,6 +356,7 @@ async function main(): Promise<void> {
     await collect([]);
     const liveIn = (now() - connectStart) / 1000;
     const memory = await stats();
+    const fanOutBefore = await fanOut(url);
 
     const profile = async (file: string | null) => {
       if (!PROFILE_DIR) return;
@@ -330,9 +382,10 @@ async function main(): Promise<void> {
       GRACE_MS,
     );
     const cpu = await stats();
+    const fanOutAfter = await fanOut(url);
     await profile(PROFILE_DIR ? `${PROFILE_DIR}/subscriptions-${subscribers}.cpuprofile` : null);
     const wallMicros = (now() - roundsStart) * 1000;
-    const { latencies, missed } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
+    const { latencies, missed, clientCpuMicros } = await collect(sent.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     const load = loadavg()
       .map((value) => value.toFixed(1))
@@ -347,8 +400,10 @@ async function main(): Promise<void> {
         `${percentile(mutations, 50).toFixed(0)} / ${(mutations.at(-1) ?? NaN).toFixed(0)} ms${refused ? ` (${refused} failed)` : ''}`.padStart(16),
         `${kb((memory.heapUsed - baseline.heapUsed) / subscribers)} KB`.padStart(9),
         `${kb((memory.rss - baseline.rss) / subscribers)} KB`.padStart(9),
-        `${(((cpu.cpuMicros - memory.cpuMicros) / wallMicros) * 100).toFixed(0)}%`.padStart(5),
-        `${((cpu.cpuMicros - memory.cpuMicros) / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(9),
+        `${(((cpu.cpuMicros - memory.cpuMicrosAfterGc) / wallMicros) * 100).toFixed(0)}%`.padStart(5),
+        `${((cpu.cpuMicros - memory.cpuMicrosAfterGc) / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(9),
+        `${((clientCpuMicros / wallMicros) * 100).toFixed(0)}% ${(clientCpuMicros / Math.max(1, latencies.length)).toFixed(1)} µs`.padStart(18),
+        fanOutBetween(fanOutBefore, fanOutAfter).padStart(17),
         `${liveIn.toFixed(0)} s`.padStart(6),
         `  ${load}`,
       ].join(' | '),
@@ -367,10 +422,12 @@ async function main(): Promise<void> {
   );
   console.log(`machine: ${availableParallelism()} cores shared by the server, ${CLIENT_PROCESSES} client processes and everything else running`);
   console.log(
-    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. |  live | load average (1, 5, 15 min)',
+    ' subs. |  p50 lat. |  p99 lat. |  max lat. |           missed | mutation p50/max | heap/sub. |  RSS/sub. |  CPU | CPU/del. | clients CPU, /del. | fan-out mean/p99 |  live | load average (1, 5, 15 min)',
   );
   for (const row of rows) console.log(row);
-  console.log('latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine)');
+  console.log(
+    "latency: from just before the mutation is sent to each socket receiving the event; CPU: server, percent of one core during the rounds, and server CPU time per delivery (the figure least moved by the load of the machine); clients CPU: all client processes together, the same way; fan-out: the server's own time from an event reaching the group to its last socket written (omega_subscription_fanout_seconds; p99 as the histogram bucket it falls under)",
+  );
 }
 
 if (process.argv[2] === '--serve') await serve();

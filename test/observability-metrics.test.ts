@@ -81,6 +81,9 @@ describe('Prometheus metrics', () => {
     expect(value(samples, 'graphql_envelop_error_result', { operationName: 'ClusterNodes' })).toBe(1);
     expect(value(samples, 'graphql_envelop_request_duration_count', { operationName: 'CreateSession', operationType: 'mutation' })).toBe(1);
     expect(value(samples, 'omega_active_subscriptions', { operationName: 'OnNodeHeartbeat' })).toBe(1);
+    // The heartbeat that reached the subscriber was fanned out once, to its one socket.
+    expect(value(samples, 'omega_subscription_fanout_seconds_count', { operationName: 'OnNodeHeartbeat' })).toBe(1);
+    expect(value(samples, 'omega_subscription_fanout_seconds_bucket', { operationName: 'OnNodeHeartbeat', le: '10' })).toBe(1);
     expect(value(samples, 'omega_scheduler_placements_total')).toBe(1);
     expect(value(samples, 'omega_events_published_total', { topic: 'workloads.session.state_changed' })).toBeGreaterThanOrEqual(2);
     expect(value(samples, 'omega_events_delivered_total', { topic: 'cluster.node.heartbeats_recorded' })).toBeGreaterThanOrEqual(1);

@@ -7,6 +7,7 @@ import {
   LogoutDocument,
   OnLiveMetricsDocument,
   OnNodeHeartbeatDocument,
+  OnNodeLoadDocument,
   RealtimeIngestNodeMetricsDocument,
   RecordHeartbeatDocument,
 } from './generated/graphql.js';
@@ -218,6 +219,49 @@ describe.skipIf(!runRedisTests)('grouped subscriptions', () => {
     expect(stalled.messages.at(-1)?.payload).toMatchObject([{ extensions: { code: 'SUBSCRIBER_TOO_SLOW', limit: bufferLimit } }]);
     fast.close();
     stalled.close();
+  });
+
+  it('writes frames a graphql-ws client reads, whatever the subscription id and the frame length', async () => {
+    const admin = await server.signIn({ role: 'admin' });
+    const nodeId = (await aRegisteredNode(admin, aComputeNode())).id;
+    // Ids that JSON must escape: quotes, a backslash, control characters, characters beyond ASCII.
+    let n = 0;
+    const ids: string[] = [];
+    const generateID = () => {
+      ids.push(`"${(n += 1)}" \\ \n\t\u0001 ü 🚀 </script>`);
+      return ids.at(-1)!;
+    };
+    const client = wsClient(server.url, bearer(admin.token), { generateID });
+    const small = subscribe(client, OnNodeLoadDocument, {});
+    const medium = subscribe(client, OnNodeHeartbeatDocument, { nodeId });
+    const large = subscribe(client, OnLiveMetricsDocument, {});
+    await untilSubscribedInRedis(TEST_REDIS_URL, Topic.NodeHeartbeatsRecorded, admin.tenantId);
+    await untilSubscribedInRedis(TEST_REDIS_URL, Topic.MetricsIngested, admin.tenantId);
+    await warmUp(() => heartbeat(admin, nodeId, 0.01), () => small.buffered > 0 && medium.buffered > 0, () => drain(small, medium));
+    expect(ids).toHaveLength(3);
+
+    await heartbeat(admin, nodeId, 0.5);
+    const point = (i: number): MetricPoint => ({ nodeId: null, sessionId: null, metricType: 'gpu_utilization', value: i, unit: 'percent', time: new Date().toISOString() });
+    await bus.publish(Topic.MetricsIngested, { tenantId: admin.tenantId, points: Array.from({ length: 1_000 }, (_, i) => point(i)) });
+    // A heartbeat records its load as a metric too, and a feed hands over the points queued when read: count the published ones.
+    const values: number[] = [];
+    let largest = (await large.next()).liveMetrics;
+    for (let batch = largest; ; batch = (await large.next()).liveMetrics) {
+      if (batch.points.length > largest.points.length) largest = batch;
+      for (const point of batch.points) if (point.metricType === 'gpu_utilization') values.push(point.value);
+      if (values.length === 1_000) break;
+    }
+    expect(values).toEqual(Array.from({ length: 1_000 }, (_, i) => i));
+    const received = { small: await small.next(), medium: await medium.next(), large: { liveMetrics: largest } };
+    expect(received.small).toEqual({ nodeHeartbeat: { load: 0.5 } });
+    expect(received.medium.nodeHeartbeat).toMatchObject({ nodeId, load: 0.5 });
+    // The three lengths a WebSocket frame header encodes: in its second byte, in 16 bits, in 64 bits.
+    const frameLength = (i: number, data: unknown) => Buffer.byteLength(JSON.stringify({ id: ids[i], type: 'next', payload: { data } }));
+    expect(frameLength(0, received.small)).toBeLessThan(126);
+    expect(frameLength(1, received.medium)).toBeGreaterThanOrEqual(126);
+    expect(frameLength(1, received.medium)).toBeLessThan(65_536);
+    expect(frameLength(2, received.large)).toBeGreaterThanOrEqual(65_536);
+    await client.dispose();
   });
 
   it("writes the realtime store's Redis keys under the deployment's namespace", async () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createSourceEventStream, execute, getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Context } from '../context.js';
@@ -9,7 +10,7 @@ import type { SlowReaderRule } from '../modules/realtime/live-feed.js';
 import { SubscriberTooSlowError } from '../modules/shared/errors.js';
 import { toGraphQLError } from '../modules/shared/graphql-errors.js';
 
-/** What a group writes to: a ws socket's send and the bytes it has not handed to the kernel yet. */
+/** What a group writes to: a ws socket's state and the bytes it has not handed to the kernel yet. */
 export interface MemberSocket {
   readonly bufferedAmount: number;
   /** ws's state: only an open socket (1) is written to. */
@@ -17,13 +18,64 @@ export interface MemberSocket {
   send(data: Buffer, options: { binary: boolean }): void;
 }
 
+/**
+ * The connection under a member's socket, when frames may be written to it directly: no extension
+ * (compression) was negotiated, so a frame is its header and the message, and ws writes its own
+ * frames to the same stream synchronously, so the order of frames holds.
+ */
+export interface MemberStream {
+  /** False once the connection is ending or gone. */
+  readonly writable: boolean;
+  write(frame: Buffer): boolean;
+}
+
 /** graphql-ws frames are text frames, though written from bytes. */
 const TEXT_FRAME = { binary: false } as const;
 const CLOSING_BRACE = 0x7d;
 const OPEN = 1;
+/** A WebSocket frame's first byte: the final fragment of a text message. */
+const FINAL_TEXT = 0x81;
 
 /** Members written to before the fan-out yields, so a mutation's response and other sockets' input are not held up. */
 const FAN_OUT_SLICE = 512;
+
+/** What a graphql-ws `next` message holds around its subscription id and its payload. */
+const ID_OPEN = Buffer.from('{"id":');
+const NEXT_PAYLOAD = Buffer.from(',"type":"next","payload":');
+
+/**
+ * A graphql-ws `next` message in one buffer: `{"id":` the quoted id `,"type":"next","payload":`,
+ * the shared payload and `}`, behind an unmasked WebSocket text frame header when `framed` (a
+ * server's frames are never masked). `idBytes` is the quoted id's length in UTF-8.
+ */
+function nextMessage(quotedId: string, idBytes: number, payload: Uint8Array, framed: boolean): Buffer {
+  const length = ID_OPEN.length + idBytes + NEXT_PAYLOAD.length + payload.length + 1;
+  const header = !framed ? 0 : length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  if (header > 0) {
+    frame[0] = FINAL_TEXT;
+    if (header === 2) frame[1] = length;
+    else if (header === 4) {
+      frame[1] = 126;
+      frame.writeUInt16BE(length, 2);
+    } else {
+      frame[1] = 127;
+      frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+      frame.writeUInt32BE(length >>> 0, 6);
+    }
+  }
+  let at = header;
+  frame.set(ID_OPEN, at);
+  at += ID_OPEN.length;
+  // An id of ASCII characters (its UTF-8 as long as the string) is copied as such, without the UTF-8 encoder.
+  frame.write(quotedId, at, idBytes, idBytes === quotedId.length ? 'latin1' : 'utf8');
+  at += idBytes;
+  frame.set(NEXT_PAYLOAD, at);
+  at += NEXT_PAYLOAD.length;
+  frame.set(payload, at);
+  frame[at + payload.length] = CLOSING_BRACE;
+  return frame;
+}
 
 /**
  * The key of a group: the operation's text, name and variables, and what authorization depends on
@@ -41,9 +93,9 @@ export function groupKey(query: string, operationName: string | null | undefined
  * writes the frames) and settles when the subscriber leaves or its subscription ends.
  */
 class GroupMember implements AsyncIterableIterator<never> {
-  /** `{"id":"…","type":"next","payload":` for this subscription; the shared payload and `}` follow. */
-  private readonly framePrefix: string;
-  private readonly prefixBytes: number;
+  /** This subscription's id as JSON, and its length in UTF-8: all a `next` message holds of its own. */
+  private readonly quotedId: string;
+  private readonly idBytes: number;
   /** Live metric points this member skipped while its socket was full, told with its next batch. */
   droppedPoints = 0;
   /** How the subscription ended (with an error or none), once it did. */
@@ -52,22 +104,22 @@ class GroupMember implements AsyncIterableIterator<never> {
 
   constructor(
     readonly socket: MemberSocket,
+    /** Where whole frames go, bypassing ws's per-message work; without it, ws frames the message. */
+    private readonly stream: MemberStream | undefined,
     id: string,
     private readonly group: SubscriptionGroup,
   ) {
-    this.framePrefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    this.prefixBytes = Buffer.byteLength(this.framePrefix);
+    this.quotedId = JSON.stringify(id);
+    this.idBytes = Buffer.byteLength(this.quotedId);
   }
 
-  /** Writes `next` with a serialized result: this subscription's prefix, the shared payload's bytes, `}`. */
+  /** Writes `next` with a serialized result: this subscription's id around the shared payload's bytes. */
   write(payload: Buffer): void {
     if (this.socket.readyState !== OPEN) return;
-    const frame = Buffer.allocUnsafe(this.prefixBytes + payload.length + 1);
-    frame.write(this.framePrefix, 0);
-    payload.copy(frame, this.prefixBytes);
-    frame[frame.length - 1] = CLOSING_BRACE;
     try {
-      this.socket.send(frame, TEXT_FRAME);
+      if (this.stream) {
+        if (this.stream.writable) this.stream.write(nextMessage(this.quotedId, this.idBytes, payload, true));
+      } else this.socket.send(nextMessage(this.quotedId, this.idBytes, payload, false), TEXT_FRAME);
     } catch {
       // The socket went away under the group (a keep-alive timeout): this member ends, the others go on.
       this.end();
@@ -143,12 +195,14 @@ class SubscriptionGroup {
     private readonly onEmpty: () => void,
     /** Told of every member that joins (+1) or leaves (-1). */
     private readonly onMembers: (delta: number) => void = () => undefined,
+    /** Told how long each event took, in seconds, from reaching the group to its last member written. */
+    private readonly onFanOut: (seconds: number) => void = () => undefined,
   ) {
     this.opened = this.open();
   }
 
-  join(socket: MemberSocket, id: string): GroupMember {
-    const member = new GroupMember(socket, id, this);
+  join(socket: MemberSocket, stream: MemberStream | undefined, id: string): GroupMember {
+    const member = new GroupMember(socket, stream, id, this);
     this.members.add(member);
     this.onMembers(1);
     if (this.latestPayload !== undefined) member.write(this.latestPayload);
@@ -223,6 +277,7 @@ class SubscriptionGroup {
   }
 
   private async deliver(event: unknown): Promise<void> {
+    const reached = performance.now();
     const payload = await this.run(event);
     if (this.slowReader === 'latest') this.latestPayload = payload;
     let written = 0;
@@ -234,6 +289,7 @@ class SubscriptionGroup {
       written += 1;
       if (written % FAN_OUT_SLICE === 0) await nextTurn();
     }
+    this.onFanOut((performance.now() - reached) / 1000);
   }
 
   /** A member whose socket is full: live metrics skip the batch and count it; latest values wait for the next; anything else ends. */
@@ -273,6 +329,8 @@ export class SubscriptionGroups {
     private readonly bufferLimitBytes: number,
     /** Members joining and leaving, by operation name, for the open-subscriptions gauge. */
     private readonly onMembers: (operationName: string, delta: number) => void = () => undefined,
+    /** Each event's fan-out time in seconds, by operation name. */
+    private readonly onFanOut: (operationName: string, seconds: number) => void = () => undefined,
   ) {}
 
   /** The operation of the group of `key`, when one is open. */
@@ -284,7 +342,7 @@ export class SubscriptionGroups {
    * Joins the group of `key` (created with `operation` when absent): the member's iterator once the
    * group's stream is open, or the errors that refused it.
    */
-  async join(key: string, socket: MemberSocket, id: string, operation: GroupOperation): Promise<AsyncIterableIterator<never> | ExecutionResult> {
+  async join(key: string, socket: MemberSocket, stream: MemberStream | undefined, id: string, operation: GroupOperation): Promise<AsyncIterableIterator<never> | ExecutionResult> {
     let group = this.groups.get(key);
     if (!group) {
       const operationName = getOperationAST(operation.document, operation.operationName)?.name?.value ?? 'anonymous';
@@ -295,11 +353,12 @@ export class SubscriptionGroups {
           if (this.groups.get(key) === created) this.groups.delete(key);
         },
         (delta) => this.onMembers(operationName, delta),
+        (seconds) => this.onFanOut(operationName, seconds),
       );
       this.groups.set(key, created);
       group = created;
     }
-    const member = group.join(socket, id);
+    const member = group.join(socket, stream, id);
     const refused = await group.opened;
     if (!refused) return member;
     member.end();

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -18,6 +19,8 @@ interface SocketExtra {
   /** The upgrade request, until the connection is accepted: then only `client` is kept of it. */
   request?: IncomingMessage;
   client?: Context['client'];
+  /** The connection under `socket`, kept when grouped frames may be written to it directly (see MemberStream). */
+  stream?: Duplex;
   principal?: Principal | null;
   /** Stops tracking the socket for token expiry (4403) and revocation (4401). */
   release?: () => void;
@@ -44,9 +47,12 @@ function inOperationScope<T>(args: ExecutionArgs, run: () => T): T {
  */
 export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, contexts: RequestContexts, services: Services, log: Logger, metrics: ServerMetrics, edgeConfig: EdgeConfig) {
   const edge = socketEdge(edgeConfig);
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: edge.maxMessageBytes });
-  const groups = new SubscriptionGroups(services.realtime.settings.subscriberBufferLimitBytes, (operationName, delta) =>
-    metrics.activeSubscriptions.inc({ operationName }, delta),
+  // No compression: a grouped event's frames are built once around shared bytes and written to the connection as they are.
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: edge.maxMessageBytes, perMessageDeflate: false });
+  const groups = new SubscriptionGroups(
+    services.realtime.settings.subscriberBufferLimitBytes,
+    (operationName, delta) => metrics.activeSubscriptions.inc({ operationName }, delta),
+    (operationName, seconds) => metrics.fanOutSeconds.observe({ operationName }, seconds),
   );
   return useServer(
     {
@@ -60,7 +66,9 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
           const extra = ctx.extra as SocketExtra;
           // A socket lives for hours: of its upgrade request only the client's address and agent stay with it.
           extra.client = { ip: edge.clientAddress(extra.request), userAgent: extra.request?.headers['user-agent'] ?? null };
-          delete extra.request;
+          if (extra.socket.extensions === '') extra.stream = extra.request?.socket;
+          // Cleared, not deleted: a deleted property would turn every socket's extra into a larger dictionary object.
+          extra.request = undefined;
           extra.principal = principal;
           if (principal) extra.release = services.realtime.connections.open(principal, extra.socket);
           return true;
@@ -91,7 +99,7 @@ export function serveWebSockets(httpServer: HttpServer, yoga: GraphQLHandler, co
         const query = edge.admit(params);
         if (query instanceof GraphQLError) return [query];
         const key = groupKey(query, params.operationName, params.variables, principal);
-        const join = (operation: GroupOperation) => memberArgs(operation, () => groups.join(key, extra.socket, id, operation));
+        const join = (operation: GroupOperation) => memberArgs(operation, () => groups.join(key, extra.socket, extra.stream, id, operation));
         // A subscriber like one already served: its operation was parsed, validated and checked when the group began.
         const grouped = groups.operationOf(key);
         if (grouped) return join(grouped);

@@ -31,6 +31,14 @@ export class ServerMetrics {
   private readonly published = new Counter({ name: 'omega_events_published_total', help: 'Events published, by topic', labelNames: ['topic'], registers: [this.registry] });
   private readonly delivered = new Counter({ name: 'omega_events_delivered_total', help: 'Events handed to listeners (subscriptions, workers), by topic', labelNames: ['topic'], registers: [this.registry] });
   readonly activeSubscriptions = new Gauge({ name: 'omega_active_subscriptions', help: 'GraphQL subscriptions open now, by operation', labelNames: ['operationName'], registers: [this.registry] });
+  /** How long an event takes from reaching a subscription group to its frame written to the group's last socket. */
+  readonly fanOutSeconds = new Histogram({
+    name: 'omega_subscription_fanout_seconds',
+    help: "From an event reaching a group of equal subscriptions to its frame written to the group's last socket, by operation",
+    labelNames: ['operationName'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   private readonly jobRuns = new Counter({ name: 'omega_job_runs_total', help: 'Background job runs, by job and outcome', labelNames: ['job', 'outcome'], registers: [this.registry] });
   private readonly jobDuration = new Histogram({
     name: 'omega_job_duration_seconds',

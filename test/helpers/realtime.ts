@@ -28,8 +28,9 @@ export function anotherInstanceBus(redisUrl: string, options: Omit<PubSubOptions
 }
 
 /** A graphql-ws client over a real WebSocket, signed in with these connection params. */
-export function wsClient(url: string, connectionParams: Record<string, string>, options: { lazy?: boolean } = {}): Client {
-  return createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: options.lazy ?? true, connectionParams });
+export function wsClient(url: string, connectionParams: Record<string, string>, options: { lazy?: boolean; generateID?: () => string } = {}): Client {
+  const { lazy = true, generateID } = options;
+  return createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy, connectionParams, ...(generateID ? { generateID } : {}) });
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
