@@ -7,7 +7,7 @@ import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { HeartbeatStatusEnum, nodeGlobalId, NodeHeartbeatRef } from '../cluster/node.subscriptions.js';
 import { NotFoundError, ValidationError } from '../shared/errors.js';
 import { mutationErrors, withGraphQLErrors } from '../shared/graphql-errors.js';
-import { defineMemoryOrder, idOf } from '../shared/list-query.js';
+import { countedConnection, defineMemoryOrder, idOf } from '../shared/list-query.js';
 import { SessionRef, SessionStatusEnum } from '../workloads/session.schema.js';
 import { AllocatedAmountRef, sessionGlobalId } from '../workloads/session.subscriptions.js';
 import type { HeartbeatBatchResult } from './heartbeat.service.js';
@@ -115,15 +115,10 @@ builder.queryFields((t) => ({
               (filter?.minLoad == null || beat.load >= filter.minLoad) &&
               (filter?.maxLoad == null || beat.load <= filter.maxLoad),
           );
-          const sorted = liveHeartbeatOrder.order(rows, args.orderBy?.length ? args.orderBy : [{ field: 'AT', direction: 'desc' }]);
-          return { ...(await resolveArrayConnection({ args, defaultSize: 20, maxSize: 100 }, sorted)), totalCount: sorted.length };
+          return liveHeartbeatOrder.page(rows, args, [{ field: 'AT', direction: 'desc' }]);
         }),
     },
-    {
-      fields: (c) => ({
-        totalCount: c.int({ description: 'Heartbeats matching the filter, on every page', resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount }),
-      }),
-    },
+    countedConnection,
   ),
   clusterState: t.field({
     type: ClusterStateRef,

@@ -4,7 +4,7 @@
  * their translation into Prisma's where / orderBy / groupBy. Every refused argument is a
  * ValidationError naming its path, which query resolvers answer as BAD_USER_INPUT.
  */
-import { encodeGlobalID } from '@pothos/plugin-relay';
+import { encodeGlobalID, resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { getDatamodel } from '../../generated/pothos-types.js';
 import { ValidationError } from './errors.js';
@@ -359,8 +359,24 @@ export function defineMemoryOrder<Row, Fields extends Record<string, keyof Row>>
       return 0;
     });
   }
-  return { Order, order };
+  /** One page of the rows in the asked (else `defaultOrder`) order, as a connection that also counts them all. */
+  async function page(
+    rows: readonly Row[],
+    args: { orderBy?: readonly { field: keyof Fields & string; direction?: Direction | null }[] | null; first?: number | null; last?: number | null; after?: string | null; before?: string | null },
+    defaultOrder: { field: keyof Fields & string; direction: Direction }[] = [],
+  ) {
+    const sorted = order(rows, args.orderBy?.length ? args.orderBy : defaultOrder);
+    return { ...(await resolveArrayConnection({ args, defaultSize: 20, maxSize: 100 }, sorted)), totalCount: sorted.length };
+  }
+  return { Order, order, page };
 }
+
+/** The connection fields of a list held in memory: its count of all matching rows (see defineMemoryOrder's page). */
+export const countedConnection = {
+  fields: <Ref>(c: { int: (options: { description: string; resolve: (connection: object) => number }) => Ref }) => ({
+    totalCount: c.int({ description: 'Rows matching the filter, on every page', resolve: (connection) => (connection as { totalCount: number }).totalCount }),
+  }),
+};
 
 type GroupDelegate = { groupBy(args: never): PromiseLike<unknown[]> };
 

@@ -1,9 +1,8 @@
-import { resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
 import { tenantOf } from '../../context.js';
 import type { SessionStatsRow } from '../cluster/cluster-views.service.js';
 import { withGraphQLErrors } from '../shared/graphql-errors.js';
-import { defineMemoryOrder } from '../shared/list-query.js';
+import { countedConnection, defineMemoryOrder } from '../shared/list-query.js';
 import { SessionStatusEnum, SessionTypeEnum } from './session.schema.js';
 
 const SessionStatsRowRef = builder.objectRef<SessionStatsRow>('SessionStatsRow').implement({
@@ -57,14 +56,9 @@ builder.queryFields((t) => ({
               (!args.filter?.sessionType?.length || args.filter.sessionType.includes(row.sessionType as never)) &&
               (!args.filter?.status?.length || args.filter.status.includes(row.status as never)),
           );
-          const sorted = sessionStatsOrder.order(rows, args.orderBy);
-          return { ...(await resolveArrayConnection({ args, defaultSize: 20, maxSize: 100 }, sorted)), totalCount: sorted.length };
+          return sessionStatsOrder.page(rows, args);
         }),
     },
-    {
-      fields: (c) => ({
-        totalCount: c.int({ description: 'Rows matching the filter, on every page', resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount }),
-      }),
-    },
+    countedConnection,
   ),
 }));
