@@ -105,7 +105,7 @@ const nodeList = defineList({
     TOTAL_CPU_CORES: 'totalCpuCores',
   },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
   groupBy: { STATUS: enumGroup('status'), NODE_TYPE: enumGroup('nodeType'), REGION: { column: 'regionId', key: globalIdKey('Region') }, GPU_TYPE: 'gpuType' },
 });
 

@@ -113,7 +113,7 @@ const llmMetricsList = defineList({
     MODEL_ID: 'modelId',
   },
   defaultOrder: ['TIMESTAMP', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 builder.queryFields((t) => ({

@@ -27,6 +27,7 @@ export const sessionReads: ReadModel = readModel({
   cursor: ['id'],
   columns: {
     id: scalar('session_id'),
+    seq: scalar('seq'),
     tenantId: scalar('tenant_id'),
     userId: scalar('user_id'),
     sessionName: scalar('session_name'),

@@ -136,7 +136,7 @@ export const SessionRef = builder.prismaNode('Session', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     allocations: t.relation('allocations', { query: { orderBy: [{ allocationTime: 'asc' }, { resourceType: 'asc' }] } }),
-    storageVolumes: t.relation('storageVolumes', { query: { where: { deletedAt: null }, orderBy: { createdAt: 'asc' } } }),
+    storageVolumes: t.relation('storageVolumes', { query: { where: { deletedAt: null }, orderBy: [{ createdAt: 'asc' }, { seq: 'asc' }] } }),
   }),
 });
 
@@ -147,7 +147,7 @@ builder.prismaObjectField(ClusterNodeRef, 'sessions', (t) =>
     args: { status: t.arg({ type: [SessionStatusEnum], required: false }) },
     query: (args) => ({
       where: args.status?.length ? { status: { in: args.status } } : {},
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      orderBy: [{ createdAt: 'desc' }, { seq: 'desc' }],
     }),
   }),
 );
@@ -172,7 +172,7 @@ const sessionList = defineList({
   },
   orderBy: { CREATED_AT: 'createdAt', PRIORITY: 'priority', STATUS: 'status', SESSION_NAME: 'sessionName', STARTED_AT: { column: 'startTime', nulls: 'last' } },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
   groupBy: { STATUS: enumGroup('status'), SESSION_TYPE: enumGroup('sessionType'), USER: 'userId', NODE: { column: 'scheduledNodeId', key: globalIdKey('ClusterNode') } },
 });
 
