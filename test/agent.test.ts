@@ -173,14 +173,16 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
 
   it('runs a scheduled session as a process and reports how it ended, refusing commands outside its allow-list', async () => {
     const node = (await agentNode())!;
-    const run = async (sessionName: string, application: string) => {
-      const session = await aPendingSession(admin, { sessionName, cpuRequest: 0.1, memoryRequestGb: 0.1, application, environmentVariables: { EXIT_CODE: '3' } });
+    const run = async (sessionName: string, application: string, command?: string[]) => {
+      const session = await aPendingSession(admin, { sessionName, cpuRequest: 0.1, memoryRequestGb: 0.1, application, command, environmentVariables: { EXIT_CODE: '3' } });
       expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
       return rawId(session.id);
     };
     const completes = await run('completes', `${process.execPath} -e process.exit(0)`);
     const fails = await run('fails', `${process.execPath} -e process.exit(Number(process.env.EXIT_CODE))`);
     const refused = await run('refused', 'rm -rf /tmp/nothing-here');
+    // The command wins over the application, and its words reach the program as they are: no shell splits or expands them.
+    const verbatim = await run('verbatim', 'rm -rf /tmp/nothing-here', [process.execPath, '-e', 'process.exit(process.argv[1] === "a b; $HOME *" ? 0 : 9)', 'a b; $HOME *']);
 
     const final = async (id: string) =>
       eventually(`session ${id} to end`, async () => {
@@ -190,6 +192,7 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
     expect((await final(completes)).status).toBe('completed');
     expect((await final(fails)).status).toBe('failed');
     expect((await final(refused)).status).toBe('failed');
+    expect((await final(verbatim)).status).toBe('completed');
     expect((await server.db.system.session.findUnique({ where: { id: completes } }))!.scheduledNodeId).toBe(node.id);
 
     const transitions = (await systemEvents(server, admin.tenantId, 'session.state_changed')).map((event) => event.details as { sessionId: string; status: string; reason: string | null });

@@ -5,7 +5,7 @@ import { ApiClient, ApiRefusedError, ApiUnreachableError } from './api-client.js
 import { CpuMeter, loadFraction, readGpus, readInventory, readVitals, systemMachineId, type GpuReading } from './host.js';
 import { LocalStore } from './local-store.js';
 import { pointsOf } from './metric-points.js';
-import { refusal, SessionRunner, type CommandPolicy } from './session-runner.js';
+import { argvOf, refusal, SessionRunner, type CommandPolicy } from './session-runner.js';
 
 export interface AgentOptions {
   apiUrl: string;
@@ -28,7 +28,7 @@ const HEARTBEAT = `mutation ($input: HeartbeatInput!) { recordHeartbeat(input: $
 const INGEST = `mutation ($input: IngestNodeMetricsInput!) { ingestNodeMetrics(input: $input) { __typename ... on IngestNodeMetricsSuccess { accepted } ... on Error { message } } }`;
 const TRANSITION = `mutation ($id: ID!, $status: SessionStatus!, $reason: String) { transitionSession(id: $id, status: $status, reason: $reason) { __typename ... on TransitionSessionSuccess { session { id } } ... on Error { message } } }`;
 const SCHEDULED = `query ($nodeId: ID!) { sessions(first: 100, filter: { nodeId: $nodeId, status: [SCHEDULED] }) { edges { node { id } } } }`;
-const SESSION = `query ($id: ID!) { session(id: $id) { id status application environmentVariables cpuRequest memoryRequestGb scheduledNode { id } } }`;
+const SESSION = `query ($id: ID!) { session(id: $id) { id status application command environmentVariables cpuRequest memoryRequestGb scheduledNode { id } } }`;
 const ON_SESSION = `subscription { sessionStateChanged { sessionId status nodeId } }`;
 
 /**
@@ -170,17 +170,18 @@ export class NodeAgent {
   private async startSession(sessionId: string): Promise<void> {
     if (this.store.session(sessionId)) return;
     const { session } = await this.api.request<{
-      session: { status: string; application: string | null; environmentVariables: Record<string, string>; cpuRequest: number; memoryRequestGb: number } | null;
+      session: { status: string; application: string | null; command: string[]; environmentVariables: Record<string, string>; cpuRequest: number; memoryRequestGb: number } | null;
     }>(SESSION, { id: sessionId });
     if (!session || session.status !== 'SCHEDULED' || this.store.session(sessionId)) return;
     const limits = { cpuRequest: session.cpuRequest, memoryRequestGb: session.memoryRequestGb };
-    const refused = refusal(this.options.policy, session.application);
+    const argv = argvOf(session);
+    const refused = refusal(this.options.policy, argv);
     if (refused) {
       this.store.upsertSession(sessionId, 'failed', null, limits);
       this.queueTransition(sessionId, 'failed', refused);
     } else {
       this.queueTransition(sessionId, 'running', null);
-      const pid = this.runner.start({ sessionId, commandLine: session.application, environment: session.environmentVariables ?? {} }, (outcome) => {
+      const pid = this.runner.start({ sessionId, argv, environment: session.environmentVariables ?? {} }, (outcome) => {
         this.store.upsertSession(sessionId, outcome.status, null, limits);
         this.queueTransition(sessionId, outcome.status, outcome.status === 'failed' ? outcome.reason : 'exit code 0');
         void this.deliverTransitions().catch(() => undefined);

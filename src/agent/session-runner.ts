@@ -11,18 +11,27 @@ export interface CommandPolicy {
 
 export interface SessionToRun {
   sessionId: string;
-  /** The session's `application`: a program and its arguments, split on whitespace, never given to a shell. */
-  commandLine: string | null;
+  /** The program and its arguments (argv), never given to a shell. */
+  argv: string[];
   environment: Record<string, string>;
+}
+
+/**
+ * What a session runs: its `command` (argv) when it has one, else its `application` split on
+ * whitespace (sessions created before `command` existed name their program there).
+ */
+export function argvOf(session: { command?: string[] | null; application?: string | null }): string[] {
+  if (session.command?.length) return session.command;
+  return session.application?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
 export type SessionOutcome = { status: 'completed'; exitCode: 0 } | { status: 'failed'; reason: string; exitCode: number | null };
 
 /** Why the policy refuses a session's command, or null when it may run. */
-export function refusal(policy: CommandPolicy, commandLine: string | null): string | null {
+export function refusal(policy: CommandPolicy, argv: string[]): string | null {
   if (!policy.runCommands) return 'this agent does not run commands sent by the API (its owner has not enabled --run-commands)';
-  const program = commandLine?.trim().split(/\s+/)[0];
-  if (!program) return 'the session names no command (its application field is empty)';
+  const program = argv[0];
+  if (!program) return 'the session names no command (neither its command nor its application field is set)';
   if (!policy.allowedCommands.includes(program)) return `command ${program} is not in the agent's allow-list`;
   return null;
 }
@@ -33,7 +42,7 @@ export class SessionRunner {
   private readonly stopping = new Set<string>();
 
   start(session: SessionToRun, onExit: (outcome: SessionOutcome) => void): number | null {
-    const [program, ...args] = session.commandLine!.trim().split(/\s+/);
+    const [program, ...args] = session.argv;
     // A minimal environment: the session's own variables over the system's search path and HOME, nothing of the agent's.
     const env = { PATH: SYSTEM_PATH, HOME: homedir(), ...session.environment };
     const child = spawn(program!, args, { env, stdio: 'ignore' });

@@ -34,6 +34,7 @@ export const sessionReads: ReadModel = readModel({
     sessionType: scalar('session_type'),
     application: scalar('application'),
     containerImage: scalar('container_image'),
+    command: scalar('command'),
     status: scalar('status'),
     priority: scalar('priority'),
     maxRuntimeMinutes: scalar('max_runtime_minutes'),

@@ -103,6 +103,7 @@ export const SessionRef = builder.prismaNode('Session', {
     user: t.relation('user'),
     application: t.exposeString('application', { nullable: true }),
     containerImage: t.exposeString('containerImage', { nullable: true }),
+    command: t.exposeStringList('command', { description: 'The program and its arguments the node agent runs, without a shell (empty: none given)' }),
     priority: t.exposeInt('priority'),
     maxRuntimeMinutes: t.exposeInt('maxRuntimeMinutes', { nullable: true }),
     restartPolicy: t.field({ type: RestartPolicyEnum, select: { restartPolicy: true }, resolve: (s) => s.restartPolicy as never }),
@@ -192,6 +193,10 @@ const CreateSessionInput = builder.inputType('CreateSessionInput', {
     sessionType: t.field({ type: SessionTypeEnum, required: true }),
     application: t.string({ required: false }),
     containerImage: t.string({ required: false }),
+    command: t.stringList({
+      required: false,
+      description: 'The program and its arguments (argv) the node agent runs, without a shell: at most 256 words of at most 4,096 characters, 32,768 in all, no NUL; the first names the program',
+    }),
     priority: t.int({ required: false, description: '1 (default) to 10; higher is scheduled first' }),
     maxRuntimeMinutes: t.int({ required: false, description: 'Also what quotas charge; a default applies when omitted' }),
     restartPolicy: t.field({ type: RestartPolicyEnum, required: false, description: 'NEVER unless given' }),
