@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,8 +85,9 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
   let dataDir: string;
   let agent: ChildProcess | undefined;
   const agentLog: string[] = [];
+  const serverLog: string[] = [];
 
-  const startServer = async () => startTestServer('postgres', { databaseUrl: scratch.url, port, jobsEnabled: false });
+  const startServer = async () => startTestServer('postgres', { databaseUrl: scratch.url, port, jobsEnabled: false }, { logLines: serverLog });
   const startAgent = () => {
     const child = spawn(
       process.execPath,
@@ -173,8 +175,16 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
 
   it('runs a scheduled session as a process and reports how it ended, refusing commands outside its allow-list', async () => {
     const node = (await agentNode())!;
-    const run = async (sessionName: string, application: string, command?: string[]) => {
-      const session = await aPendingSession(admin, { sessionName, cpuRequest: 0.1, memoryRequestGb: 0.1, application, command, environmentVariables: { EXIT_CODE: '3' } });
+    const run = async (sessionName: string, application: string, command?: string[], secretEnvironmentVariables?: Record<string, string>) => {
+      const session = await aPendingSession(admin, {
+        sessionName,
+        cpuRequest: 0.1,
+        memoryRequestGb: 0.1,
+        application,
+        command,
+        environmentVariables: { EXIT_CODE: '3' },
+        secretEnvironmentVariables,
+      });
       expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
       return rawId(session.id);
     };
@@ -182,6 +192,15 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
     const fails = await run('fails', `${process.execPath} -e process.exit(Number(process.env.EXIT_CODE))`);
     const refused = await run('refused', 'rm -rf /tmp/nothing-here');
     // The command wins over the application, and its words reach the program as they are: no shell splits or expands them.
+    // A secret reaches the process opened (it checks the value's hash, so the value is in no command) and nowhere else.
+    const secret = `db-password-${randomUUID()}`;
+    const digest = createHash('sha256').update(secret).digest('hex');
+    const withSecret = await run('with a secret', 'unused', [
+      process.execPath,
+      '-e',
+      'process.exit(require("node:crypto").createHash("sha256").update(process.env.DB_PASSWORD ?? "").digest("hex") === process.argv[1] ? 0 : 6)',
+      digest,
+    ], { DB_PASSWORD: secret });
     const verbatim = await run('verbatim', 'rm -rf /tmp/nothing-here', [process.execPath, '-e', 'process.exit(process.argv[1] === "a b; $HOME *" ? 0 : 9)', 'a b; $HOME *']);
 
     const final = async (id: string) =>
@@ -193,6 +212,11 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
     expect((await final(fails)).status).toBe('failed');
     expect((await final(refused)).status).toBe('failed');
     expect((await final(verbatim)).status).toBe('completed');
+    expect((await final(withSecret)).status).toBe('completed');
+    expect(agentLog.join('')).not.toContain(secret);
+    expect(serverLog.join('')).not.toContain(secret);
+    expect(serverLog.length).toBeGreaterThan(0);
+    for (const file of readdirSync(dataDir)) expect(readFileSync(join(dataDir, file)).includes(secret), file).toBe(false);
     expect((await server.db.system.session.findUnique({ where: { id: completes } }))!.scheduledNodeId).toBe(node.id);
 
     const transitions = (await systemEvents(server, admin.tenantId, 'session.state_changed')).map((event) => event.details as { sessionId: string; status: string; reason: string | null });

@@ -28,7 +28,9 @@ const HEARTBEAT = `mutation ($input: HeartbeatInput!) { recordHeartbeat(input: $
 const INGEST = `mutation ($input: IngestNodeMetricsInput!) { ingestNodeMetrics(input: $input) { __typename ... on IngestNodeMetricsSuccess { accepted } ... on Error { message } } }`;
 const TRANSITION = `mutation ($id: ID!, $status: SessionStatus!, $reason: String) { transitionSession(id: $id, status: $status, reason: $reason) { __typename ... on TransitionSessionSuccess { session { id } } ... on Error { message } } }`;
 const SCHEDULED = `query ($nodeId: ID!) { sessions(first: 100, filter: { nodeId: $nodeId, status: [SCHEDULED] }) { edges { node { id } } } }`;
-const SESSION = `query ($id: ID!) { session(id: $id) { id status application command environmentVariables cpuRequest memoryRequestGb scheduledNode { id } } }`;
+const SESSION = `query ($id: ID!) { session(id: $id) { id status application command cpuRequest memoryRequestGb scheduledNode { id } } }`;
+// The environment with secret values opened: this node's API key alone may ask; the values go to the process only.
+const OPEN_ENVIRONMENT = `mutation ($id: ID!) { openSessionEnvironment(id: $id) { __typename ... on OpenSessionEnvironmentSuccess { environment { variables } } ... on Error { message } } }`;
 const ON_SESSION = `subscription { sessionStateChanged { sessionId status nodeId } }`;
 
 /**
@@ -48,6 +50,7 @@ export class NodeAgent {
   private subscription: Client | undefined;
   private syncing: Promise<void> | undefined;
   private reachable = true;
+  private readonly starting = new Set<string>();
 
   constructor(private readonly options: AgentOptions) {
     this.store = new LocalStore(join(options.dataDir, 'agent.sqlite'));
@@ -168,20 +171,31 @@ export class NodeAgent {
 
   /** Starts a session placed on this node once, or reports it failed when the policy refuses its command. */
   private async startSession(sessionId: string): Promise<void> {
-    if (this.store.session(sessionId)) return;
+    // The subscription and the periodic look may both find a session: one of them starts it.
+    if (this.store.session(sessionId) || this.starting.has(sessionId)) return;
+    this.starting.add(sessionId);
+    try {
+      await this.startOnce(sessionId);
+    } finally {
+      this.starting.delete(sessionId);
+    }
+  }
+
+  private async startOnce(sessionId: string): Promise<void> {
     const { session } = await this.api.request<{
-      session: { status: string; application: string | null; command: string[]; environmentVariables: Record<string, string>; cpuRequest: number; memoryRequestGb: number } | null;
+      session: { status: string; application: string | null; command: string[]; cpuRequest: number; memoryRequestGb: number } | null;
     }>(SESSION, { id: sessionId });
     if (!session || session.status !== 'SCHEDULED' || this.store.session(sessionId)) return;
     const limits = { cpuRequest: session.cpuRequest, memoryRequestGb: session.memoryRequestGb };
     const argv = argvOf(session);
-    const refused = refusal(this.options.policy, argv);
-    if (refused) {
+    const policyRefusal = refusal(this.options.policy, argv);
+    const environment = policyRefusal ? { ok: false as const, reason: policyRefusal } : await this.openEnvironment(sessionId);
+    if (!environment.ok) {
       this.store.upsertSession(sessionId, 'failed', null, limits);
-      this.queueTransition(sessionId, 'failed', refused);
+      this.queueTransition(sessionId, 'failed', environment.reason);
     } else {
       this.queueTransition(sessionId, 'running', null);
-      const pid = this.runner.start({ sessionId, argv, environment: session.environmentVariables ?? {} }, (outcome) => {
+      const pid = this.runner.start({ sessionId, argv, environment: environment.variables }, (outcome) => {
         this.store.upsertSession(sessionId, outcome.status, null, limits);
         this.queueTransition(sessionId, outcome.status, outcome.status === 'failed' ? outcome.reason : 'exit code 0');
         void this.deliverTransitions().catch(() => undefined);
@@ -189,6 +203,17 @@ export class NodeAgent {
       this.store.upsertSession(sessionId, 'running', pid, limits);
     }
     await this.deliverTransitions();
+  }
+
+  /** The session's variables, secrets opened, kept in memory for the process alone: never stored or logged. */
+  private async openEnvironment(sessionId: string): Promise<{ ok: true; variables: Record<string, string> } | { ok: false; reason: string }> {
+    try {
+      const result = await this.api.mutate<{ environment: { variables: Record<string, string> } }>(OPEN_ENVIRONMENT, { id: sessionId }, 'openSessionEnvironment', 'OpenSessionEnvironmentSuccess');
+      return { ok: true, variables: result.environment.variables };
+    } catch (error) {
+      if (!(error instanceof ApiRefusedError)) throw error;
+      return { ok: false, reason: `the API refused this agent the session's environment: ${error.message}` };
+    }
   }
 
   private queueTransition(sessionId: string, status: 'running' | 'completed' | 'failed', reason: string | null): void {

@@ -250,17 +250,22 @@ const UpdateNodeInput = builder.inputType('UpdateNodeInput', {
 builder.mutationFields((t) => ({
   registerNode: t.field({
     type: ClusterNodeRef,
-    description: 'Registers a node with its resources and network interfaces; idempotent per machineId',
+    description:
+      "Registers a node with its resources and network interfaces; idempotent per machineId. An API key registering becomes the node's agent key (the one that opens its sessions' secrets) unless another live key already is",
     authScopes: { permission: 'cluster:write' },
     errors: mutationErrors('RegisterNode', 'node', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: RegisterNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.nodes.registerNode(tenantOf(ctx), {
-        ...compact(args.input),
-        regionId: args.input.regionId?.id,
-        resources: args.input.resources?.map(compact),
-        interfaces: args.input.interfaces?.map(networkInterfaceArgs),
-      }),
+      ctx.services.nodes.registerNode(
+        tenantOf(ctx),
+        {
+          ...compact(args.input),
+          regionId: args.input.regionId?.id,
+          resources: args.input.resources?.map(compact),
+          interfaces: args.input.interfaces?.map(networkInterfaceArgs),
+        },
+        ctx.principal?.kind === 'apiKey' ? ctx.principal.apiKeyId : null,
+      ),
   }),
   updateNode: t.field({
     type: ClusterNodeRef,

@@ -216,6 +216,14 @@ const CreateSessionInput = builder.inputType('CreateSessionInput', {
   }),
 });
 
+const SessionEnvironmentRef = builder.objectRef<{ sessionId: string; variables: Record<string, string> }>('SessionEnvironment').implement({
+  description: "A session's environment variables with its secret values opened, for the agent that runs it",
+  fields: (t) => ({
+    sessionId: t.field({ type: 'ID', resolve: (env) => encodeGlobalID('Session', env.sessionId) }),
+    variables: t.field({ type: 'JSON', resolve: (env) => env.variables }),
+  }),
+});
+
 const SchedulingPassRef = builder.objectRef<{ considered: number; scheduled: number }>('SchedulingPass').implement({
   description: 'What one scheduling pass over pending sessions did',
   fields: (t) => ({ considered: t.exposeInt('considered'), scheduled: t.exposeInt('scheduled') }),
@@ -284,6 +292,16 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, args, ctx) =>
       ctx.services.computeSessions.transition(actorOf(ctx), args.id.id, { status: args.status, ...(args.reason ? { reason: args.reason } : {}) }),
+  }),
+  openSessionEnvironment: t.field({
+    type: SessionEnvironmentRef,
+    description:
+      "A scheduled or running session's environment variables, secret values opened: only for the API key that registered the session's node (its agent). Nothing else, not even an admin, reads secret values",
+    authScopes: { permission: 'sessions:write' },
+    errors: mutationErrors('OpenSessionEnvironment', 'environment', [NotFoundError, ForbiddenError]),
+    args: { id: t.arg.globalID({ required: true, for: SessionRef }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.computeSessions.openEnvironmentForAgent({ tenantId: tenantOf(ctx), apiKeyId: ctx.principal?.kind === 'apiKey' ? ctx.principal.apiKeyId : null }, args.id.id),
   }),
   schedulePendingSessions: t.field({
     type: SchedulingPassRef,
