@@ -92,7 +92,9 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
     const child = spawn(
       process.execPath,
       [
-        join('node_modules', 'tsx', 'dist', 'cli.mjs'),
+        // tsx as a loader, not its CLI: one process, so a signal reaches the agent itself.
+        '--import',
+        'tsx',
         'src/agent/main.ts',
         '--api', `http://127.0.0.1:${port}/graphql`,
         '--api-key', apiKey,
@@ -244,5 +246,65 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
       SELECT time FROM node_metrics WHERE node_id = ${node.id}::uuid AND metric_type = 'cpu_usage'`;
     // The same multiset of sample times: nothing lost, nothing twice (two samples may share a millisecond).
     expect(stored.map((row) => row.time.toISOString()).sort()).toEqual(delivered);
+  }, 240_000);
+
+  it('after a crash, follows the processes it left running and reports the one that vanished meanwhile', async () => {
+    agent = startAgent();
+    await eventually('the agent to beat again', async () => (await agentNode())?.status === 'active');
+    const place = async (sessionName: string, seconds: number) => {
+      const session = await aPendingSession(admin, {
+        sessionName,
+        cpuRequest: 0.1,
+        memoryRequestGb: 0.1,
+        command: [process.execPath, '-e', `setTimeout(() => process.exit(0), ${seconds * 1000})`],
+      });
+      expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
+      return rawId(session.id);
+    };
+    const status = async (id: string) => (await server.db.system.session.findUnique({ where: { id } }))?.status;
+    const pidOf = (id: string) => {
+      const db = store();
+      try {
+        // The agent keys its sessions by the API's global ids.
+        return (db.prepare('SELECT pid FROM local_sessions WHERE session_id = ?').get(encodeGlobalID('Session', id)) as { pid: number | null } | undefined)?.pid ?? null;
+      } finally {
+        db.close();
+      }
+    };
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const followed = await place('followed across a crash', 12);
+    const vanished = await place('vanishes while the agent is down', 600);
+    const pids = await eventually('both to run with their pids recorded', async () => {
+      const [a, b] = [pidOf(followed), pidOf(vanished)];
+      return a && b && (await status(followed)) === 'running' && (await status(vanished)) === 'running' ? { followed: a, vanished: b } : null;
+    });
+
+    const exited = new Promise((resolve) => agent!.once('exit', resolve));
+    agent!.kill('SIGKILL');
+    await exited;
+    expect(alive(pids.followed)).toBe(true);
+    process.kill(pids.vanished, 'SIGKILL');
+    await eventually('the second process to be gone', () => !alive(pids.vanished));
+
+    agent = startAgent();
+    await eventually('the vanished session to be reported', async () => (await status(vanished)) === 'failed');
+    expect(await status(followed)).toBe('running');
+    await eventually('the followed session to be reported once its process ends', async () => (await status(followed)) === 'failed', 60_000);
+    expect(alive(pids.followed)).toBe(false);
+
+    const reasons = (await systemEvents(server, admin.tenantId, 'session.state_changed'))
+      .map((event) => event.details as { sessionId: string; status: string; reason: string | null })
+      .filter((t) => t.status === 'failed');
+    expect(reasons.find((t) => t.sessionId === vanished)?.reason).toMatch(/ended while the agent was not running; its exit code is unknown/);
+    expect(reasons.find((t) => t.sessionId === followed)?.reason).toMatch(/ended while followed after an agent restart/);
+    // Each reported once.
+    expect(reasons.filter((t) => t.sessionId === vanished || t.sessionId === followed)).toHaveLength(2);
   }, 240_000);
 });

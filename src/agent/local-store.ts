@@ -81,6 +81,10 @@ export class LocalStore {
         delivered_at TIMESTAMP
       );
     `);
+    // Columns later releases added to the seed's local_sessions: the process's start time, its exit code.
+    const sessionColumns = new Set((this.db.prepare('PRAGMA table_info(local_sessions)').all() as { name: string }[]).map((column) => column.name));
+    if (!sessionColumns.has('process_start')) this.db.exec('ALTER TABLE local_sessions ADD COLUMN process_start TEXT');
+    if (!sessionColumns.has('exit_code')) this.db.exec('ALTER TABLE local_sessions ADD COLUMN exit_code INTEGER');
     this.undelivered = this.countUndelivered();
     this.insertSample = this.db.prepare(
       `INSERT INTO local_resources (timestamp, cpu_usage, memory_usage, disk_usage, network_rx_bytes, network_tx_bytes, gpu_usage, temperature)
@@ -174,6 +178,35 @@ export class LocalStore {
 
   markEventDelivered(eventId: number): void {
     this.db.prepare('UPDATE local_events SET delivered_at = ? WHERE event_id = ?').run(new Date().toISOString(), eventId);
+  }
+
+  /** A session's process started: what a restarted agent needs to find it again. */
+  recordStart(sessionId: string, pid: number, processStart: string | null, resourceLimits: Record<string, unknown>): void {
+    this.db
+      .prepare(
+        `INSERT INTO local_sessions (session_id, status, pid, started_at, resource_limits, process_start) VALUES (?, 'running', ?, ?, ?, ?)
+         ON CONFLICT (session_id) DO UPDATE SET status = 'running', pid = excluded.pid, started_at = excluded.started_at, process_start = excluded.process_start`,
+      )
+      .run(sessionId, pid, new Date().toISOString(), JSON.stringify(resourceLimits), processStart);
+  }
+
+  /** A session's process ended: its outcome and the transition owed to the API, written together. */
+  recordEnd(sessionId: string, status: 'completed' | 'failed', exitCode: number | null, reason: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE local_sessions SET status = ?, exit_code = ? WHERE session_id = ?').run(status, exitCode, sessionId);
+      this.addEvent('session.transition', status === 'failed' ? 'warning' : 'info', `session ${sessionId} ${status}: ${reason}`, { sessionId, status, reason });
+    })();
+  }
+
+  /** Sessions whose process this store last saw running. */
+  runningSessions(): { sessionId: string; pid: number; processStart: string | null }[] {
+    return (
+      this.db.prepare("SELECT session_id, pid, process_start FROM local_sessions WHERE status = 'running' AND pid IS NOT NULL").all() as {
+        session_id: string;
+        pid: number;
+        process_start: string | null;
+      }[]
+    ).map((row) => ({ sessionId: row.session_id, pid: row.pid, processStart: row.process_start }));
   }
 
   upsertSession(sessionId: string, status: string, pid: number | null, resourceLimits: Record<string, unknown>): void {
