@@ -39,6 +39,7 @@ export class LocalStore {
   private readonly insertSample: Database.Statement;
   private readonly dropOldest: Database.Statement;
   private readonly keepSample: (sample: ResourceSample, limit: number) => number;
+  private readonly replay: Record<'openBatch' | 'firstUndelivered' | 'assignBatch' | 'batchRows' | 'markBatch' | 'pruneDelivered', Database.Statement>;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -63,6 +64,8 @@ export class LocalStore {
         delivered_at TIMESTAMP
       );
       CREATE INDEX IF NOT EXISTS local_resources_undelivered ON local_resources (delivered_at);
+      -- The batch being sent: a few hundred rows of a full buffer, found without reading the rest.
+      CREATE INDEX IF NOT EXISTS local_resources_open_batch ON local_resources (batch_key) WHERE delivered_at IS NULL AND batch_key IS NOT NULL;
       CREATE TABLE IF NOT EXISTS local_sessions (
         session_id TEXT PRIMARY KEY,
         status TEXT NOT NULL,
@@ -86,6 +89,18 @@ export class LocalStore {
     if (!sessionColumns.has('process_start')) this.db.exec('ALTER TABLE local_sessions ADD COLUMN process_start TEXT');
     if (!sessionColumns.has('exit_code')) this.db.exec('ALTER TABLE local_sessions ADD COLUMN exit_code INTEGER');
     this.undelivered = this.countUndelivered();
+    // Each step of a replay reads or writes one batch's rows through an index, whatever the buffer holds.
+    this.replay = {
+      // Through the open-batch index: the undelivered-rows index would read every buffered row to find it.
+      openBatch: this.db.prepare(
+        'SELECT batch_key FROM local_resources INDEXED BY local_resources_open_batch WHERE delivered_at IS NULL AND batch_key IS NOT NULL ORDER BY rowid LIMIT 1',
+      ),
+      firstUndelivered: this.db.prepare('SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT 1'),
+      assignBatch: this.db.prepare('UPDATE local_resources SET batch_key = ? WHERE rowid IN (SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT ?)'),
+      batchRows: this.db.prepare('SELECT rowid, * FROM local_resources WHERE batch_key = ? AND delivered_at IS NULL ORDER BY rowid'),
+      markBatch: this.db.prepare('UPDATE local_resources SET delivered_at = ? WHERE batch_key = ? AND delivered_at IS NULL'),
+      pruneDelivered: this.db.prepare('DELETE FROM local_resources WHERE delivered_at IS NOT NULL AND delivered_at < ?'),
+    };
     this.insertSample = this.db.prepare(
       `INSERT INTO local_resources (timestamp, cpu_usage, memory_usage, disk_usage, network_rx_bytes, network_tx_bytes, gpu_usage, temperature)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -126,27 +141,21 @@ export class LocalStore {
    */
   nextBatch(size: number, keyPrefix: string): { key: string; samples: StoredSample[] } | null {
     return this.db.transaction(() => {
-      const open = this.db.prepare('SELECT batch_key FROM local_resources WHERE delivered_at IS NULL AND batch_key IS NOT NULL ORDER BY rowid LIMIT 1').get() as
-        | { batch_key: string }
-        | undefined;
-      let key = open?.batch_key;
+      let key = (this.replay.openBatch.get() as { batch_key: string } | undefined)?.batch_key;
       if (!key) {
-        const first = this.db.prepare('SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT 1').get() as { rowid: number } | undefined;
+        const first = this.replay.firstUndelivered.get() as { rowid: number } | undefined;
         if (!first) return null;
         key = `${keyPrefix}:${first.rowid}`;
-        this.db
-          .prepare(`UPDATE local_resources SET batch_key = ? WHERE rowid IN (SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT ?)`)
-          .run(key, size);
+        this.replay.assignBatch.run(key, size);
       }
-      const rows = this.db.prepare('SELECT rowid, * FROM local_resources WHERE batch_key = ? AND delivered_at IS NULL ORDER BY rowid').all(key) as SampleRow[];
-      return { key, samples: rows.map(toSample) };
+      return { key, samples: (this.replay.batchRows.all(key) as SampleRow[]).map(toSample) };
     })();
   }
 
   /** The API stored the batch: its rows are kept a while as local history, then pruned. */
   markDelivered(key: string, keepDeliveredFor = 3_600): void {
-    this.undelivered -= this.db.prepare('UPDATE local_resources SET delivered_at = ? WHERE batch_key = ? AND delivered_at IS NULL').run(new Date().toISOString(), key).changes;
-    this.db.prepare('DELETE FROM local_resources WHERE delivered_at IS NOT NULL AND delivered_at < ?').run(new Date(Date.now() - keepDeliveredFor * 1000).toISOString());
+    this.undelivered -= this.replay.markBatch.run(new Date().toISOString(), key).changes;
+    this.replay.pruneDelivered.run(new Date(Date.now() - keepDeliveredFor * 1000).toISOString());
   }
 
   undeliveredSamples(): number {
