@@ -11,6 +11,8 @@
  * 2. The local buffer at its limit (--buffer-limit, 100,000 samples): its size on disk and how many
  *    samples a second it takes nearly empty and once full (the oldest dropped each time). The
  *    buffer is filled up to its limit in one transaction, as rows an outage would have left.
+ *    Then the store's own share of a replay (every batch of a full buffer taken and marked delivered,
+ *    no API) against one pass reading the same rows.
  * 3. How long an outage of BENCH_OUTAGE_MINUTES takes to replay: a real NodeAgent whose store holds
  *    that outage's samples (one each 5 s), from start until the API has acknowledged all of them;
  *    and the same for a full buffer.
@@ -148,6 +150,32 @@ try {
   console.log(`\nlocal buffer (load average ${load()})`);
   console.log(`  limit ${BUFFER_LIMIT.toLocaleString()} samples = ${((BUFFER_LIMIT * SAMPLE_INTERVAL_MS) / 86_400_000).toFixed(1)} days of 5 s samples, ${(bytes / 1024 / 1024).toFixed(1)} MiB on disk; holds ${held.toLocaleString()} when full`);
   console.log(`  addSample: ${rate(1_000, emptyMs).toLocaleString()} samples/s while nearly empty, ${rate(full.count, full.ms).toLocaleString()} samples/s once full (oldest dropped each time)`);
+
+  // 2b. The store's own share of a replay: a full buffer taken batch by batch and marked delivered,
+  // no API; against one pass reading the same rows (the floor), on a second copy of the buffer.
+  const storeReplayDir = mkdtempSync(join(tmpdir(), 'omega-agent-bench-'));
+  dataDirs.push(storeReplayDir);
+  const replayPaths = ['replayed.sqlite', 'read.sqlite'].map((file) => join(storeReplayDir, file));
+  for (const path of replayPaths) {
+    new LocalStore(path).close();
+    prefill(path, host, at, 0, BUFFER_LIMIT);
+  }
+  const replayStore = new LocalStore(replayPaths[0]!);
+  const storeStart = performance.now();
+  let replayed = 0;
+  for (let batch = replayStore.nextBatch(500, 'bench'); batch; batch = replayStore.nextBatch(500, 'bench')) {
+    replayed += batch.samples.length;
+    replayStore.markDelivered(batch.key);
+  }
+  const storeMs = performance.now() - storeStart;
+  replayStore.close();
+  const onePass = new Database(replayPaths[1]!, { readonly: true });
+  const readStart = performance.now();
+  const read = onePass.prepare('SELECT rowid, * FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid').all().length;
+  const readMs = performance.now() - readStart;
+  onePass.close();
+  console.log(`  store side of a replay, no API: ${replayed.toLocaleString()} samples in batches of 500 taken and marked in ${(storeMs / 1000).toFixed(2)} s (${rate(replayed, storeMs).toLocaleString()} samples/s);`);
+  console.log(`    one pass reading the same ${read.toLocaleString()} rows: ${(readMs / 1000).toFixed(2)} s (baseline); ratio ${(storeMs / Math.max(1, readMs)).toFixed(1)}x (load average ${load()})`);
 
   // 3. Replaying an outage: a real agent starting with its store holding the outage's samples.
   const replay = async (samples: number, label: string) => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,13 +85,16 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
   let dataDir: string;
   let agent: ChildProcess | undefined;
   const agentLog: string[] = [];
+  const serverLog: string[] = [];
 
-  const startServer = async () => startTestServer('postgres', { databaseUrl: scratch.url, port, jobsEnabled: false });
+  const startServer = async () => startTestServer('postgres', { databaseUrl: scratch.url, port, jobsEnabled: false }, { logLines: serverLog });
   const startAgent = () => {
     const child = spawn(
       process.execPath,
       [
-        join('node_modules', 'tsx', 'dist', 'cli.mjs'),
+        // tsx as a loader, not its CLI: one process, so a signal reaches the agent itself.
+        '--import',
+        'tsx',
         'src/agent/main.ts',
         '--api', `http://127.0.0.1:${port}/graphql`,
         '--api-key', apiKey,
@@ -173,14 +177,33 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
 
   it('runs a scheduled session as a process and reports how it ended, refusing commands outside its allow-list', async () => {
     const node = (await agentNode())!;
-    const run = async (sessionName: string, application: string) => {
-      const session = await aPendingSession(admin, { sessionName, cpuRequest: 0.1, memoryRequestGb: 0.1, application, environmentVariables: { EXIT_CODE: '3' } });
+    const run = async (sessionName: string, application: string, command?: string[], secretEnvironmentVariables?: Record<string, string>) => {
+      const session = await aPendingSession(admin, {
+        sessionName,
+        cpuRequest: 0.1,
+        memoryRequestGb: 0.1,
+        application,
+        command,
+        environmentVariables: { EXIT_CODE: '3' },
+        secretEnvironmentVariables,
+      });
       expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
       return rawId(session.id);
     };
     const completes = await run('completes', `${process.execPath} -e process.exit(0)`);
     const fails = await run('fails', `${process.execPath} -e process.exit(Number(process.env.EXIT_CODE))`);
     const refused = await run('refused', 'rm -rf /tmp/nothing-here');
+    // The command wins over the application, and its words reach the program as they are: no shell splits or expands them.
+    // A secret reaches the process opened (it checks the value's hash, so the value is in no command) and nowhere else.
+    const secret = `db-password-${randomUUID()}`;
+    const digest = createHash('sha256').update(secret).digest('hex');
+    const withSecret = await run('with a secret', 'unused', [
+      process.execPath,
+      '-e',
+      'process.exit(require("node:crypto").createHash("sha256").update(process.env.DB_PASSWORD ?? "").digest("hex") === process.argv[1] ? 0 : 6)',
+      digest,
+    ], { DB_PASSWORD: secret });
+    const verbatim = await run('verbatim', 'rm -rf /tmp/nothing-here', [process.execPath, '-e', 'process.exit(process.argv[1] === "a b; $HOME *" ? 0 : 9)', 'a b; $HOME *']);
 
     const final = async (id: string) =>
       eventually(`session ${id} to end`, async () => {
@@ -190,6 +213,12 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
     expect((await final(completes)).status).toBe('completed');
     expect((await final(fails)).status).toBe('failed');
     expect((await final(refused)).status).toBe('failed');
+    expect((await final(verbatim)).status).toBe('completed');
+    expect((await final(withSecret)).status).toBe('completed');
+    expect(agentLog.join('')).not.toContain(secret);
+    expect(serverLog.join('')).not.toContain(secret);
+    expect(serverLog.length).toBeGreaterThan(0);
+    for (const file of readdirSync(dataDir)) expect(readFileSync(join(dataDir, file)).includes(secret), file).toBe(false);
     expect((await server.db.system.session.findUnique({ where: { id: completes } }))!.scheduledNodeId).toBe(node.id);
 
     const transitions = (await systemEvents(server, admin.tenantId, 'session.state_changed')).map((event) => event.details as { sessionId: string; status: string; reason: string | null });
@@ -217,5 +246,65 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
       SELECT time FROM node_metrics WHERE node_id = ${node.id}::uuid AND metric_type = 'cpu_usage'`;
     // The same multiset of sample times: nothing lost, nothing twice (two samples may share a millisecond).
     expect(stored.map((row) => row.time.toISOString()).sort()).toEqual(delivered);
+  }, 240_000);
+
+  it('after a crash, follows the processes it left running and reports the one that vanished meanwhile', async () => {
+    agent = startAgent();
+    await eventually('the agent to beat again', async () => (await agentNode())?.status === 'active');
+    const place = async (sessionName: string, seconds: number) => {
+      const session = await aPendingSession(admin, {
+        sessionName,
+        cpuRequest: 0.1,
+        memoryRequestGb: 0.1,
+        command: [process.execPath, '-e', `setTimeout(() => process.exit(0), ${seconds * 1000})`],
+      });
+      expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
+      return rawId(session.id);
+    };
+    const status = async (id: string) => (await server.db.system.session.findUnique({ where: { id } }))?.status;
+    const pidOf = (id: string) => {
+      const db = store();
+      try {
+        // The agent keys its sessions by the API's global ids.
+        return (db.prepare('SELECT pid FROM local_sessions WHERE session_id = ?').get(encodeGlobalID('Session', id)) as { pid: number | null } | undefined)?.pid ?? null;
+      } finally {
+        db.close();
+      }
+    };
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const followed = await place('followed across a crash', 12);
+    const vanished = await place('vanishes while the agent is down', 600);
+    const pids = await eventually('both to run with their pids recorded', async () => {
+      const [a, b] = [pidOf(followed), pidOf(vanished)];
+      return a && b && (await status(followed)) === 'running' && (await status(vanished)) === 'running' ? { followed: a, vanished: b } : null;
+    });
+
+    const exited = new Promise((resolve) => agent!.once('exit', resolve));
+    agent!.kill('SIGKILL');
+    await exited;
+    expect(alive(pids.followed)).toBe(true);
+    process.kill(pids.vanished, 'SIGKILL');
+    await eventually('the second process to be gone', () => !alive(pids.vanished));
+
+    agent = startAgent();
+    await eventually('the vanished session to be reported', async () => (await status(vanished)) === 'failed');
+    expect(await status(followed)).toBe('running');
+    await eventually('the followed session to be reported once its process ends', async () => (await status(followed)) === 'failed', 60_000);
+    expect(alive(pids.followed)).toBe(false);
+
+    const reasons = (await systemEvents(server, admin.tenantId, 'session.state_changed'))
+      .map((event) => event.details as { sessionId: string; status: string; reason: string | null })
+      .filter((t) => t.status === 'failed');
+    expect(reasons.find((t) => t.sessionId === vanished)?.reason).toMatch(/ended while the agent was not running; its exit code is unknown/);
+    expect(reasons.find((t) => t.sessionId === followed)?.reason).toMatch(/ended while followed after an agent restart/);
+    // Each reported once.
+    expect(reasons.filter((t) => t.sessionId === vanished || t.sessionId === followed)).toHaveLength(2);
   }, 240_000);
 });

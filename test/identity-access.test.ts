@@ -85,7 +85,7 @@ describe.each(kinds)('API keys, roles and tenants on %s', (kind) => {
     const row = await server.db.system.apiKey.findFirstOrThrow({ where: { keyPrefix: created.apiKey.prefix } });
     expect(row.keyHash).toMatch(/^[0-9a-f]{64}$/);
     // The secret part follows the fixed-length prefix; it may itself contain '_'.
-    expect(JSON.stringify(row)).not.toContain(created.secret.slice(`omk_${created.apiKey.prefix}_`.length));
+    expect(JSON.stringify(row, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))).not.toContain(created.secret.slice(`omk_${created.apiKey.prefix}_`.length));
     expect(row.lastUsedAt).toBeInstanceOf(Date);
     const listed = await admin.request(ApiKeysDocument);
     expect(JSON.stringify(listed)).not.toContain(created.secret);

@@ -118,6 +118,8 @@ describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
     await usage('r4', models.b, 50, 2, null);
     await usage('r5', models.a, 200, 1, prod.id);
 
+    // Archived rows keep the write order they had in the live table; these never were in it.
+    let written = 0n;
     const archivedSession = (sessionName: string, status: string, priority: number, days: number, userId: string) =>
       system.sessionArchive.create({
         data: {
@@ -139,6 +141,7 @@ describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
           endTime: hoursAgo(days * 24),
           createdAt: hoursAgo(days * 24 + 1),
           updatedAt: hoursAgo(days * 24),
+          seq: ++written,
         },
       });
     await archivedSession('render 50% done', 'completed', 5, 100, users.opone!);
@@ -158,6 +161,7 @@ describe.each(kinds)('identity, billing and archive lists on %s', (kind) => {
           message,
           details: {},
           resolvedAt: resolved ? hoursAgo(days * 24 - 1) : null,
+          seq: ++written,
         },
       });
     await archivedEvent('disk 90% full', 'warning', 'node.disk', 200, true);

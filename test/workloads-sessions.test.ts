@@ -41,6 +41,29 @@ describe.each(kinds)('compute sessions over HTTP on %s', (kind) => {
     ]);
   });
 
+  it('keeps a command as the words given (argv, no shell), and refuses an empty program, NUL bytes and over-long commands by path', async () => {
+    const user = await server.signIn({ role: 'user' });
+    const argv = ['/usr/bin/env', 'python3', '-c', 'print("a b; $HOME")', ''];
+    const created = expectResult(await user.request(CreateSessionDocument, { input: aSession({ command: argv }) }), 'CreateSessionSuccess').session;
+    expect(created.command).toEqual(argv);
+    const read = (await user.request(SessionDocument, { id: created.id })).data!.session!;
+    expect(read.command).toEqual(argv);
+    expect(expectResult(await user.request(CreateSessionDocument, { input: aSession() }), 'CreateSessionSuccess').session.command).toEqual([]);
+
+    const refused = async (command: string[]) => {
+      const result = await user.request(CreateSessionDocument, { input: aSession({ command }) });
+      if (result.errors?.length) return result.errors.map((error) => error.extensions?.code);
+      return expectResult(result, 'ValidationError').issues.map((issue) => issue.path);
+    };
+    expect(await refused(['', 'x'])).toEqual(['command.0']);
+    expect(await refused([' ls'])).toEqual(['command.0']);
+    expect(await refused(Array.from({ length: 257 }, () => 'x'))).toEqual(['command']);
+    expect(await refused(['x'.repeat(4_097)])).toEqual(['command.0']);
+    expect(await refused(Array.from({ length: 9 }, () => 'x'.repeat(4_000)))).toEqual(['command']);
+    // NUL is refused at the edge, before any resolver, as in every string argument.
+    expect(await refused(['ls', 'a\u0000b'])).toEqual(['BAD_USER_INPUT']);
+  });
+
   it("refuses sessions beyond the user's quotas, counting live sessions' requests times their runtime", async () => {
     const user = await server.signIn({ role: 'user' });
     await server.db.system.user.update({ where: { id: user.userId }, data: { quotaCpuHours: 10, quotaMemoryGbHours: 40, quotaStorageGb: 50 } });

@@ -39,6 +39,7 @@ export class LocalStore {
   private readonly insertSample: Database.Statement;
   private readonly dropOldest: Database.Statement;
   private readonly keepSample: (sample: ResourceSample, limit: number) => number;
+  private readonly replay: Record<'openBatch' | 'firstUndelivered' | 'assignBatch' | 'batchRows' | 'markBatch' | 'pruneDelivered', Database.Statement>;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -63,6 +64,8 @@ export class LocalStore {
         delivered_at TIMESTAMP
       );
       CREATE INDEX IF NOT EXISTS local_resources_undelivered ON local_resources (delivered_at);
+      -- The batch being sent: a few hundred rows of a full buffer, found without reading the rest.
+      CREATE INDEX IF NOT EXISTS local_resources_open_batch ON local_resources (batch_key) WHERE delivered_at IS NULL AND batch_key IS NOT NULL;
       CREATE TABLE IF NOT EXISTS local_sessions (
         session_id TEXT PRIMARY KEY,
         status TEXT NOT NULL,
@@ -81,7 +84,23 @@ export class LocalStore {
         delivered_at TIMESTAMP
       );
     `);
+    // Columns later releases added to the seed's local_sessions: the process's start time, its exit code.
+    const sessionColumns = new Set((this.db.prepare('PRAGMA table_info(local_sessions)').all() as { name: string }[]).map((column) => column.name));
+    if (!sessionColumns.has('process_start')) this.db.exec('ALTER TABLE local_sessions ADD COLUMN process_start TEXT');
+    if (!sessionColumns.has('exit_code')) this.db.exec('ALTER TABLE local_sessions ADD COLUMN exit_code INTEGER');
     this.undelivered = this.countUndelivered();
+    // Each step of a replay reads or writes one batch's rows through an index, whatever the buffer holds.
+    this.replay = {
+      // Through the open-batch index: the undelivered-rows index would read every buffered row to find it.
+      openBatch: this.db.prepare(
+        'SELECT batch_key FROM local_resources INDEXED BY local_resources_open_batch WHERE delivered_at IS NULL AND batch_key IS NOT NULL ORDER BY rowid LIMIT 1',
+      ),
+      firstUndelivered: this.db.prepare('SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT 1'),
+      assignBatch: this.db.prepare('UPDATE local_resources SET batch_key = ? WHERE rowid IN (SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT ?)'),
+      batchRows: this.db.prepare('SELECT rowid, * FROM local_resources WHERE batch_key = ? AND delivered_at IS NULL ORDER BY rowid'),
+      markBatch: this.db.prepare('UPDATE local_resources SET delivered_at = ? WHERE batch_key = ? AND delivered_at IS NULL'),
+      pruneDelivered: this.db.prepare('DELETE FROM local_resources WHERE delivered_at IS NOT NULL AND delivered_at < ?'),
+    };
     this.insertSample = this.db.prepare(
       `INSERT INTO local_resources (timestamp, cpu_usage, memory_usage, disk_usage, network_rx_bytes, network_tx_bytes, gpu_usage, temperature)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -122,27 +141,21 @@ export class LocalStore {
    */
   nextBatch(size: number, keyPrefix: string): { key: string; samples: StoredSample[] } | null {
     return this.db.transaction(() => {
-      const open = this.db.prepare('SELECT batch_key FROM local_resources WHERE delivered_at IS NULL AND batch_key IS NOT NULL ORDER BY rowid LIMIT 1').get() as
-        | { batch_key: string }
-        | undefined;
-      let key = open?.batch_key;
+      let key = (this.replay.openBatch.get() as { batch_key: string } | undefined)?.batch_key;
       if (!key) {
-        const first = this.db.prepare('SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT 1').get() as { rowid: number } | undefined;
+        const first = this.replay.firstUndelivered.get() as { rowid: number } | undefined;
         if (!first) return null;
         key = `${keyPrefix}:${first.rowid}`;
-        this.db
-          .prepare(`UPDATE local_resources SET batch_key = ? WHERE rowid IN (SELECT rowid FROM local_resources WHERE delivered_at IS NULL ORDER BY rowid LIMIT ?)`)
-          .run(key, size);
+        this.replay.assignBatch.run(key, size);
       }
-      const rows = this.db.prepare('SELECT rowid, * FROM local_resources WHERE batch_key = ? AND delivered_at IS NULL ORDER BY rowid').all(key) as SampleRow[];
-      return { key, samples: rows.map(toSample) };
+      return { key, samples: (this.replay.batchRows.all(key) as SampleRow[]).map(toSample) };
     })();
   }
 
   /** The API stored the batch: its rows are kept a while as local history, then pruned. */
   markDelivered(key: string, keepDeliveredFor = 3_600): void {
-    this.undelivered -= this.db.prepare('UPDATE local_resources SET delivered_at = ? WHERE batch_key = ? AND delivered_at IS NULL').run(new Date().toISOString(), key).changes;
-    this.db.prepare('DELETE FROM local_resources WHERE delivered_at IS NOT NULL AND delivered_at < ?').run(new Date(Date.now() - keepDeliveredFor * 1000).toISOString());
+    this.undelivered -= this.replay.markBatch.run(new Date().toISOString(), key).changes;
+    this.replay.pruneDelivered.run(new Date(Date.now() - keepDeliveredFor * 1000).toISOString());
   }
 
   undeliveredSamples(): number {
@@ -174,6 +187,35 @@ export class LocalStore {
 
   markEventDelivered(eventId: number): void {
     this.db.prepare('UPDATE local_events SET delivered_at = ? WHERE event_id = ?').run(new Date().toISOString(), eventId);
+  }
+
+  /** A session's process started: what a restarted agent needs to find it again. */
+  recordStart(sessionId: string, pid: number, processStart: string | null, resourceLimits: Record<string, unknown>): void {
+    this.db
+      .prepare(
+        `INSERT INTO local_sessions (session_id, status, pid, started_at, resource_limits, process_start) VALUES (?, 'running', ?, ?, ?, ?)
+         ON CONFLICT (session_id) DO UPDATE SET status = 'running', pid = excluded.pid, started_at = excluded.started_at, process_start = excluded.process_start`,
+      )
+      .run(sessionId, pid, new Date().toISOString(), JSON.stringify(resourceLimits), processStart);
+  }
+
+  /** A session's process ended: its outcome and the transition owed to the API, written together. */
+  recordEnd(sessionId: string, status: 'completed' | 'failed', exitCode: number | null, reason: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE local_sessions SET status = ?, exit_code = ? WHERE session_id = ?').run(status, exitCode, sessionId);
+      this.addEvent('session.transition', status === 'failed' ? 'warning' : 'info', `session ${sessionId} ${status}: ${reason}`, { sessionId, status, reason });
+    })();
+  }
+
+  /** Sessions whose process this store last saw running. */
+  runningSessions(): { sessionId: string; pid: number; processStart: string | null }[] {
+    return (
+      this.db.prepare("SELECT session_id, pid, process_start FROM local_sessions WHERE status = 'running' AND pid IS NOT NULL").all() as {
+        session_id: string;
+        pid: number;
+        process_start: string | null;
+      }[]
+    ).map((row) => ({ sessionId: row.session_id, pid: row.pid, processStart: row.process_start }));
   }
 
   upsertSession(sessionId: string, status: string, pid: number | null, resourceLimits: Record<string, unknown>): void {

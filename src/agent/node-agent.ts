@@ -5,7 +5,7 @@ import { ApiClient, ApiRefusedError, ApiUnreachableError } from './api-client.js
 import { CpuMeter, loadFraction, readGpus, readInventory, readVitals, systemMachineId, type GpuReading } from './host.js';
 import { LocalStore } from './local-store.js';
 import { pointsOf } from './metric-points.js';
-import { refusal, SessionRunner, type CommandPolicy } from './session-runner.js';
+import { argvOf, processStartOf, refusal, SessionRunner, stillRunning, type CommandPolicy, type SessionOutcome } from './session-runner.js';
 
 export interface AgentOptions {
   apiUrl: string;
@@ -28,7 +28,9 @@ const HEARTBEAT = `mutation ($input: HeartbeatInput!) { recordHeartbeat(input: $
 const INGEST = `mutation ($input: IngestNodeMetricsInput!) { ingestNodeMetrics(input: $input) { __typename ... on IngestNodeMetricsSuccess { accepted } ... on Error { message } } }`;
 const TRANSITION = `mutation ($id: ID!, $status: SessionStatus!, $reason: String) { transitionSession(id: $id, status: $status, reason: $reason) { __typename ... on TransitionSessionSuccess { session { id } } ... on Error { message } } }`;
 const SCHEDULED = `query ($nodeId: ID!) { sessions(first: 100, filter: { nodeId: $nodeId, status: [SCHEDULED] }) { edges { node { id } } } }`;
-const SESSION = `query ($id: ID!) { session(id: $id) { id status application environmentVariables cpuRequest memoryRequestGb scheduledNode { id } } }`;
+const SESSION = `query ($id: ID!) { session(id: $id) { id status application command cpuRequest memoryRequestGb scheduledNode { id } } }`;
+// The environment with secret values opened: this node's API key alone may ask; the values go to the process only.
+const OPEN_ENVIRONMENT = `mutation ($id: ID!) { openSessionEnvironment(id: $id) { __typename ... on OpenSessionEnvironmentSuccess { environment { variables } } ... on Error { message } } }`;
 const ON_SESSION = `subscription { sessionStateChanged { sessionId status nodeId } }`;
 
 /**
@@ -48,6 +50,10 @@ export class NodeAgent {
   private subscription: Client | undefined;
   private syncing: Promise<void> | undefined;
   private reachable = true;
+  private readonly starting = new Set<string>();
+  private delivering: Promise<void> = Promise.resolve();
+  /** Adopted sessions whose state at the API is still to be checked (one may have ended while the agent was away). */
+  private unconfirmed: string[] = [];
 
   constructor(private readonly options: AgentOptions) {
     this.store = new LocalStore(join(options.dataDir, 'agent.sqlite'));
@@ -66,6 +72,7 @@ export class NodeAgent {
     this.nodeId = this.store.config('node_id');
     this.gpus = await readGpus();
     this.store.addEvent('agent.started', 'info', `agent started for machine ${this.machineId}`, { machineId: this.machineId });
+    this.readopt();
     this.timers.push(setInterval(() => void this.sample(), this.options.sampleIntervalMs));
     this.timers.push(setInterval(() => void this.sync(), this.options.heartbeatIntervalMs));
     await this.sync();
@@ -73,7 +80,8 @@ export class NodeAgent {
 
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
-    this.runner.stopAll();
+    // The sessions keep running: the next start of the agent follows them again.
+    this.runner.release();
     await this.subscription?.dispose();
     await this.syncing;
     this.store.close();
@@ -100,6 +108,7 @@ export class NodeAgent {
       await this.deliverTransitions();
       await this.deliverMetrics();
       await this.pickUpScheduledSessions();
+      await this.confirmAdopted();
     } catch (error) {
       if (error instanceof ApiUnreachableError) return this.setReachable(false, error.message);
       this.options.log('sync failed', { error: (error as Error).message });
@@ -168,26 +177,80 @@ export class NodeAgent {
 
   /** Starts a session placed on this node once, or reports it failed when the policy refuses its command. */
   private async startSession(sessionId: string): Promise<void> {
-    if (this.store.session(sessionId)) return;
+    // The subscription and the periodic look may both find a session: one of them starts it.
+    if (this.store.session(sessionId) || this.starting.has(sessionId)) return;
+    this.starting.add(sessionId);
+    try {
+      await this.startOnce(sessionId);
+    } finally {
+      this.starting.delete(sessionId);
+    }
+  }
+
+  private async startOnce(sessionId: string): Promise<void> {
     const { session } = await this.api.request<{
-      session: { status: string; application: string | null; environmentVariables: Record<string, string>; cpuRequest: number; memoryRequestGb: number } | null;
+      session: { status: string; application: string | null; command: string[]; cpuRequest: number; memoryRequestGb: number } | null;
     }>(SESSION, { id: sessionId });
     if (!session || session.status !== 'SCHEDULED' || this.store.session(sessionId)) return;
     const limits = { cpuRequest: session.cpuRequest, memoryRequestGb: session.memoryRequestGb };
-    const refused = refusal(this.options.policy, session.application);
-    if (refused) {
+    const argv = argvOf(session);
+    const policyRefusal = refusal(this.options.policy, argv);
+    const environment = policyRefusal ? { ok: false as const, reason: policyRefusal } : await this.openEnvironment(sessionId);
+    if (!environment.ok) {
       this.store.upsertSession(sessionId, 'failed', null, limits);
-      this.queueTransition(sessionId, 'failed', refused);
+      this.queueTransition(sessionId, 'failed', environment.reason);
     } else {
       this.queueTransition(sessionId, 'running', null);
-      const pid = this.runner.start({ sessionId, commandLine: session.application, environment: session.environmentVariables ?? {} }, (outcome) => {
-        this.store.upsertSession(sessionId, outcome.status, null, limits);
-        this.queueTransition(sessionId, outcome.status, outcome.status === 'failed' ? outcome.reason : 'exit code 0');
-        void this.deliverTransitions().catch(() => undefined);
-      });
-      this.store.upsertSession(sessionId, 'running', pid, limits);
+      const pid = this.runner.start({ sessionId, argv, environment: environment.variables }, (outcome) => this.ended(sessionId, outcome));
+      if (pid === null) this.store.upsertSession(sessionId, 'running', null, limits);
+      else this.store.recordStart(sessionId, pid, processStartOf(pid), limits);
     }
     await this.deliverTransitions();
+  }
+
+  private ended(sessionId: string, outcome: SessionOutcome): void {
+    this.store.recordEnd(sessionId, outcome.status, outcome.exitCode, outcome.status === 'failed' ? outcome.reason : 'exit code 0');
+    void this.deliverTransitions().catch(() => undefined);
+  }
+
+  /**
+   * What the last run of the agent left running: a process still alive (the same pid and start time)
+   * is followed again; one gone while no agent watched is reported failed, its exit code unknown.
+   */
+  private readopt(): void {
+    for (const { sessionId, pid, processStart } of this.store.runningSessions()) {
+      if (stillRunning(pid, processStart)) {
+        this.runner.adopt(sessionId, pid, processStart, (outcome) => this.ended(sessionId, outcome));
+        this.unconfirmed.push(sessionId);
+        this.store.addEvent('session.adopted', 'info', `session ${sessionId}: its process ${pid} still runs and is followed again`, { sessionId, pid });
+      } else {
+        this.store.recordEnd(sessionId, 'failed', null, `its process (pid ${pid}) ended while the agent was not running; its exit code is unknown`);
+      }
+    }
+  }
+
+  /** Stops an adopted session the API ended while the agent was away. */
+  private async confirmAdopted(): Promise<void> {
+    while (this.unconfirmed.length > 0) {
+      const sessionId = this.unconfirmed[0]!;
+      const { session } = await this.api.request<{ session: { status: string } | null }>(SESSION, { id: sessionId });
+      if (session && session.status !== 'RUNNING' && this.runner.stop(sessionId)) {
+        this.store.upsertSession(sessionId, session.status.toLowerCase(), null, {});
+        this.store.addEvent('session.stopped', 'info', `session ${sessionId} stopped: the API says ${session.status}`, { sessionId });
+      }
+      this.unconfirmed.shift();
+    }
+  }
+
+  /** The session's variables, secrets opened, kept in memory for the process alone: never stored or logged. */
+  private async openEnvironment(sessionId: string): Promise<{ ok: true; variables: Record<string, string> } | { ok: false; reason: string }> {
+    try {
+      const result = await this.api.mutate<{ environment: { variables: Record<string, string> } }>(OPEN_ENVIRONMENT, { id: sessionId }, 'openSessionEnvironment', 'OpenSessionEnvironmentSuccess');
+      return { ok: true, variables: result.environment.variables };
+    } catch (error) {
+      if (!(error instanceof ApiRefusedError)) throw error;
+      return { ok: false, reason: `the API refused this agent the session's environment: ${error.message}` };
+    }
   }
 
   private queueTransition(sessionId: string, status: 'running' | 'completed' | 'failed', reason: string | null): void {
@@ -198,8 +261,15 @@ export class NodeAgent {
     });
   }
 
-  /** Tells the API every queued transition in order; one it already has (or that no longer applies) is done. */
-  private async deliverTransitions(): Promise<void> {
+  /** Tells the API every queued transition in order, one delivery at a time (a process may end during a sync). */
+  private deliverTransitions(): Promise<void> {
+    const next = this.delivering.catch(() => undefined).then(() => this.deliverPendingTransitions());
+    this.delivering = next;
+    return next;
+  }
+
+  /** One pass over the queued transitions; one the API already has (or that no longer applies) is done. */
+  private async deliverPendingTransitions(): Promise<void> {
     for (const pending of this.store.pendingTransitions()) {
       try {
         await this.api.mutate(TRANSITION, { id: pending.sessionId, status: pending.status.toUpperCase(), reason: pending.reason }, 'transitionSession', 'TransitionSessionSuccess');

@@ -33,7 +33,7 @@ export const ChatSessionRef = builder.prismaNode('ChatSession', {
     conversations: t.relatedConnection('conversations', {
       cursor: 'id',
       description: 'Most recently active first',
-      query: () => ({ orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }] }),
+      query: () => ({ orderBy: [{ updatedAt: 'desc' }, { seq: 'desc' }, { id: 'desc' }] }),
     }),
   }),
 });
@@ -52,7 +52,7 @@ export const ConversationRef = builder.prismaNode('Conversation', {
       args: { order: t.arg({ type: TimeOrderEnum, required: false, description: 'Defaults to OLDEST_FIRST' }) },
       query: (args) => {
         const direction = args.order ?? 'asc';
-        return { orderBy: [{ createdAt: direction }, { id: direction }] };
+        return { orderBy: [{ createdAt: direction }, { seq: direction }, { id: direction }] };
       },
     }),
   }),
@@ -91,7 +91,7 @@ const chatSessionList = defineList({
   },
   orderBy: { LAST_ACTIVE: 'lastActive', CREATED_AT: 'createdAt', STATUS: 'status', TITLE: { column: 'title', nulls: 'last' } },
   defaultOrder: ['LAST_ACTIVE', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 const CreateChatSessionInput = builder.inputType('CreateChatSessionInput', {

@@ -91,7 +91,7 @@ const documentList = defineList({
     SOURCE: { column: 'source', nulls: 'last' },
   },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 const DocumentSearchFilter = builder.inputType('DocumentSearchFilter', {

@@ -82,7 +82,7 @@ const billingEventList = defineList({
     SENT_AT: { column: 'sentAt', nulls: 'last' },
   },
   defaultOrder: ['PERIOD_START', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 builder.queryFields((t) => ({

@@ -169,7 +169,7 @@ const usageRecordList = defineList({
     LATENCY_MS: { column: 'latencyMs', nulls: 'last' },
   },
   defaultOrder: ['RECORDED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 builder.queryFields((t) => ({

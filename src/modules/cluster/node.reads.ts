@@ -31,6 +31,7 @@ export const nodeReads: ReadModel = readModel({
   cursor: ['id'],
   columns: {
     id: scalar('node_id'),
+    seq: scalar('seq'),
     tenantId: scalar('tenant_id'),
     hostname: scalar('hostname'),
     machineId: scalar('machine_id'),

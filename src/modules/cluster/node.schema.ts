@@ -105,7 +105,7 @@ const nodeList = defineList({
     TOTAL_CPU_CORES: 'totalCpuCores',
   },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
   groupBy: { STATUS: enumGroup('status'), NODE_TYPE: enumGroup('nodeType'), REGION: { column: 'regionId', key: globalIdKey('Region') }, GPU_TYPE: 'gpuType' },
 });
 
@@ -250,17 +250,22 @@ const UpdateNodeInput = builder.inputType('UpdateNodeInput', {
 builder.mutationFields((t) => ({
   registerNode: t.field({
     type: ClusterNodeRef,
-    description: 'Registers a node with its resources and network interfaces; idempotent per machineId',
+    description:
+      "Registers a node with its resources and network interfaces; idempotent per machineId. An API key registering becomes the node's agent key (the one that opens its sessions' secrets) unless another live key already is",
     authScopes: { permission: 'cluster:write' },
     errors: mutationErrors('RegisterNode', 'node', [ValidationError, ConflictError]),
     args: { input: t.arg({ type: RegisterNodeInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.nodes.registerNode(tenantOf(ctx), {
-        ...compact(args.input),
-        regionId: args.input.regionId?.id,
-        resources: args.input.resources?.map(compact),
-        interfaces: args.input.interfaces?.map(networkInterfaceArgs),
-      }),
+      ctx.services.nodes.registerNode(
+        tenantOf(ctx),
+        {
+          ...compact(args.input),
+          regionId: args.input.regionId?.id,
+          resources: args.input.resources?.map(compact),
+          interfaces: args.input.interfaces?.map(networkInterfaceArgs),
+        },
+        ctx.principal?.kind === 'apiKey' ? ctx.principal.apiKeyId : null,
+      ),
   }),
   updateNode: t.field({
     type: ClusterNodeRef,

@@ -76,8 +76,9 @@ export class NodeService {
   /**
    * Registers a node with its resources and interfaces in one transaction and announces it. A
    * machine that registers again (same machineId) gets its node back with the inventory refreshed.
+   * `agentKeyId`, the API key registering, becomes the node's agent key (see bindAgentKey).
    */
-  async registerNode(tenantId: string, rawInput: unknown) {
+  async registerNode(tenantId: string, rawInput: unknown, agentKeyId: string | null = null) {
     const input = parseRegisterNode(rawInput);
     const { node, created } = await retryOnceOnUniqueViolation(
       () =>
@@ -85,8 +86,11 @@ export class NodeService {
           await assertRegionExists(tx, input.regionId);
           const known = input.machineId ? await tx.node.findFirst({ where: { tenantId, machineId: input.machineId }, select: { id: true } }) : null;
           await assertHostnameFree(tx, tenantId, input.hostname, known?.id ?? null);
-          if (known) return { node: await this.refreshInventory(tx, tenantId, known.id, input), created: false };
-          return { node: await this.createNode(tx, tenantId, input), created: true };
+          if (known) {
+            const node = await this.refreshInventory(tx, tenantId, known.id, input);
+            return { node: (await this.bindAgentKey(tx, tenantId, node, agentKeyId)) ?? node, created: false };
+          }
+          return { node: await this.createNode(tx, tenantId, input, agentKeyId), created: true };
         }),
       input.hostname,
     );
@@ -94,11 +98,12 @@ export class NodeService {
     return node;
   }
 
-  private async createNode(tx: Transaction, tenantId: string, input: RegisterNodeInput) {
+  private async createNode(tx: Transaction, tenantId: string, input: RegisterNodeInput, agentKeyId: string | null) {
     const resources = input.resources ?? resourcesFromTotals(input);
     const created = await tx.node.create({
       data: {
         tenantId,
+        agentApiKeyId: agentKeyId,
         hostname: input.hostname,
         machineId: input.machineId,
         ipAddress: input.ipAddress,
@@ -148,6 +153,31 @@ export class NodeService {
       details: { nodeId: created.id, hostname: created.hostname, status: created.status },
     });
     return created;
+  }
+
+  /**
+   * A node keeps the agent key that registered it while that key is live; another key registering
+   * the same machine takes the node over only once the bound key is revoked, expired or deleted (a
+   * key rotation), so a second key of the tenant cannot claim a machine's secrets by re-registering it.
+   */
+  private async bindAgentKey(tx: Transaction, tenantId: string, node: { id: string; hostname: string; agentApiKeyId: string | null }, agentKeyId: string | null) {
+    if (!agentKeyId || node.agentApiKeyId === agentKeyId) return null;
+    if (node.agentApiKeyId) {
+      const bound = await tx.apiKey.findFirst({ where: { id: node.agentApiKeyId }, select: { status: true, revokedAt: true, expiresAt: true } });
+      const live = bound && bound.status === 'active' && !bound.revokedAt && (!bound.expiresAt || bound.expiresAt > new Date());
+      if (live) return null;
+    }
+    const updated = await tx.node.update({ where: { id: node.id }, data: { agentApiKeyId: agentKeyId } });
+    await recordSystemEvent(tx, {
+      tenantId,
+      eventType: 'node.agent_key_bound',
+      severity: 'info',
+      sourceComponent: 'cluster',
+      sourceNodeId: node.id,
+      message: `node ${node.hostname} now answers to another agent API key`,
+      details: { nodeId: node.id, apiKeyId: agentKeyId, previousApiKeyId: node.agentApiKeyId },
+    });
+    return updated;
   }
 
   /** The machine's node, with what its agent now reports; reservations stay unless the agent lists them. */

@@ -34,7 +34,7 @@ export const StoragePoolRef = builder.prismaNode('StoragePool', {
     volumes: t.relatedConnection('volumes', {
       cursor: 'id',
       description: 'Live volumes of the pool',
-      query: { where: { deletedAt: null }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+      query: { where: { deletedAt: null }, orderBy: [{ createdAt: 'asc' }, { seq: 'asc' }] },
     }),
   }),
 });
@@ -118,7 +118,7 @@ const volumeList = defineList({
   },
   orderBy: { CREATED_AT: 'createdAt', VOLUME_NAME: 'volumeName', SIZE_GB: 'sizeGb', ACCESS_MODE: 'accessMode', DELETED_AT: { column: 'deletedAt', nulls: 'last' } },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 /** The volumes a list may show: the tenant's live ones, and deleted ones when the filter asks for them. */

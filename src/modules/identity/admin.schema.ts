@@ -49,7 +49,7 @@ const userList = defineList({
     LAST_LOGIN: { column: 'lastLogin', nulls: 'last' },
   },
   defaultOrder: ['CREATED_AT', 'asc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
   groupBy: { ROLE: enumGroup('role'), STATUS: enumGroup('status') },
 });
 
@@ -76,7 +76,7 @@ const apiKeyList = defineList({
     EXPIRES_AT: { column: 'expiresAt', nulls: 'last' },
   },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 const ipAddress = (description: string) =>
@@ -100,7 +100,7 @@ const securityEventList = defineList({
   },
   orderBy: { TIMESTAMP: 'timestamp', EVENT_TYPE: 'eventType', USERNAME: { column: 'username', nulls: 'last' } },
   defaultOrder: ['TIMESTAMP', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 const loginAttemptList = defineList({
@@ -117,7 +117,7 @@ const loginAttemptList = defineList({
   },
   orderBy: { TIMESTAMP: 'timestamp', USERNAME: 'username', SUCCESS: 'success' },
   defaultOrder: ['TIMESTAMP', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 builder.queryFields((t) => ({

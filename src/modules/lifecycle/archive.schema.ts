@@ -73,7 +73,7 @@ const archivedSessionList = defineList({
     PRIORITY: 'priority',
   },
   defaultOrder: ['END_TIME', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 const archivedSystemEventList = defineList({
@@ -99,8 +99,8 @@ const archivedSystemEventList = defineList({
   },
   orderBy: { TIMESTAMP: 'timestamp', SEVERITY: 'severity', EVENT_TYPE: 'eventType', ARCHIVED_AT: 'archivedAt' },
   defaultOrder: ['TIMESTAMP', 'desc'],
-  // (id, timestamp) is the key: an id alone is unique only by convention.
-  tieBreakers: ['id', 'timestamp'],
+  // The live table's write order, then (id, timestamp), the key: an id alone is unique only by convention.
+  tieBreakers: ['seq', 'id', 'timestamp'],
 });
 
 builder.queryFields((t) => ({

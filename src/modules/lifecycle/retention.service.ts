@@ -80,15 +80,15 @@ const RULES: RetentionRule[] = [
           LIMIT ${limit})
         RETURNING *)
       INSERT INTO sessions_archive (
-        session_id, tenant_id, user_id, session_name, session_type, application, container_image, status, priority,
+        session_id, tenant_id, user_id, session_name, session_type, application, container_image, command, status, priority,
         max_runtime_minutes, cpu_request, cpu_limit, memory_request_gb, memory_limit_gb, gpu_request, gpu_type,
         storage_request_gb, network_policy, environment_variables, resource_constraints, placement_preferences,
-        scheduling_notes, scheduled_node_id, actual_node_ids, start_time, end_time, created_at, updated_at)
+        scheduling_notes, scheduled_node_id, actual_node_ids, start_time, end_time, created_at, updated_at, seq)
       SELECT
-        session_id, tenant_id, user_id, session_name, session_type, application, container_image, status, priority,
+        session_id, tenant_id, user_id, session_name, session_type, application, container_image, command, status, priority,
         max_runtime_minutes, cpu_request, cpu_limit, memory_request_gb, memory_limit_gb, gpu_request, gpu_type,
         storage_request_gb, network_policy, environment_variables, resource_constraints, placement_preferences,
-        scheduling_notes, scheduled_node_id, actual_node_ids, start_time, end_time, created_at, updated_at
+        scheduling_notes, scheduled_node_id, actual_node_ids, start_time, end_time, created_at, updated_at, seq
       FROM moved`,
   },
   {
@@ -101,9 +101,9 @@ const RULES: RetentionRule[] = [
         RETURNING *)
       INSERT INTO system_events_archive (
         event_id, timestamp, tenant_id, event_type, severity, source_component, source_node_id, session_id, user_id,
-        message, details, resolved_at, resolved_by)
+        message, details, resolved_at, resolved_by, seq)
       SELECT event_id, timestamp, tenant_id, event_type, severity, source_component, source_node_id, session_id, user_id,
-        message, details, resolved_at, resolved_by
+        message, details, resolved_at, resolved_by, seq
       FROM moved`,
   },
 ];

@@ -144,7 +144,7 @@ const deliveryList = defineList({
     DELIVERED_AT: { column: 'deliveredAt', nulls: 'last' },
   },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
   groupBy: { STATUS: enumGroup('status'), EVENT_TYPE: enumGroup('eventType'), CONFIG: { column: 'configId', key: globalIdKey('NotificationConfig') } },
 });
 

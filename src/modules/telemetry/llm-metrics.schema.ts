@@ -114,7 +114,7 @@ const llmMetricsList = defineList({
     MODEL_ID: 'modelId',
   },
   defaultOrder: ['TIMESTAMP', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 builder.queryFields((t) => ({

@@ -178,7 +178,7 @@ const systemMetricsList = defineList({
     GPU_TEMPERATURE: { column: 'gpuTemperature', nulls: 'last' },
   },
   defaultOrder: ['TIMESTAMP', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 builder.queryFields((t) => ({

@@ -27,7 +27,7 @@ export const ToolSessionRef = builder.prismaNode('ToolSession', {
     totalCompressions: t.exposeInt('totalCompressions', { description: 'Operations that compressed what they returned (parameters.compress, or a compress call)' }),
     totalEmbeddings: t.exposeInt('totalEmbeddings', { description: 'Operations that embedded text: embed calls and semantic or tri_index searches' }),
     totalWorkflows: t.exposeInt('totalWorkflows', { description: 'Workflow calls' }),
-    operations: t.relatedConnection('operations', { cursor: 'id', query: () => ({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }) }),
+    operations: t.relatedConnection('operations', { cursor: 'id', query: () => ({ orderBy: [{ createdAt: 'desc' }, { seq: 'desc' }] }) }),
   }),
 });
 
@@ -97,7 +97,7 @@ const toolSessionList = defineList({
     TOTAL_EMBEDDINGS: 'totalEmbeddings',
   },
   defaultOrder: ['STARTED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
 });
 
 const StartToolSessionInput = builder.inputType('StartToolSessionInput', {

@@ -9,7 +9,7 @@ import { canTransition, isTerminal, LIVE_STATUSES, type SessionStatus } from './
 import { parseCreateSession, parseTransition } from './session.validation.js';
 import type { SchedulerService } from './scheduler.service.js';
 import { assertMaySteer, type SessionActor } from './session-access.js';
-import type { SecretBox } from '../../infra/secret-box.js';
+import { SecretBox } from '../../infra/secret-box.js';
 import { releaseAllocations } from './allocations.js';
 
 interface QuotaUsage {
@@ -175,6 +175,37 @@ export class ComputeSessionService {
     return session;
   }
 
+  /**
+   * A session's environment with its secret values opened, for the agent that runs it: only the API
+   * key bound to the session's node (the key that registered it) opens it, only while the session is
+   * scheduled or running there. The event it records names the variables, never their values.
+   */
+  async openEnvironmentForAgent(caller: { tenantId: string; apiKeyId: string | null }, sessionId: string): Promise<{ sessionId: string; variables: Record<string, string> }> {
+    const session = await this.prisma.session.findFirst({
+      where: { id: sessionId, tenantId: caller.tenantId },
+      select: { status: true, userId: true, environmentVariables: true, scheduledNodeId: true, scheduledNode: { select: { agentApiKeyId: true } } },
+    });
+    if (!session) throw new NotFoundError('Session', sessionId);
+    if (!caller.apiKeyId) throw new ForbiddenError("only the API key of the node's agent opens a session's environment");
+    if (!session.scheduledNode || session.scheduledNode.agentApiKeyId !== caller.apiKeyId) {
+      throw new ForbiddenError(`session ${sessionId} is not placed on a node this API key registered`);
+    }
+    if (session.status !== 'scheduled' && session.status !== 'running') throw new ForbiddenError(`session ${sessionId} is ${session.status}: only a scheduled or running session's environment opens`);
+    const stored = session.environmentVariables as Record<string, unknown>;
+    const variables = Object.fromEntries(Object.entries(stored).map(([name, value]) => [name, this.secrets.open(String(value))]));
+    await recordSystemEvent(this.prisma, {
+      tenantId: caller.tenantId,
+      eventType: 'session.environment_opened',
+      severity: 'info',
+      sourceComponent: 'sessions',
+      sessionId,
+      sourceNodeId: session.scheduledNodeId,
+      userId: session.userId,
+      message: `the agent of node ${session.scheduledNodeId} opened the environment of session ${sessionId}`,
+      details: { sessionId, nodeId: session.scheduledNodeId, apiKeyId: caller.apiKeyId, secretNames: Object.keys(stored).filter((name) => SecretBox.isSealed(String(stored[name]))) },
+    });
+    return { sessionId, variables };
+  }
 }
 
 const round = (value: number) => Math.round(value * 10_000) / 10_000;

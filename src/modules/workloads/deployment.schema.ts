@@ -49,7 +49,7 @@ export const DeploymentRef = builder.prismaNode('Deployment', {
     autoscaling: t.expose('autoscaling', { type: 'JSON' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    replicas: t.relation('deploymentNodes', { query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] } }),
+    replicas: t.relation('deploymentNodes', { query: { orderBy: [{ createdAt: 'asc' }, { seq: 'asc' }] } }),
   }),
 });
 
@@ -89,7 +89,7 @@ const deploymentList = defineList({
     DESIRED_REPLICAS: 'desiredReplicas',
   },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
   groupBy: { STATUS: 'status', MODEL: { column: 'modelId', key: globalIdKey('Model') } },
 });
 

@@ -103,6 +103,7 @@ export const SessionRef = builder.prismaNode('Session', {
     user: t.relation('user'),
     application: t.exposeString('application', { nullable: true }),
     containerImage: t.exposeString('containerImage', { nullable: true }),
+    command: t.exposeStringList('command', { description: 'The program and its arguments the node agent runs, without a shell (empty: none given)' }),
     priority: t.exposeInt('priority'),
     maxRuntimeMinutes: t.exposeInt('maxRuntimeMinutes', { nullable: true }),
     restartPolicy: t.field({ type: RestartPolicyEnum, select: { restartPolicy: true }, resolve: (s) => s.restartPolicy as never }),
@@ -136,7 +137,7 @@ export const SessionRef = builder.prismaNode('Session', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     allocations: t.relation('allocations', { query: { orderBy: [{ allocationTime: 'asc' }, { resourceType: 'asc' }] } }),
-    storageVolumes: t.relation('storageVolumes', { query: { where: { deletedAt: null }, orderBy: { createdAt: 'asc' } } }),
+    storageVolumes: t.relation('storageVolumes', { query: { where: { deletedAt: null }, orderBy: [{ createdAt: 'asc' }, { seq: 'asc' }] } }),
   }),
 });
 
@@ -147,7 +148,7 @@ builder.prismaObjectField(ClusterNodeRef, 'sessions', (t) =>
     args: { status: t.arg({ type: [SessionStatusEnum], required: false }) },
     query: (args) => ({
       where: args.status?.length ? { status: { in: args.status } } : {},
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      orderBy: [{ createdAt: 'desc' }, { seq: 'desc' }],
     }),
   }),
 );
@@ -172,7 +173,7 @@ const sessionList = defineList({
   },
   orderBy: { CREATED_AT: 'createdAt', PRIORITY: 'priority', STATUS: 'status', SESSION_NAME: 'sessionName', STARTED_AT: { column: 'startTime', nulls: 'last' } },
   defaultOrder: ['CREATED_AT', 'desc'],
-  tieBreakers: ['id'],
+  tieBreakers: ['seq', 'id'],
   groupBy: { STATUS: enumGroup('status'), SESSION_TYPE: enumGroup('sessionType'), USER: 'userId', NODE: { column: 'scheduledNodeId', key: globalIdKey('ClusterNode') } },
 });
 
@@ -192,6 +193,10 @@ const CreateSessionInput = builder.inputType('CreateSessionInput', {
     sessionType: t.field({ type: SessionTypeEnum, required: true }),
     application: t.string({ required: false }),
     containerImage: t.string({ required: false }),
+    command: t.stringList({
+      required: false,
+      description: 'The program and its arguments (argv) the node agent runs, without a shell: at most 256 words of at most 4,096 characters, 32,768 in all, no NUL; the first names the program',
+    }),
     priority: t.int({ required: false, description: '1 (default) to 10; higher is scheduled first' }),
     maxRuntimeMinutes: t.int({ required: false, description: 'Also what quotas charge; a default applies when omitted' }),
     restartPolicy: t.field({ type: RestartPolicyEnum, required: false, description: 'NEVER unless given' }),
@@ -208,6 +213,14 @@ const CreateSessionInput = builder.inputType('CreateSessionInput', {
     resourceConstraints: t.field({ type: 'JSON', required: false }),
     placementPreferences: t.field({ type: PlacementPreferencesInput, required: false }),
     userId: t.string({ required: false, description: 'Run it for another user of the tenant (needs sessions:manage)' }),
+  }),
+});
+
+const SessionEnvironmentRef = builder.objectRef<{ sessionId: string; variables: Record<string, string> }>('SessionEnvironment').implement({
+  description: "A session's environment variables with its secret values opened, for the agent that runs it",
+  fields: (t) => ({
+    sessionId: t.field({ type: 'ID', resolve: (env) => encodeGlobalID('Session', env.sessionId) }),
+    variables: t.field({ type: 'JSON', resolve: (env) => env.variables }),
   }),
 });
 
@@ -279,6 +292,16 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, args, ctx) =>
       ctx.services.computeSessions.transition(actorOf(ctx), args.id.id, { status: args.status, ...(args.reason ? { reason: args.reason } : {}) }),
+  }),
+  openSessionEnvironment: t.field({
+    type: SessionEnvironmentRef,
+    description:
+      "A scheduled or running session's environment variables, secret values opened: only for the API key that registered the session's node (its agent). Nothing else, not even an admin, reads secret values",
+    authScopes: { permission: 'sessions:write' },
+    errors: mutationErrors('OpenSessionEnvironment', 'environment', [NotFoundError, ForbiddenError]),
+    args: { id: t.arg.globalID({ required: true, for: SessionRef }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.computeSessions.openEnvironmentForAgent({ tenantId: tenantOf(ctx), apiKeyId: ctx.principal?.kind === 'apiKey' ? ctx.principal.apiKeyId : null }, args.id.id),
   }),
   schedulePendingSessions: t.field({
     type: SchedulingPassRef,

@@ -23,12 +23,33 @@ export const placementPreferences = z
 
 export type PlacementPreferences = z.output<typeof placementPreferences>;
 
+/** How long a session's command may be: its words, each word, and all of them together. */
+export const COMMAND_LIMITS = { words: 256, wordLength: 4_096, totalLength: 32_768 } as const;
+
+const commandWord = z
+  .string()
+  .max(COMMAND_LIMITS.wordLength)
+  .refine((word) => !word.includes('\0'), 'must not contain a NUL character');
+
+/** A program and its arguments, as argv: the agent runs it without a shell, so nothing in it is expanded. */
+const command = z
+  .array(commandWord)
+  .max(COMMAND_LIMITS.words)
+  .superRefine((words, ctx) => {
+    if (words.length === 0) return;
+    if (words[0]!.trim() === '' || words[0] !== words[0]!.trim()) ctx.addIssue({ code: 'custom', path: [0], message: 'must name a program (no surrounding spaces)' });
+    const total = words.reduce((sum, word) => sum + word.length, 0);
+    if (total > COMMAND_LIMITS.totalLength) ctx.addIssue({ code: 'custom', message: `is longer than ${COMMAND_LIMITS.totalLength} characters in all` });
+  })
+  .default([]);
+
 const createSessionInput = z
   .object({
     sessionName: name(255),
     sessionType: z.enum(SESSION_TYPES),
     application: name(100).optional(),
     containerImage: name(500).optional(),
+    command,
     priority: z.number().int().min(1).max(10).default(1),
     maxRuntimeMinutes: z.number().int().min(1).max(525_600).optional(),
     restartPolicy: z.enum(RESTART_POLICIES).default('never'),
