@@ -92,6 +92,10 @@ function exactNearestChunksSql({ tenantId, query, k, filter }: NearestChunksQuer
     LIMIT ${k}`;
 }
 
+// The SQL scan of a large collection on a busy server can outlast the client's default 5 s for a
+// transaction, which would turn a slow answer into a failed one.
+const SQL_SCAN_TIMEOUT_MS = 120_000;
+
 /** The k chunks of a tenant nearest to the query by cosine distance, nearest first (ties by id). */
 export async function nearestChunks(db: PrismaClient, store: EmbeddingStore, search: NearestChunksQuery): Promise<NearestChunk[]> {
   if (store.kind === 'pgvector') {
@@ -102,9 +106,9 @@ export async function nearestChunks(db: PrismaClient, store: EmbeddingStore, sea
     return rows;
   }
   // A scan this costly in the planner's eyes would be JIT-compiled, which takes longer than the scan.
-  const [, rows] = await db.$transaction([
-    db.$queryRaw`SELECT set_config('jit', 'off', true)`,
-    db.$queryRaw<NearestChunk[]>(exactNearestChunksSql(search)),
-  ]);
+  const [, rows] = await db.$transaction(
+    [db.$queryRaw`SELECT set_config('jit', 'off', true)`, db.$queryRaw<NearestChunk[]>(exactNearestChunksSql(search))],
+    { timeout: SQL_SCAN_TIMEOUT_MS },
+  );
   return rows;
 }
