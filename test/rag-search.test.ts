@@ -115,6 +115,10 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
     expect(query).toEqual({ __typename: 'DimensionMismatchError', path: 'embedding', expected: 1536, actual: 3 });
     const zero = (await writer.request(SearchDocumentsDocument, { embedding: embedding({}) })).data!.searchDocuments;
     expect(zero).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'embedding' }] });
+    // Beyond float4, where embeddings are stored: refused by name, not failed in the database.
+    const huge = await ingest({ title: 'Huge', content: 'x', chunks: [{ content: 'overflows', embedding: embedding({ 0: 1, 7: 1e39 }) }] });
+    expect(huge).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'chunks.0.embedding.7' }] });
+    expect((await server.db.system.document.count({ where: { title: 'Huge' } }))).toBe(0);
     const tooMany = (await writer.request(SearchDocumentsDocument, { embedding: QUERY, k: 101 })).data!.searchDocuments;
     expect(tooMany).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'k' }] });
   });

@@ -4,7 +4,7 @@ import type { TableMaintenance } from '../../infra/table-maintenance.js';
 import type { CollectionScope, DocumentCollectionService } from './document-collection.service.js';
 import { parseIngestDocument, parseSearchDocuments } from './document.validation.js';
 import type { ExactVectorScan } from './exact-vector-scan.js';
-import { detectEmbeddingStore, embeddingValue, euclideanNorm, nearestChunks, realArrayLiteral, type EmbeddingStore } from './vector-store.js';
+import { detectEmbeddingStore, embeddingsArray, embeddingValue, euclideanNorm, nearestChunks, type EmbeddingStore } from './vector-store.js';
 
 export interface DocumentSearchHit {
   chunk: DocumentChunk;
@@ -72,7 +72,7 @@ export class DocumentService {
         FROM document, unnest(
           ${input.chunks.map((chunk) => chunk.chunkIndex)}::int[],
           ${input.chunks.map((chunk) => chunk.content)}::text[],
-          ${input.chunks.map((chunk) => realArrayLiteral(chunk.embedding))}::text[],
+          ${embeddingsArray(store, input.chunks.map((chunk) => chunk.embedding))},
           ${input.chunks.map((chunk) => euclideanNorm(chunk.embedding))}::float8[],
           ${input.chunks.map((chunk) => JSON.stringify(chunk.metadata))}::text[]
         ) AS u(chunk_index, content, embedding, norm, metadata)
