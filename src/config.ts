@@ -88,6 +88,11 @@ export interface AuthConfig {
 export interface DatabaseSettings {
   /** Print the schema engine's own log lines while migrating. */
   migrateDebug: boolean;
+  /**
+   * Memory for collections' vectors held in process for the exact scan where PostgreSQL has no
+   * pgvector; a collection that does not fit is scanned in SQL instead. 0 turns it off.
+   */
+  vectorScanMemoryBytes: number;
 }
 
 export interface PubSubSettings {
@@ -324,6 +329,7 @@ const ENVIRONMENT = z.object({
   DATA_DIR: text('./data'),
   EMBEDDED_DB_PORT: whole(0, 0, 65535),
   DB_POOL_MAX: whole(10, 1, 500),
+  VECTOR_SCAN_MEMORY_MB: whole(256, 0, 1_000_000),
   MIGRATE_ON_START: flag,
   SEED_ON_START: flag,
   DEMO_PASSWORD: optionalText,
@@ -496,6 +502,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     database: {
       migrateDebug: e.MIGRATE_DEBUG ?? false,
+      vectorScanMemoryBytes: e.VECTOR_SCAN_MEMORY_MB * 1024 * 1024,
     },
     pubsub: { namespace: e.PUBSUB_NAMESPACE },
     cluster: {

@@ -69,7 +69,7 @@ export async function createServer(
       if (seeded) log.info('demo data seeded', { tenant: DEFAULT_TENANT.slug });
     }
     const jobs = createJobs({ config, db, pubsub, log, tokens }, services).filter((job) => config.jobsEnabled || job.servesRequests);
-    metrics.observe({ system: db.system, poolStats: db.poolStats, pubsub });
+    metrics.observe({ system: db.system, poolStats: db.poolStats, pubsub, vectorScanBytes: () => services.documents.exactScanBytes() });
     for (const job of jobs) job.observe?.(metrics.jobs);
     return await listen(config, log, { db, pubsub, services, jobs, databaseUrl, stopEmbedded, metrics, tracing: options.tracing });
   } catch (error) {

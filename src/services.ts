@@ -37,6 +37,7 @@ import { createAiJobs } from './modules/ai/ai.jobs.js';
 import { ConversationService } from './modules/ai/conversation.service.js';
 import { DocumentCollectionService } from './modules/ai/document-collection.service.js';
 import { DocumentService } from './modules/ai/document.service.js';
+import { ExactVectorScan } from './modules/ai/exact-vector-scan.js';
 import { ModelCatalogService } from './modules/ai/model.service.js';
 import { ResponseCacheService } from './modules/ai/response-cache.service.js';
 import { SystemEventService } from './modules/telemetry/event.service.js';
@@ -150,7 +151,13 @@ export function createServices(deps: ServiceDeps): Services {
     models: new ModelCatalogService(deps.db.prisma),
     conversations: new ConversationService(deps.db.prisma, deps.pubsub, deps.log),
     documentCollections,
-    documents: new DocumentService(deps.db.prisma, deps.db.system, documentCollections, tableMaintenance),
+    documents: new DocumentService(
+      deps.db.prisma,
+      deps.db.system,
+      documentCollections,
+      tableMaintenance,
+      new ExactVectorScan(deps.db.prisma, deps.config.database.vectorScanMemoryBytes),
+    ),
     tableMaintenance,
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
     toolAnalytics: new ToolAnalyticsService(deps.db.prisma, deps.config.tools.tokenPricePerMillion),

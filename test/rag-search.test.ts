@@ -115,6 +115,10 @@ describe.each(kinds)('RAG documents and vector search over HTTP on %s', (kind) =
     expect(query).toEqual({ __typename: 'DimensionMismatchError', path: 'embedding', expected: 1536, actual: 3 });
     const zero = (await writer.request(SearchDocumentsDocument, { embedding: embedding({}) })).data!.searchDocuments;
     expect(zero).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'embedding' }] });
+    // Beyond float4, where embeddings are stored: refused by name, not failed in the database.
+    const huge = await ingest({ title: 'Huge', content: 'x', chunks: [{ content: 'overflows', embedding: embedding({ 0: 1, 7: 1e39 }) }] });
+    expect(huge).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'chunks.0.embedding.7' }] });
+    expect((await server.db.system.document.count({ where: { title: 'Huge' } }))).toBe(0);
     const tooMany = (await writer.request(SearchDocumentsDocument, { embedding: QUERY, k: 101 })).data!.searchDocuments;
     expect(tooMany).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'k' }] });
   });
@@ -226,5 +230,87 @@ describe.runIf(kinds.length === 2)('pgvector (PGlite) and the exact scan (Postgr
     const postgres = answers.get('postgres')!;
     expect(postgres.map((hit) => hit.content)).toEqual(pglite.map((hit) => hit.content));
     postgres.forEach((hit, i) => expect(hit.score).toBeCloseTo(pglite[i]!.score, 5));
+  });
+});
+
+describe.runIf(runPostgresTests)('the exact scan without pgvector: in memory, in SQL past its bound, current across instances', () => {
+  const COUNT = 60;
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  const dense = () => Array.from({ length: DIMENSIONS }, random);
+  const chunks = Array.from({ length: COUNT }, (_, i) => ({ content: `dense ${i}`, embedding: dense() }));
+  const queries = Array.from({ length: 4 }, dense);
+  // Computed here, by the definition: the k highest cosine similarities.
+  const exact = (query: number[], among: typeof chunks, k: number) =>
+    among
+      .map((chunk) => ({ content: chunk.content, score: cosine(query, chunk.embedding) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, k);
+
+  let held: TestServer;
+  let bounded: TestServer;
+  let writer: SignedInUser;
+  let onBounded: SignedInUser;
+  let firstHalfId: string;
+
+  const search = async (as: SignedInUser, variables: { embedding: number[]; k?: number; filter?: Record<string, unknown> }) => {
+    const result = (await as.request(SearchDocumentsDocument, variables)).data!.searchDocuments;
+    if (result.__typename !== 'SearchDocumentsSuccess') throw new Error(`unexpected ${result.__typename}`);
+    return result.hits.map((hit) => ({ content: hit.chunk.content, score: hit.score }));
+  };
+  const expectSame = (actual: { content: string; score: number }[], expected: { content: string; score: number }[]) => {
+    expect(actual.map((hit) => hit.content)).toEqual(expected.map((hit) => hit.content));
+    actual.forEach((hit, i) => expect(hit.score).toBeCloseTo(expected[i]!.score, 5));
+  };
+  const heldBytes = async (server: TestServer) => {
+    const text = await (await server.get('/metrics')).text();
+    return Number(/^omega_vector_scan_memory_bytes (\S+)$/m.exec(text)?.[1]);
+  };
+
+  beforeAll(async () => {
+    held = await startTestServer('postgres', { jobsEnabled: false });
+    // A second instance on the same database whose bound no collection fits: the SQL scan answers there.
+    bounded = await startTestServer('postgres', { jobsEnabled: false, databaseUrl: held.rawDatabaseUrl, database: { ...held.config.database, vectorScanMemoryBytes: 1 } });
+    writer = await held.signIn({ role: 'user' });
+    onBounded = await bounded.signIn({ role: 'user', tenantId: writer.tenantId });
+    const first = await writer.request(IngestDocumentDocument, { input: { title: 'First half', source: 'a', content: 'x', chunks: chunks.slice(0, COUNT / 2) } });
+    const second = await writer.request(IngestDocumentDocument, { input: { title: 'Second half', source: 'b', content: 'y', chunks: chunks.slice(COUNT / 2) } });
+    if (first.data?.ingestDocument.__typename !== 'IngestDocumentSuccess' || second.data?.ingestDocument.__typename !== 'IngestDocumentSuccess') throw new Error('not ingested');
+    firstHalfId = first.data.ingestDocument.document.id;
+  });
+  afterAll(async () => {
+    await bounded?.close();
+    await held?.close();
+  });
+
+  it('answers the exact top k, in memory and in SQL alike, filters included', async () => {
+    for (const query of queries) {
+      const expected = exact(query, chunks, 10);
+      expectSame(await search(writer, { embedding: query, k: 10 }), expected);
+      expectSame(await search(onBounded, { embedding: query, k: 10 }), expected);
+      const inFirst = exact(query, chunks.slice(0, COUNT / 2), 5);
+      for (const filter of [{ documentIds: [firstHalfId] }, { source: 'a' }]) {
+        expectSame(await search(writer, { embedding: query, k: 5, filter }), inFirst);
+        expectSame(await search(onBounded, { embedding: query, k: 5, filter }), inFirst);
+      }
+    }
+    expect(await heldBytes(held)).toBeGreaterThanOrEqual(COUNT * DIMENSIONS * 4);
+    expect(await heldBytes(bounded)).toBe(0);
+    const stranger = await held.signIn({ role: 'user' });
+    expect(await search(stranger, { embedding: queries[0]!, k: 5 })).toEqual([]);
+  });
+
+  it('sees chunks another instance ingests and deletes, at the next search', async () => {
+    const query = queries[1]!;
+    await search(writer, { embedding: query, k: 3 });
+    const added = (await onBounded.request(IngestDocumentDocument, { input: { title: 'Added', content: 'z', chunks: [{ content: 'the query itself', embedding: query }] } })).data!.ingestDocument;
+    if (added.__typename !== 'IngestDocumentSuccess') throw new Error(added.__typename);
+    const withAdded = await search(writer, { embedding: query, k: 3 });
+    expect(withAdded[0]).toMatchObject({ content: 'the query itself' });
+    expect(withAdded[0]!.score).toBeCloseTo(1, 5);
+    expectSame(withAdded.slice(1), exact(query, chunks, 2));
+
+    expect((await onBounded.request(DeleteDocumentDocument, { id: firstHalfId })).data?.deleteDocument.__typename).toBe('DeleteDocumentSuccess');
+    expectSame(await search(writer, { embedding: query, k: 3 }), [{ content: 'the query itself', score: 1 }, ...exact(query, chunks.slice(COUNT / 2), 2)]);
   });
 });

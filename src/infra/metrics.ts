@@ -20,6 +20,8 @@ export interface MetricSources {
   system: PrismaClient;
   poolStats(): { total: number; idle: number; waiting: number };
   pubsub: PubSub;
+  /** Bytes of embeddings held in process for the exact vector scan. */
+  vectorScanBytes(): number;
 }
 
 /**
@@ -89,6 +91,14 @@ export class ServerMetrics {
         },
       });
     }
+    new Gauge({
+      name: 'omega_vector_scan_memory_bytes',
+      help: 'Embeddings this instance holds in memory for the exact vector scan (PostgreSQL without pgvector), in bytes',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.vectorScanBytes());
+      },
+    });
     new Gauge({
       name: 'omega_pending_sessions',
       help: 'Compute sessions waiting for a node, all tenants',

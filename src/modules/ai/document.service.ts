@@ -3,7 +3,8 @@ import { DimensionMismatchError, NotFoundError } from '../shared/errors.js';
 import type { TableMaintenance } from '../../infra/table-maintenance.js';
 import type { CollectionScope, DocumentCollectionService } from './document-collection.service.js';
 import { parseIngestDocument, parseSearchDocuments } from './document.validation.js';
-import { detectEmbeddingStore, embeddingValue, euclideanNorm, nearestChunks, realArrayLiteral, type EmbeddingStore } from './vector-store.js';
+import type { ExactVectorScan } from './exact-vector-scan.js';
+import { detectEmbeddingStore, embeddingsArray, embeddingValue, euclideanNorm, nearestChunks, type EmbeddingStore } from './vector-store.js';
 
 export interface DocumentSearchHit {
   chunk: DocumentChunk;
@@ -23,7 +24,14 @@ export class DocumentService {
     private readonly system: PrismaClient,
     private readonly collections: DocumentCollectionService,
     private readonly maintenance: TableMaintenance,
+    /** The in-process exact scan, for the real[] store; without it (or past its memory) the SQL scan answers. */
+    private readonly exactScan?: ExactVectorScan,
   ) {}
+
+  /** Bytes the in-process exact scan holds now. */
+  exactScanBytes(): number {
+    return this.exactScan?.heldBytes() ?? 0;
+  }
 
   /** The embedding column's kind, read from the catalog once. */
   embeddingStore(): Promise<EmbeddingStore> {
@@ -64,7 +72,7 @@ export class DocumentService {
         FROM document, unnest(
           ${input.chunks.map((chunk) => chunk.chunkIndex)}::int[],
           ${input.chunks.map((chunk) => chunk.content)}::text[],
-          ${input.chunks.map((chunk) => realArrayLiteral(chunk.embedding))}::text[],
+          ${embeddingsArray(store, input.chunks.map((chunk) => chunk.embedding))},
           ${input.chunks.map((chunk) => euclideanNorm(chunk.embedding))}::float8[],
           ${input.chunks.map((chunk) => JSON.stringify(chunk.metadata))}::text[]
         ) AS u(chunk_index, content, embedding, norm, metadata)
@@ -85,7 +93,11 @@ export class DocumentService {
       ${scope.collectionId === null ? Prisma.sql`AND c.collection_id IS NULL` : Prisma.sql`AND c.collection_id = ${scope.collectionId}::uuid`}
       ${input.documentIds ? Prisma.sql`AND c.document_id = ANY(${input.documentIds}::uuid[])` : Prisma.empty}
       ${input.source !== undefined ? Prisma.sql`AND c.document_id IN (SELECT d.id FROM documents d WHERE d.tenant_id = ${tenantId}::uuid AND d.source = ${input.source})` : Prisma.empty}`;
-    const nearest = await nearestChunks(this.prisma, store, { tenantId, query: input.embedding, dimensions: scope.dimensions, k: input.k, filter });
+    const inMemory =
+      store.kind === 'real-array'
+        ? await this.exactScan?.nearest({ tenantId, scope, query: input.embedding, k: input.k, documentIds: input.documentIds, source: input.source })
+        : undefined;
+    const nearest = inMemory ?? (await nearestChunks(this.prisma, store, { tenantId, query: input.embedding, dimensions: scope.dimensions, k: input.k, filter }));
     if (nearest.length === 0) return [];
     const chunks = await this.prisma.documentChunk.findMany({
       where: { tenantId, id: { in: nearest.map((hit) => hit.id) } },

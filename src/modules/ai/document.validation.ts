@@ -5,8 +5,11 @@ import { MAX_EMBEDDING_DIMENSIONS } from './vector-store.js';
 export const MAX_CHUNKS_PER_DOCUMENT = 256;
 export const MAX_SEARCH_RESULTS = 100;
 
+// Embeddings are stored as float4: a larger number would be infinite there.
+const FLOAT4_MAX = 3.4028234663852886e38;
+
 const embedding = z
-  .array(z.number().finite())
+  .array(z.number().min(-FLOAT4_MAX).max(FLOAT4_MAX))
   .min(1)
   .max(MAX_EMBEDDING_DIMENSIONS)
   .refine((vector) => vector.some((x) => x !== 0), 'must not be all zeros: cosine distance needs a direction');

@@ -4,21 +4,19 @@ import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
  * How document_chunks.embedding is stored here, as the vector migrations chose: pgvector's vector
  * (any dimension, one partial HNSW cosine index per dimension), or real[] searched by an exact scan.
  */
-export interface EmbeddingStore {
-  kind: 'pgvector' | 'real-array';
-}
+export type EmbeddingStore = { kind: 'pgvector'; vectorTypeOid: number } | { kind: 'real-array' };
 
 /** pgvector's HNSW index takes vector up to this many dimensions, halfvec above it (up to 4,000). */
 export const MAX_VECTOR_INDEX_DIMENSIONS = 2000;
 export const MAX_EMBEDDING_DIMENSIONS = 4000;
 
 export async function detectEmbeddingStore(db: PrismaClient): Promise<EmbeddingStore> {
-  const [column] = await db.$queryRaw<{ type: string }[]>`
-    SELECT t.typname::text AS type
+  const [column] = await db.$queryRaw<{ type: string; oid: number }[]>`
+    SELECT t.typname::text AS type, t.oid::int AS oid
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
     WHERE a.attrelid = 'public.document_chunks'::regclass AND a.attname = 'embedding' AND NOT a.attisdropped`;
   if (!column) throw new Error('document_chunks.embedding is missing: run the migrations');
-  if (column.type === 'vector') return { kind: 'pgvector' };
+  if (column.type === 'vector') return { kind: 'pgvector', vectorTypeOid: column.oid };
   if (column.type === '_float4') return { kind: 'real-array' };
   throw new Error(`document_chunks.embedding has type ${column.type}, which neither search path reads`);
 }
@@ -37,9 +35,44 @@ export const realArrayLiteral = (vector: readonly number[]): string => `{${vecto
 
 export const euclideanNorm = (vector: readonly number[]): number => Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
 
-/** The embedding expression for a bound real[] literal, in the store's own type. */
-export const embeddingValue = (store: EmbeddingStore, literal: Prisma.Sql): Prisma.Sql =>
-  store.kind === 'pgvector' ? Prisma.sql`${literal}::real[]::vector` : Prisma.sql`${literal}::real[]`;
+/**
+ * Embeddings as one vector[] parameter in the binary wire format (array_recv of vector_recv: a
+ * 20-byte array header, then per vector its length, dimension, a reserved int16 and big-endian
+ * float4s). The server reads it without parsing decimal text, which costs the embedded database
+ * several times more than storing and indexing the row.
+ */
+export function vectorArrayParameter(vectorTypeOid: number, vectors: readonly (readonly number[])[]): Uint8Array {
+  const size = 20 + vectors.reduce((sum, vector) => sum + 8 + 4 * vector.length, 0);
+  const view = new DataView(new ArrayBuffer(size));
+  view.setInt32(0, 1);
+  view.setInt32(4, 0);
+  view.setInt32(8, vectorTypeOid);
+  view.setInt32(12, vectors.length);
+  view.setInt32(16, 1);
+  let offset = 20;
+  for (const vector of vectors) {
+    view.setInt32(offset, 4 + 4 * vector.length);
+    view.setInt16(offset + 4, vector.length);
+    view.setInt16(offset + 6, 0);
+    offset += 8;
+    for (const x of vector) {
+      view.setFloat32(offset, x);
+      offset += 4;
+    }
+  }
+  return new Uint8Array(view.buffer);
+}
+
+/** The chunks' embeddings as an array expression in the store's own element type, for unnest. */
+export function embeddingsArray(store: EmbeddingStore, vectors: readonly (readonly number[])[]): Prisma.Sql {
+  return store.kind === 'pgvector'
+    ? Prisma.sql`${vectorArrayParameter(store.vectorTypeOid, vectors)}::vector[]`
+    : Prisma.sql`${vectors.map(realArrayLiteral)}::text[]`;
+}
+
+/** The embedding column's value for one element of `embeddingsArray`. */
+export const embeddingValue = (store: EmbeddingStore, element: Prisma.Sql): Prisma.Sql =>
+  store.kind === 'pgvector' ? element : Prisma.sql`${element}::real[]`;
 
 export interface NearestChunk {
   id: string;
@@ -92,6 +125,10 @@ function exactNearestChunksSql({ tenantId, query, k, filter }: NearestChunksQuer
     LIMIT ${k}`;
 }
 
+// The SQL scan of a large collection on a busy server can outlast the client's default 5 s for a
+// transaction, which would turn a slow answer into a failed one.
+const SQL_SCAN_TIMEOUT_MS = 120_000;
+
 /** The k chunks of a tenant nearest to the query by cosine distance, nearest first (ties by id). */
 export async function nearestChunks(db: PrismaClient, store: EmbeddingStore, search: NearestChunksQuery): Promise<NearestChunk[]> {
   if (store.kind === 'pgvector') {
@@ -102,9 +139,9 @@ export async function nearestChunks(db: PrismaClient, store: EmbeddingStore, sea
     return rows;
   }
   // A scan this costly in the planner's eyes would be JIT-compiled, which takes longer than the scan.
-  const [, rows] = await db.$transaction([
-    db.$queryRaw`SELECT set_config('jit', 'off', true)`,
-    db.$queryRaw<NearestChunk[]>(exactNearestChunksSql(search)),
-  ]);
+  const [, rows] = await db.$transaction(
+    [db.$queryRaw`SELECT set_config('jit', 'off', true)`, db.$queryRaw<NearestChunk[]>(exactNearestChunksSql(search))],
+    { timeout: SQL_SCAN_TIMEOUT_MS },
+  );
   return rows;
 }
