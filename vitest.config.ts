@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Migrates one database of each kind per run; test servers start from copies of them.
+    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 180_000,
     hookTimeout: 300_000,
