@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -54,8 +55,34 @@ async function migratedPostgresTemplate(prefix: string): Promise<string> {
   return name;
 }
 
-/** Migrates an in-memory embedded database and writes its data folder, as a tar, into `folder`. */
-async function migratedEmbeddedArchive(folder: string): Promise<string> {
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Kept between runs (a fresh install starts without it), so a run of one file skips the initdb and the migrations. */
+const ARCHIVE_CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'omega-test');
+
+/** What a migrated embedded data folder depends on: the migrations and schema, the migrator, and the installed packages. */
+async function embeddedFingerprint(): Promise<string> {
+  const migrations = path.join(REPO_ROOT, 'prisma', 'migrations');
+  const folders = (await readdir(migrations, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const files = [
+    ...folders.sort().map((folder) => path.join('prisma', 'migrations', folder, 'migration.sql')),
+    'prisma/schema.prisma',
+    'src/infra/migrator.ts',
+    'src/infra/schema-engine-patches.ts',
+    'src/infra/embedded-postgres.ts',
+    'package-lock.json',
+  ];
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(`${file}\0`).update(await readFile(path.join(REPO_ROOT, file)).catch(() => Buffer.alloc(0)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * An uncompressed tar of a migrated embedded data folder: the cached one for these migrations and
+ * packages, or one made now (initdb, then every migration, in memory) and cached.
+ */
+async function migratedEmbeddedArchive(): Promise<string> {
+  const archive = path.join(ARCHIVE_CACHE, `embedded-${await embeddedFingerprint()}.tar`);
+  if (existsSync(archive)) return archive;
   const embedded = await startEmbeddedPostgres();
   let gzipped: Blob;
   try {
@@ -64,9 +91,13 @@ async function migratedEmbeddedArchive(folder: string): Promise<string> {
   } finally {
     await embedded.close();
   }
-  const archive = path.join(folder, 'migrated.tar');
-  // Uncompressed, so each server that starts from it skips the gunzip.
-  await writeFile(archive, gunzipSync(Buffer.from(await gzipped.arrayBuffer())));
+  await mkdir(ARCHIVE_CACHE, { recursive: true });
+  // Archives of earlier migrations are of no further use.
+  for (const stale of await readdir(ARCHIVE_CACHE)) if (/^embedded-\w+\.tar$/.test(stale)) await rm(path.join(ARCHIVE_CACHE, stale), { force: true });
+  // Uncompressed, so each server that starts from it skips the gunzip; renamed into place whole.
+  const partial = `${archive}.${randomBytes(4).toString('hex')}.partial`;
+  await writeFile(partial, gunzipSync(Buffer.from(await gzipped.arrayBuffer())));
+  await rename(partial, archive);
   return archive;
 }
 
@@ -86,17 +117,16 @@ async function dropDatabasesNamed(prefix: string): Promise<void> {
   );
 }
 
-/** Prepares the run's databases; the returned function removes them and every test server's database. */
+/** Prepares the run's databases; the returned function drops the run's PostgreSQL databases. */
 export async function prepareRunDatabases(withPostgres: boolean): Promise<{ provided: RunDatabases; remove(): Promise<void> }> {
   const prefix = `omega_run_${randomBytes(5).toString('hex')}`;
-  const folder = await mkdtemp(path.join(tmpdir(), 'omega-run-'));
   const remove = async () => {
-    await Promise.all([withPostgres ? dropDatabasesNamed(prefix) : undefined, rm(folder, { recursive: true, force: true })]);
+    if (withPostgres) await dropDatabasesNamed(prefix);
   };
   try {
     // One after the other: both migrations would share the one schema engine of this process.
     const postgresTemplate = withPostgres ? await migratedPostgresTemplate(prefix) : undefined;
-    const embeddedArchive = await migratedEmbeddedArchive(folder);
+    const embeddedArchive = await migratedEmbeddedArchive();
     return { provided: { postgresTemplate, serverDatabasePrefix: withPostgres ? prefix : undefined, embeddedArchive }, remove };
   } catch (error) {
     await remove().catch(() => undefined);
