@@ -10,9 +10,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const LONGEST_FIRST = [
   'test/edge-schema-walk.test.ts',
   'test/data-backup.test.ts',
+  'test/container-build.test.ts',
   'test/telemetry-ingest.test.ts',
   'test/notifications-delivery.test.ts',
-  'test/container-build.test.ts',
 ];
 
 /** Vitest's own order when it has durations for every file; else the files above first, then the rest in its order. */
