@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './test/sequencer.js';
 
 export default defineConfig({
   resolve: {
@@ -8,6 +9,10 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Migrates one database of each kind per run; test servers start from copies of them.
+    globalSetup: ['test/global-setup.ts'],
+    // Long files start first, also where no earlier run recorded durations.
+    sequence: { sequencer: LongestFirstSequencer },
     pool: 'forks',
     testTimeout: 180_000,
     hookTimeout: 300_000,

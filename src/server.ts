@@ -33,6 +33,11 @@ export interface RunningServer {
 export interface ServerOptions {
   /** Tracing already started (main starts it before loading the server, tests with an in-memory exporter). */
   tracing?: Tracing;
+  /**
+   * A data folder archive (as dumpDataDir makes) an embedded database on an empty folder starts
+   * from instead of an empty cluster; tests start from one already migrated.
+   */
+  embeddedStartsFrom?: Blob;
 }
 
 export async function createServer(
@@ -44,7 +49,7 @@ export async function createServer(
     throw new StartupError('invalid configuration: ENCRYPTION_KEY is required with DATABASE_URL (32 random bytes in base64, e.g. openssl rand -base64 32)');
   }
   const config: Config = { ...given, encryption: await encryptionKeyFor(given) };
-  const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log);
+  const { db, url: databaseUrl, stopEmbedded } = await openDatabase(config, log, { loadDataDir: options.embeddedStartsFrom });
   const metrics = new ServerMetrics();
   let pubsub: PubSub | undefined;
   try {

@@ -14,6 +14,7 @@ import { aUserWithPassword, login, STRONG_PASSWORD } from './helpers/identity.js
 import { runOperatorCommand } from './helpers/operator-command.js';
 import { startTestServer, TEST_ENCRYPTION_KEY, type TestServer } from './helpers/server.js';
 import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { embeddedTemplate } from './helpers/run-databases.js';
 import { rowCounts, snapshotTables } from './helpers/table-snapshot.js';
 
 const withTestKey = { encryption: { key: TEST_ENCRYPTION_KEY, previousKeys: [] } };
@@ -266,7 +267,8 @@ describe.runIf(runPostgresTests)('backup and restore on PostgreSQL', () => {
 
   it('says which backup goes where', async () => {
     const embeddedArchive = path.join(work, 'embedded.tgz');
-    const embedded = await startEmbeddedPostgres({ dataDir: path.join(work, 'embedded') });
+    // Any embedded data folder will do; the run's migrated one spares an initdb.
+    const embedded = await startEmbeddedPostgres({ dataDir: path.join(work, 'embedded'), loadDataDir: await embeddedTemplate() });
     await embedded.close();
     await backupDatabase({ kind: 'embedded', dataDir: path.join(work, 'embedded') }, embeddedArchive);
     await expect(restoreDatabase({ kind: 'postgresql', url: target.url }, embeddedArchive, withTestKey)).rejects.toThrow(/db:move/);

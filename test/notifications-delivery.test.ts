@@ -24,7 +24,8 @@ import {
   UpdateNotificationConfigDocument,
   type CreateNotificationConfigInput,
 } from './generated/graphql.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createServerDatabase } from './helpers/run-databases.js';
 import { servicesOf, startTestServer, type DatabaseKind, type GraphQLClient, type SignedInUser, type TestServer } from './helpers/server.js';
 import { SecretBox } from '../src/infra/secret-box.js';
 
@@ -527,7 +528,7 @@ describe.each(kinds)('deliveries across an API restart on %s', (kind) => {
     const database =
       kind === 'pglite'
         ? { dataDir: (dataDir = await mkdtemp(path.join(tmpdir(), 'omega-notify-'))) }
-        : { databaseUrl: (scratch = await createScratchDatabase()).url };
+        : { databaseUrl: (scratch = await createServerDatabase()).url };
     const hook = await aReceiver((n) => (n <= 2 ? 500 : 200));
     const settings = {
       NOTIFICATIONS_ALLOW_PRIVATE_TARGETS: 'true',

@@ -2,7 +2,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterStateNowDocument, CreateSessionDocument, RecordHeartbeatDocument, RegisterNodeDocument, SetNodeStatusDocument } from './generated/graphql.js';
 import { aGpuNode, aSession, rawId } from './helpers/builders.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createServerDatabase } from './helpers/run-databases.js';
 import { freePort } from './helpers/realtime.js';
 import { startTestServer, type DatabaseKind, type SignedInUser, type TestServer } from './helpers/server.js';
 
@@ -40,14 +41,14 @@ function aRelay(target: { host: string; port: number }) {
 }
 
 describe.runIf(runPostgresTests)('a database outage is answered honestly', () => {
-  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let scratch: Awaited<ReturnType<typeof createServerDatabase>>;
   let relay: ReturnType<typeof aRelay>;
   let server: TestServer;
   let admin: SignedInUser;
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    scratch = await createScratchDatabase();
+    scratch = await createServerDatabase();
     const direct = new URL(scratch.url);
     relay = aRelay({ host: direct.hostname, port: Number(direct.port || 5432) });
     direct.port = String(await relay.start());

@@ -13,8 +13,11 @@ export interface OpenedDatabase {
   stopEmbedded?: () => Promise<void>;
 }
 
-/** Connects to DATABASE_URL, or starts the embedded database when none is set, and checks it answers. */
-export async function openDatabase(config: Config, log: Logger): Promise<OpenedDatabase> {
+/**
+ * Connects to DATABASE_URL, or starts the embedded database when none is set, and checks it answers;
+ * `loadDataDir` is the archive an embedded database on an empty folder starts from.
+ */
+export async function openDatabase(config: Config, log: Logger, options: { loadDataDir?: Blob } = {}): Promise<OpenedDatabase> {
   let url = config.databaseUrl;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (url === undefined) {
@@ -22,6 +25,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<OpenedD
       dataDir: config.dataDir === ':memory:' ? undefined : config.dataDir,
       port: config.embeddedDbPort,
       maxConnections: embeddedConnectionCap(config.dbPoolMax),
+      loadDataDir: options.loadDataDir,
     }).catch((error: unknown) => {
       throw new StartupError(`embedded database could not start in ${config.dataDir}: ${(error as Error).message}`);
     });

@@ -32,13 +32,13 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** A new, empty database on the test server; drop() removes it. */
-export async function createScratchDatabase(prefix = 'omega_test'): Promise<{ url: string; drop(): Promise<void> }> {
+/** A new database on the test server, empty or a copy of `options.template`; drop() removes it. */
+export async function createScratchDatabase(prefix = 'omega_test', options: { template?: string } = {}): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL, connectionTimeoutMillis: 5_000 });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.query(`CREATE DATABASE "${name}"${options.template === undefined ? '' : ` TEMPLATE "${options.template}"`}`);
   } finally {
     await admin.end();
   }

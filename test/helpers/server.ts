@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { print, type ExecutionResult } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient } from 'graphql-ws';
@@ -12,7 +14,7 @@ import type { Role } from '../../src/modules/identity/permissions.js';
 import { TokenService } from '../../src/modules/identity/tokens.js';
 import { createServer, type RunningServer } from '../../src/server.js';
 import { createServices, type Services } from '../../src/services.js';
-import { createScratchDatabase } from './backing-services.js';
+import { createServerDatabase, embeddedTemplate } from './run-databases.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -75,6 +77,8 @@ export function servicesOf(server: TestServer, db: Database = server.db): Servic
 /**
  * Starts the real server on a free port, on a fresh database of the given kind; with
  * `overrides.databaseUrl` it joins that existing database instead (a second API instance).
+ * A fresh database is a copy of one this run migrated (helpers/run-databases.ts); the server
+ * still runs its migrations on start, and finds none left to apply.
  */
 export async function startTestServer(
   kind: DatabaseKind,
@@ -87,7 +91,7 @@ export async function startTestServer(
     tracing?: Tracing;
   } = {},
 ): Promise<TestServer> {
-  const scratch = kind === 'postgres' && !overrides.databaseUrl ? await createScratchDatabase() : undefined;
+  const scratch = kind === 'postgres' && !overrides.databaseUrl ? await createServerDatabase() : undefined;
   const base = loadConfig(options.env ?? {});
   const config: Config = {
     ...base,
@@ -105,7 +109,9 @@ export async function startTestServer(
   const logger = options.logLines
     ? createLogger('debug', (line) => options.logLines!.push(line), { redact: config.observability.logRedact })
     : createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'error');
-  const server = await createServer(checkConfig(config), logger, { tracing: options.tracing });
+  const freshEmbedded = config.databaseUrl === undefined && (config.dataDir === ':memory:' || !existsSync(path.join(config.dataDir, 'PG_VERSION')));
+  const embeddedStartsFrom = freshEmbedded ? await embeddedTemplate() : undefined;
+  const server = await createServer(checkConfig(config), logger, { tracing: options.tracing, embeddedStartsFrom });
   // The embedded database has no password, so its URL is never redacted.
   const rawDatabaseUrl = overrides.databaseUrl ?? scratch?.url ?? server.databaseUrl;
   const db = createDatabase(rawDatabaseUrl, 3, { embedded: kind === 'pglite' });
