@@ -130,6 +130,12 @@ describe('operation limits and input bounds over HTTP', () => {
     expect(logLines.filter((line) => line.includes('unexpected error'))).toEqual([]);
   });
 
+  it('answers a placement request the service refuses with BAD_USER_INPUT, not logged as unexpected', async () => {
+    const answer = await post({ query: '{ availableNodes(cpu: -1) { edges { node { freeCpu } } } }' });
+    expect(codes(answer)).toEqual(['BAD_USER_INPUT']);
+    expect(logLines.filter((line) => line.includes('unexpected error'))).toEqual([]);
+  });
+
   it('refuses JSON variables nested deeper than MAX_JSON_DEPTH, 10,000 levels included', async () => {
     const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
     const answer = await post(`{"query": "query($labels: JSON) { availableNodes(labels: $labels) { id } }", "variables": {"labels": ${deep}}}`);

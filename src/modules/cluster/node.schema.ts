@@ -159,11 +159,12 @@ builder.queryFields((t) => ({
       storageGb: t.arg.float({ required: false }),
       labels: t.arg({ type: 'JSON', required: false, description: 'Labels the node must contain' }),
     },
-    resolve: async (_root, args, ctx) => {
-      const { first, last, before, after, ...request } = args;
-      const nodes = await ctx.services.nodes.availableNodes(tenantOf(ctx), compact(request));
-      return resolveArrayConnection({ args: { first, last, before, after }, defaultSize: 20, maxSize: 100 }, nodes);
-    },
+    resolve: (_root, args, ctx) =>
+      withGraphQLErrors(async () => {
+        const { first, last, before, after, ...request } = args;
+        const nodes = await ctx.services.nodes.availableNodes(tenantOf(ctx), compact(request));
+        return resolveArrayConnection({ args: { first, last, before, after }, defaultSize: 20, maxSize: 100 }, nodes);
+      }),
   }),
 }));
 
