@@ -78,8 +78,9 @@ describe.skipIf(!runRedisTests)('a Redis restart under two API instances', () =>
   });
 });
 
-describe.skipIf(!runRedisTests)('events published while Redis is away', () => {
-  let redis: OwnRedis;
+/** A Redis of the describe's own, started before its tests, and the buses they open on it, closed after. */
+function ownRedisWithBuses(): { redis: () => OwnRedis; buses: PubSub[] } {
+  let redis: OwnRedis | undefined;
   const buses: PubSub[] = [];
   beforeAll(async () => {
     redis = await startOwnRedis();
@@ -88,28 +89,33 @@ describe.skipIf(!runRedisTests)('events published while Redis is away', () => {
     await Promise.all(buses.map((bus) => bus.close()));
     await redis?.stop();
   });
+  return { redis: () => redis!, buses };
+}
+
+describe.skipIf(!runRedisTests)('events published while Redis is away', () => {
+  const { redis, buses } = ownRedisWithBuses();
 
   it('are held and sent to the other instances when Redis is back', async () => {
     // The resend waits two seconds after the publisher reconnects, longer than a subscriber's reconnect backoff (at most one).
-    const publisher = anotherInstanceBus(redis.url, { resendDelayMs: 2_000 });
-    const listener = anotherInstanceBus(redis.url);
+    const publisher = anotherInstanceBus(redis().url, { resendDelayMs: 2_000 });
+    const listener = anotherInstanceBus(redis().url);
     buses.push(publisher, listener);
     const tenantId = '00000000-0000-4000-8000-000000000001';
     const heard: number[] = [];
     listener.listen(Topic.NodeHeartbeatsRecorded, tenantId, (event) => heard.push(event.heartbeats[0]!.load));
-    await untilSubscribedInRedis(redis.url, Topic.NodeHeartbeatsRecorded, tenantId);
+    await untilSubscribedInRedis(redis().url, Topic.NodeHeartbeatsRecorded, tenantId);
     const publish = (load: number) =>
       publisher.publish(Topic.NodeHeartbeatsRecorded, { tenantId, heartbeats: [{ nodeId: tenantId, status: 'healthy', load, at: new Date().toISOString() }] });
 
     await publish(1);
     await eventually(async () => (heard.length === 1 ? true : undefined), 'the first event');
 
-    await redis.stop();
+    await redis().stop();
     await eventually(async () => (!publisher.isConnected() ? true : undefined), 'the publisher to notice');
     await publish(2);
     await publish(3);
 
-    await redis.start();
+    await redis().start();
     await eventually(async () => (heard.length === 3 ? true : undefined), 'the held events', 200, 50);
     expect(heard).toEqual([1, 2, 3]);
   });
@@ -159,26 +165,18 @@ async function subscribeReplyHoldingProxy(redisUrl: string): Promise<{ url: stri
 }
 
 describe.skipIf(!runRedisTests)('a subscription Redis has taken', () => {
-  let redis: OwnRedis;
-  const buses: PubSub[] = [];
-  beforeAll(async () => {
-    redis = await startOwnRedis();
-  });
-  afterAll(async () => {
-    await Promise.all(buses.map((bus) => bus.close()));
-    await redis?.stop();
-  });
+  const { redis, buses } = ownRedisWithBuses();
 
   it('hears an event that arrives together with the subscribe reply', async () => {
-    const proxy = await subscribeReplyHoldingProxy(redis.url);
+    const proxy = await subscribeReplyHoldingProxy(redis().url);
     try {
-      const publisher = anotherInstanceBus(redis.url);
+      const publisher = anotherInstanceBus(redis().url);
       const listener = anotherInstanceBus(proxy.url);
       buses.push(publisher, listener);
       const tenantId = '00000000-0000-4000-8000-000000000002';
       const heard: number[] = [];
       listener.listen(Topic.NodeHeartbeatsRecorded, tenantId, (event) => heard.push(event.heartbeats[0]!.load));
-      await untilSubscribedInRedis(redis.url, Topic.NodeHeartbeatsRecorded, tenantId);
+      await untilSubscribedInRedis(redis().url, Topic.NodeHeartbeatsRecorded, tenantId);
       await publisher.publish(Topic.NodeHeartbeatsRecorded, { tenantId, heartbeats: [{ nodeId: tenantId, status: 'healthy', load: 1, at: new Date().toISOString() }] });
       await proxy.released;
       await eventually(async () => (heard.length === 1 ? true : undefined), 'the event sent with the subscribe reply');
