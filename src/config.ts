@@ -93,6 +93,11 @@ export interface DatabaseSettings {
    * pgvector; a collection that does not fit is scanned in SQL instead. 0 turns it off.
    */
   vectorScanMemoryBytes: number;
+  /**
+   * Read statement shapes each PostgreSQL connection keeps prepared (parsed and planned once); 0
+   * prepares none, for a connection pooler in transaction mode that cannot keep them.
+   */
+  preparedStatements: number;
 }
 
 export interface PubSubSettings {
@@ -329,6 +334,7 @@ const ENVIRONMENT = z.object({
   DATA_DIR: text('./data'),
   EMBEDDED_DB_PORT: whole(0, 0, 65535),
   DB_POOL_MAX: whole(10, 1, 500),
+  DB_PREPARED_STATEMENTS: whole(100, 0, 10_000),
   VECTOR_SCAN_MEMORY_MB: whole(256, 0, 1_000_000),
   MIGRATE_ON_START: flag,
   SEED_ON_START: flag,
@@ -503,6 +509,7 @@ export function loadConfig(env: Env = process.env): Config {
     database: {
       migrateDebug: e.MIGRATE_DEBUG ?? false,
       vectorScanMemoryBytes: e.VECTOR_SCAN_MEMORY_MB * 1024 * 1024,
+      preparedStatements: e.DB_PREPARED_STATEMENTS,
     },
     pubsub: { namespace: e.PUBSUB_NAMESPACE },
     cluster: {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { PreparedStatementNames } from './prepared-statements.js';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type {
   SqlDriverAdapter,
@@ -116,7 +117,7 @@ const tenantScope = (): ConnectionScope => ({ kind: 'tenant', role: APP_ROLE, te
  * session and keeps a connection's statements together only inside a transaction; there every
  * statement runs in a transaction that takes its scope transaction-locally, the owner's included.
  */
-export function createDatabase(url: string, poolMax: number, options: { embedded?: boolean } = {}): Database {
+export function createDatabase(url: string, poolMax: number, options: { embedded?: boolean; preparedStatements?: number } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
@@ -136,7 +137,9 @@ export function createDatabase(url: string, poolMax: number, options: { embedded
     const tenantPool = connections.view(tenantScope);
     system = new PrismaClient({ adapter: new PrismaPg(ownerPool) });
     prisma = new PrismaClient({ adapter: new PrismaPg(tenantPool) });
-    tenantRows = async <T>(sql: string, values: unknown[]) => (await tenantPool.query(sql, values)).rows as T[];
+    // Compiled reads repeat a few shapes per dashboard: prepared, they skip parsing and planning.
+    const names = new PreparedStatementNames(options.preparedStatements ?? 0);
+    tenantRows = async <T>(sql: string, values: unknown[]) => (await tenantPool.query({ name: names.nameOf(sql), text: sql, values })).rows as T[];
   }
   return {
     prisma,

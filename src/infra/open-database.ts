@@ -40,7 +40,7 @@ export async function openDatabase(config: Config, log: Logger, options: { loadD
   };
   // Another instance's embedded database (reached through its URL) shares one session too.
   const oneSession = stopEmbedded !== undefined || (await servesOneSession(url).catch(unreachable));
-  const db = createDatabase(url, config.dbPoolMax, { embedded: oneSession });
+  const db = createDatabase(url, config.dbPoolMax, { embedded: oneSession, preparedStatements: config.database.preparedStatements });
   try {
     await pingDatabase(db.pool);
   } catch (error) {

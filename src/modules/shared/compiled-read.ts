@@ -105,7 +105,7 @@ export function answerCompiledRows(schema: GraphQLSchema): void {
         read?.kind === 'list'
           ? (parent, args, context, info) => (parent instanceof CompiledObject ? compiledList(parent.values[info.path.key] as unknown[]) : original(parent, args, context, info))
           : read?.kind === 'globalId'
-            ? (parent, args, context, info) => (parent instanceof CompiledObject ? globalIdOf(read.typename, parent.values[info.path.key]) : original(parent, args, context, info))
+            ? globalIdResolver(model, read, original)
             : (parent, args, context, info) => (parent instanceof CompiledObject ? parent.values[info.path.key] : original(parent, args, context, info));
     }
     const isTypeOf = type.isTypeOf;
@@ -114,7 +114,23 @@ export function answerCompiledRows(schema: GraphQLSchema): void {
 }
 
 /** A Relay global ID as Pothos encodes it: base64 of `Type:key`; null where the key is. */
-const globalIdOf = (typename: string, key: unknown) => (key === null || key === undefined ? null : Buffer.from(`${typename}:${String(key)}`, 'utf8').toString('base64'));
+const globalIdOf = (typename: string, key: string | null) => (key === null ? null : Buffer.from(`${typename}:${key}`, 'utf8').toString('base64'));
+
+/**
+ * The resolver of a global ID field: a compiled row carries the key's values (times as epoch
+ * milliseconds) and the ID is encoded here, as Pothos encodes it: one key as its text, a compound
+ * key as the JSON array of its parts' texts (a time as an ISO string).
+ */
+function globalIdResolver(model: ReadModel, read: Extract<FieldRead, { kind: 'globalId' }>, original: GraphQLFieldResolver<unknown, unknown>): GraphQLFieldResolver<unknown, unknown> {
+  const times = read.key.map((name) => model.columns[name]?.kind === 'time');
+  const text = (part: unknown, index: number) => (times[index] ? new Date(part as number).toISOString() : String(part));
+  return (parent, args, context, info) => {
+    if (!(parent instanceof CompiledObject)) return original(parent, args, context, info);
+    const key = parent.values[info.path.key];
+    if (key === null || key === undefined) return null;
+    return globalIdOf(read.typename, Array.isArray(key) ? JSON.stringify(key.map(text)) : text(key, 0));
+  };
+}
 
 function compiledList(values: unknown[]): CompiledObject[] {
   let rows = lists.get(values);
@@ -174,8 +190,17 @@ interface Statement {
 /** Bound parameters and table aliases of one statement being built, for one request's selection. */
 class Builder {
   readonly params: unknown[] = [];
+  /** Columns of the page's own row that the statement reads outside its inner select. */
+  readonly used = new Set<string>();
   private aliases = 0;
+  /** The alias of the page's own row. */
+  readonly root = this.alias();
   constructor(readonly info: GraphQLResolveInfo) {}
+  /** `alias`'s column; a column of the page's row is selected by the inner statement. */
+  ref(alias: string, column: Column): string {
+    if (alias === this.root) this.used.add(column.sql);
+    return `${alias}.${quote(column.sql)}`;
+  }
   bind(value: unknown): string {
     this.params.push(value instanceof Date ? value.toISOString() : value);
     return `$${this.params.length}`;
@@ -197,7 +222,7 @@ function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuer
   const selection = nodeSelection(info);
   if (!selection) return null;
   const b = new Builder(info);
-  const alias = b.alias();
+  const alias = b.root;
   const object = compileObject(model, selection, alias, b);
   if (object === null) return null;
   let where = isPlainObject(query.where) ? compileWhere(model, query.where, alias, b) : query.where === undefined ? 'TRUE' : null;
@@ -208,13 +233,15 @@ function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuer
     if (after === null) return null;
     where = `(${where}) AND ${after}`;
   }
-  const cursor = model.cursor.map((name) => valueOf(model.columns[name]!, alias));
-  const order = orderClause(terms, alias);
+  const cursor = model.cursor.map((name) => valueOf(model.columns[name]!, alias, b));
+  const order = orderClause(terms, alias, b);
   // Backward, the page is the last rows before the cursor: read in reverse, returned in order.
   const read = backward ? orderClause(terms.map(reversed), alias) : order;
+  // The inner statement carries only the columns read outside it: the rows it sorts stay narrow.
+  const columns = [...b.used].map((name) => `${alias}.${quote(name)}`).join(', ');
   const sql =
     `SELECT coalesce(json_agg(json_build_object('k', json_build_array(${cursor.join(', ')}), 'v', ${object})${order}), '[]') AS page ` +
-    `FROM (SELECT * FROM ${quote(model.table)} ${alias} WHERE ${where}${read} LIMIT ${b.bind(Math.abs(query.take))}) ${alias}`;
+    `FROM (SELECT ${columns} FROM ${quote(model.table)} ${alias} WHERE ${where}${read} LIMIT ${b.bind(Math.abs(query.take))}) ${alias}`;
   return { sql, params: b.params };
 }
 
@@ -227,9 +254,10 @@ interface OrderTerm {
 
 const reversed = (term: OrderTerm): OrderTerm => ({ ...term, descending: !term.descending, nullsFirst: !term.nullsFirst });
 
-const orderClause = (terms: OrderTerm[], alias: string) =>
+/** The order's SQL; with a builder, the columns it names are read from the page's row (see Builder.ref). */
+const orderClause = (terms: OrderTerm[], alias: string, b?: Builder) =>
   terms.length
-    ? ` ORDER BY ${terms.map((term) => `${alias}.${quote(term.column.sql)} ${term.descending ? 'DESC' : 'ASC'} NULLS ${term.nullsFirst ? 'FIRST' : 'LAST'}`).join(', ')}`
+    ? ` ORDER BY ${terms.map((term) => `${b ? b.ref(alias, term.column) : `${alias}.${quote(term.column.sql)}`} ${term.descending ? 'DESC' : 'ASC'} NULLS ${term.nullsFirst ? 'FIRST' : 'LAST'}`).join(', ')}`
     : '';
 
 /**
@@ -307,8 +335,8 @@ function collect(info: GraphQLResolveInfo, sets: (SelectionSetNode | undefined)[
   return sets.every(visit) ? fields : null;
 }
 
-const valueOf = (column: Column, alias: string) => {
-  const ref = `${alias}.${quote(column.sql)}`;
+const valueOf = (column: Column, alias: string, b: Builder) => {
+  const ref = b.ref(alias, column);
   return column.kind === 'time' ? `floor(extract(epoch FROM ${ref}) * 1000)` : ref;
 };
 
@@ -336,18 +364,13 @@ function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], ali
   };
   switch (read.kind) {
     case 'column':
-      return valueOf(column(read.column), alias);
+      return valueOf(column(read.column), alias, b);
     case 'expression':
-      return read.sql((name) => `${alias}.${quote(column(name).sql)}`);
+      return read.sql((name) => b.ref(alias, column(name)));
     case 'globalId': {
-      const parts = read.key.map((name) => {
-        const c = column(name);
-        const ref = `${alias}.${quote(c.sql)}`;
-        return c.kind === 'time' ? `to_char(${ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')` : `${ref}::text`;
-      });
-      // Pothos serialises a compound key as JSON.stringify of its parts' strings (no spaces). The
-      // key's text is base64-encoded by the field's resolver: cheaper there than per row in SQL.
-      return parts.length === 1 ? parts[0]! : `'[' || ${parts.map((part) => `to_json(${part})::text`).join(` || ',' || `)} || ']'`;
+      // The key's values only: the field's resolver writes them as Pothos does (globalIdResolver).
+      const parts = read.key.map((name) => valueOf(column(name), alias, b));
+      return parts.length === 1 ? parts[0]! : `json_build_array(${parts.join(', ')})`;
     }
     case 'list': {
       const child = read.model();
@@ -359,8 +382,8 @@ function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], ali
       const terms = orderTerms(child, read.orderBy);
       if (object === null || terms === null) return null;
       return (
-        `(SELECT coalesce(json_agg(${object}${orderClause(terms, childAlias)}), '[]') ` +
-        `FROM ${quote(child.table)} ${childAlias} WHERE ${childAlias}.${quote(child.columns[read.column]!.sql)} = ${alias}.${quote(column(read.parentColumn).sql)})`
+        `(SELECT coalesce(json_agg(${object}${orderClause(terms, childAlias, b)}), '[]') ` +
+        `FROM ${quote(child.table)} ${childAlias} WHERE ${childAlias}.${quote(child.columns[read.column]!.sql)} = ${b.ref(alias, column(read.parentColumn))})`
       );
     }
   }
