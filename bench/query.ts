@@ -13,6 +13,8 @@
  * raw baseline is node-postgres with 10 connections as the owner, the tenant named in the WHERE
  * clause. Every target is checked to return the same rows before it is measured. Targets and
  * queries are interleaved in rounds (BENCH_ROUNDS x BENCH_SECONDS each); the median round is shown.
+ * The server CPU per request of the API and PostGraphile processes and the database CPU per request
+ * (PostgreSQL's processes of the bench database, for each target) are printed after the rates.
  * No response cache is on for these figures. A second API process with the response cache on
  * (RESPONSE_CACHE_TTL_MS = BENCH_CACHE_TTL_MS, default 2000) answers the nodes query in the same
  * rounds; its rate is printed on a line of its own. PostGraphile and the load generator (autocannon)
@@ -257,6 +259,20 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU seconds spent so far by each of the database's server processes for the bench database: the
+ * sessions of every target's pool. Targets run one at a time, so what these processes spend over one
+ * target's run is its statements' cost in PostgreSQL (the statement listing them adds a little).
+ */
+async function databaseCpu(owner: pg.Pool): Promise<Map<number, number>> {
+  const { rows } = await owner.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  return new Map(rows.map(({ pid }) => [pid, cpuSeconds(pid) ?? 0]));
+}
+
+/** CPU seconds between two readings; a session that started in between counts from zero, one that ended is lost. */
+const databaseCpuSpent = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after].reduce((sum, [pid, seconds]) => sum + seconds - (before.get(pid) ?? 0), 0);
+
 const sameRows = (a: Plain[], b: Plain[]) => JSON.stringify(a) === JSON.stringify(b);
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 
@@ -354,13 +370,17 @@ async function main(): Promise<void> {
     const cachedRates: number[] = [];
     // CPU milliseconds the server process spent per request: steadier than req/s on a loaded machine.
     const cpuPerRequest = new Map<string, number[]>();
+    const databaseCpuPerRequest = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const q of queries) {
         for (const target of TARGETS) {
           const cpuBefore = cpuSeconds(pids[target]);
+          const databaseBefore = await databaseCpu(owner);
           const rate = await measureOnce(q, target, SECONDS);
           const cpuAfter = cpuSeconds(pids[target]);
+          const databaseAfter = await databaseCpu(owner);
           rates.set(`${q.name}|${target}`, [...(rates.get(`${q.name}|${target}`) ?? []), rate]);
+          databaseCpuPerRequest.set(`${q.name}|${target}`, [...(databaseCpuPerRequest.get(`${q.name}|${target}`) ?? []), (databaseCpuSpent(databaseBefore, databaseAfter) * 1000) / (rate * SECONDS)]);
           if (cpuBefore !== undefined && cpuAfter !== undefined) {
             cpuPerRequest.set(`${q.name}|${target}`, [...(cpuPerRequest.get(`${q.name}|${target}`) ?? []), ((cpuAfter - cpuBefore) * 1000) / (rate * SECONDS)]);
           }
@@ -392,6 +412,12 @@ async function main(): Promise<void> {
       const api = c('api');
       const peer = c('postgraphile');
       console.log(`${pad(q.name, 36)}${(api?.toFixed(2) ?? '-').padStart(8)}${(peer?.toFixed(2) ?? '-').padStart(14)}${ratio(peer, api, 9)}`);
+    }
+    console.log(`\nDatabase CPU per request, ms (median; PostgreSQL's processes serving each target)\n`);
+    console.log(`${pad('query', 36)}${'API'.padStart(8)}${'PostGraphile'.padStart(14)}${'raw SQL'.padStart(10)}`);
+    for (const q of queries) {
+      const c = (target: Target) => (databaseCpuPerRequest.has(`${q.name}|${target}`) ? median(databaseCpuPerRequest.get(`${q.name}|${target}`)!).toFixed(2) : '-');
+      console.log(`${pad(q.name, 36)}${c('api').padStart(8)}${c('postgraphile').padStart(14)}${c('raw').padStart(10)}`);
     }
     const fmt = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
     console.log(`\nload average (1/5/15 min): before ${fmt(load[0]!)}, after ${fmt(load.at(-1)!)}; machine: ${(await import('node:os')).cpus().length} cores`);
