@@ -143,7 +143,7 @@ export function createServices(deps: ServiceDeps): Services {
     notificationSettings,
     notificationConfigs: new NotificationConfigService(deps.db.prisma, { allowPrivateTargets: notificationSettings.allowPrivateTargets }, secrets),
     notifications: new NotificationService(deps.db.prisma),
-    metrics: new MetricsService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log),
+    metrics: new MetricsService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, deps.db.tenantRows),
     // onLlmRequestRecorded is where each recorded LLM request can become a usage record.
     llmMetrics: new LlmMetricsService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log }),
     systemEvents: new SystemEventService(deps.db.prisma, deps.pubsub, deps.log),

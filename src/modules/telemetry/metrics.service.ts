@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { Logger } from '../../infra/logger.js';
+import type { TenantRows } from '../../infra/db.js';
 import type { PubSub } from '../../infra/pubsub.js';
 import { Topic, type MetricPoint } from '../../infra/topics.js';
 import type { FieldIssue } from '../shared/errors.js';
@@ -88,8 +89,14 @@ export class MetricsService {
     system: PrismaClient,
     private readonly pubsub: PubSub,
     private readonly log: Logger,
+    /** The tenant connection's plain statement path: series are read on it, without the ORM. */
+    private readonly rows: TenantRows,
   ) {
     this.features = timeseriesFeaturesOf(system);
+  }
+
+  private series(sql: Prisma.Sql): Promise<BucketRow[]> {
+    return this.rows<BucketRow>(sql.text, sql.values);
   }
 
   /**
@@ -185,14 +192,14 @@ export class MetricsService {
       const fromRollup = await this.nodeSeriesWithRollup(tenantId, query.nodeId, query, features);
       if (fromRollup) return { ...result, usedHourlyRollup: true, buckets: fromRollup };
     }
-    const rows = await this.prisma.$queryRaw<BucketRow[]>(rawSeriesSql(features, tenantId, query));
+    const rows = await this.series(rawSeriesSql(features, tenantId, query));
     return { ...result, usedHourlyRollup: false, buckets: rows.map(toBucket) };
   }
 
   /** One measurement of a node's host snapshots per bucket over [from, to), like metricSeries. */
   async systemMetricSeries(tenantId: string, rawQuery: unknown): Promise<MetricSeries> {
     const query = parseSystemSeriesQuery(rawQuery);
-    const rows = await this.prisma.$queryRaw<BucketRow[]>(systemSeriesSql(await this.features(), tenantId, query));
+    const rows = await this.series(systemSeriesSql(await this.features(), tenantId, query));
     return { metricType: query.measurement, bucketSeconds: query.bucketSeconds, from: query.from, to: query.to, usedHourlyRollup: false, buckets: rows.map(toBucket) };
   }
 
@@ -209,7 +216,7 @@ export class MetricsService {
     const hoursFrom = ceilTo(query.from, HOUR_MS);
     const hoursTo = new Date(Math.min(floorTo(query.to, HOUR_MS).getTime(), mark.newest.getTime()));
     if (hoursTo.getTime() <= hoursFrom.getTime()) return undefined;
-    const rows = await this.prisma.$queryRaw<BucketRow[]>(rollupSeriesSql(features, tenantId, nodeId, query, hoursFrom, hoursTo));
+    const rows = await this.series(rollupSeriesSql(features, tenantId, nodeId, query, hoursFrom, hoursTo));
     return rows.map(toBucket);
   }
 
