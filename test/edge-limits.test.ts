@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -98,6 +100,43 @@ describe('operation limits and input bounds over HTTP', () => {
     });
     expect(answer.status).toBe(413);
     await answer.arrayBuffer();
+  });
+
+  it('counts a body sent without a length (chunked) as it arrives: over MAX_REQUEST_BODY_BYTES is 413, under it runs', async () => {
+    const chunked = (body: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const request = httpRequest(server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', 'transfer-encoding': 'chunked', ...admin.headers } }, (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        });
+        request.on('error', reject);
+        // Several chunks, so the count spans writes.
+        for (let at = 0; at < body.length; at += 64 * 1024) request.write(body.slice(at, at + 64 * 1024));
+        request.end();
+      });
+    const small = await chunked(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(edge.maxRequestBodyBytes - 200) } }));
+    expect(small.status).toBe(200);
+    expect(JSON.parse(small.text)).toEqual({ data: { __typename: 'Query' } });
+    const large = await chunked(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(edge.maxRequestBodyBytes) } }));
+    expect(large.status).toBe(413);
+    expect(JSON.parse(large.text).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+  });
+
+  it('answers a Content-Length that is not one number with 400', async () => {
+    const answer = await new Promise<number>((resolve, reject) => {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1', () => {
+        const body = JSON.stringify({ query: '{ __typename }' });
+        socket.write(`POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}, ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      });
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1])));
+      socket.on('error', reject);
+    });
+    expect(answer).toBe(400);
   });
 
   it('refuses NUL bytes, lone surrogates and over-long strings in arguments, anonymous sign-in included', async () => {

@@ -48,7 +48,8 @@ function noIntrospectionForAnonymousSockets(): Plugin {
 export function hardeningOptions(edge: EdgeConfig, log: Logger): Pick<YogaServerOptions<object, object>, 'maxRequestBodySize' | 'cors' | 'maskedErrors'> {
   const anyOrigin = edge.corsOrigins.includes('*');
   return {
-    maxRequestBodySize: edge.maxRequestBodyBytes,
+    // Enforced by useRequestBodyLimit, which reads a body with a Content-Length without a stream.
+    maxRequestBodySize: false,
     // No allow-list sends no CORS headers, so browsers keep to the same origin.
     cors: edge.corsOrigins.length === 0 ? false : anyOrigin ? { origin: '*', credentials: false } : { origin: edge.corsOrigins, credentials: true },
     maskedErrors: { maskError: createErrorMasker(outageReporter(log)) },

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useErrorHandler, type YogaLogger, type YogaServerOptions } from 'graphql-yoga';
 import { type GraphQLError } from 'graphql';
+import { useRequestBodyLimit } from './body-limit.js';
 import { useCompiledQueries } from './compiled-execution.js';
 import { useCursorErrors } from './cursor-errors.js';
 import type { Config } from '../config.js';
@@ -87,6 +88,8 @@ export function createGraphQLHandler(config: Config, log: Logger, db: Database, 
       }),
       ...responseCachePlugins(config, log, pubsub, contexts, callers),
       ...outermost,
+      // After every plugin that may register a request parser.
+      useRequestBodyLimit(config.edge.maxRequestBodyBytes),
     ],
   });
 }
