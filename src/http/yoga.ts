@@ -32,7 +32,10 @@ export interface ServerContext {
 function yogaLogger(log: Logger): YogaLogger {
   const text = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
   return {
-    debug: (...args) => log.debug(text(args)),
+    // graphql-yoga reports every request's steps at debug: formatted only when debug is on.
+    debug: (...args) => {
+      if (log.enabled('debug')) log.debug(text(args));
+    },
     info: (...args) => log.info(text(args)),
     warn: (...args) => log.warn(text(args)),
     // Unexpected resolver errors are logged once, with the request id, by the error handler below.

@@ -7,6 +7,8 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Whether lines of this level are written (to skip building what would not be). */
+  enabled(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
   /** A logger whose every line also carries these fields. */
   child(fields: Record<string, unknown>): Logger;
 }
@@ -71,11 +73,16 @@ function forCurrentRequest(logger: pino.Logger): pino.Logger {
 }
 
 function wrap(logger: pino.Logger): Logger {
+  // A level that is off writes nothing, so it need not make the request's child logger either.
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
+    if (logger.isLevelEnabled(level)) forCurrentRequest(logger)[level](fields ?? {}, message);
+  };
   return {
-    debug: (message, fields) => forCurrentRequest(logger).debug(fields ?? {}, message),
-    info: (message, fields) => forCurrentRequest(logger).info(fields ?? {}, message),
-    warn: (message, fields) => forCurrentRequest(logger).warn(fields ?? {}, message),
-    error: (message, fields) => forCurrentRequest(logger).error(fields ?? {}, message),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    enabled: (level) => logger.isLevelEnabled(level),
     child: (fields) => wrap(logger.child(fields)),
   };
 }
