@@ -88,8 +88,6 @@ class CompiledObject {
   constructor(readonly values: Record<string, unknown>) {}
 }
 
-const lists = new WeakMap<unknown[], CompiledObject[]>();
-
 /**
  * Lets every declared type answer compiled rows by response key, in front of its own resolvers
  * (which still serve every other read). The schema's printed form does not change.
@@ -132,14 +130,8 @@ function globalIdResolver(model: ReadModel, read: Extract<FieldRead, { kind: 'gl
   };
 }
 
-function compiledList(values: unknown[]): CompiledObject[] {
-  let rows = lists.get(values);
-  if (!rows) {
-    rows = values.map((value) => new CompiledObject(value as Record<string, unknown>));
-    lists.set(values, rows);
-  }
-  return rows;
-}
+/** A nested list's rows; GraphQL resolves each list field once per parent, so nothing is kept. */
+const compiledList = (values: unknown[]): CompiledObject[] => values.map((value) => new CompiledObject(value as Record<string, unknown>));
 
 /** The Prisma findMany arguments a connection resolver builds from Pothos's planned query. */
 export interface PageQuery {
