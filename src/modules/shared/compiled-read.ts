@@ -164,6 +164,7 @@ export async function readPage<D extends Delegate>(
   const [result] = await rows<{ page: unknown }>(statement.sql, statement.params);
   const page = (typeof result?.page === 'string' ? JSON.parse(result.page) : result?.page) as { k: unknown[]; v: Record<string, unknown> }[];
   const objects = page.map(({ k, v }) => {
+    for (const [key, at] of statement.fromCursor) v[key] = typeof at === 'number' ? k[at] : at.map((index) => k[index]);
     const row = new CompiledObject(v) as CompiledObject & Record<string, unknown>;
     model.cursor.forEach((name, index) => {
       row[name] = model.columns[name]!.kind === 'time' ? new Date(k[index] as number) : k[index];
@@ -177,6 +178,8 @@ export async function readPage<D extends Delegate>(
 interface Statement {
   sql: string;
   params: unknown[];
+  /** Response keys of the page's rows whose values are the cursor's (by index, or indexes of a compound key). */
+  fromCursor: [string, number | number[]][];
 }
 
 /** Bound parameters and table aliases of one statement being built, for one request's selection. */
@@ -184,6 +187,8 @@ class Builder {
   readonly params: unknown[] = [];
   /** Columns of the page's own row that the statement reads outside its inner select. */
   readonly used = new Set<string>();
+  /** Fields of the page's row answered from its cursor values instead of computed again in SQL. */
+  readonly fromCursor: [string, number | number[]][] = [];
   private aliases = 0;
   /** The alias of the page's own row. */
   readonly root = this.alias();
@@ -234,7 +239,7 @@ function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuer
   const sql =
     `SELECT coalesce(json_agg(json_build_object('k', json_build_array(${cursor.join(', ')}), 'v', ${object})${order}), '[]') AS page ` +
     `FROM (SELECT ${columns} FROM ${quote(model.table)} ${alias} WHERE ${where}${read} LIMIT ${b.bind(Math.abs(query.take))}) ${alias}`;
-  return { sql, params: b.params };
+  return { sql, params: b.params, fromCursor: b.fromCursor };
 }
 
 /** One term of an order: a column, its direction and where its nulls go (PostgreSQL's default unless given). */
@@ -340,12 +345,33 @@ function compileObject(model: ReadModel, selection: Map<string, FieldNode[]>, al
     if (name === '__typename') continue;
     if (nodes.some((node) => node.arguments?.length)) return null;
     const read = model.fields[name] ?? (model.columns[name] ? fromColumn(name) : undefined);
+    const at = alias === b.root && read ? cursorIndexes(model, read) : undefined;
+    if (at !== undefined) {
+      b.fromCursor.push([key, at]);
+      continue;
+    }
     const value = read ? compileField(model, read, nodes, alias, b) : null;
     if (value === null) return null;
     pairs.push(`${literal(key)}, ${value}`);
   }
   if (pairs.length > MAX_KEYS) return null;
   return `json_build_object(${pairs.join(', ')})`;
+}
+
+/**
+ * Where a field of the page's row is among the cursor's values (which the statement returns as
+ * they are written for GraphQL, times as epoch milliseconds): a cursor column read as it is, or a
+ * global ID over cursor columns.
+ */
+function cursorIndexes(model: ReadModel, read: FieldRead): number | number[] | undefined {
+  if (read.kind === 'column') {
+    const index = model.cursor.indexOf(read.column);
+    return index < 0 ? undefined : index;
+  }
+  if (read.kind !== 'globalId') return undefined;
+  const indexes = read.key.map((name) => model.cursor.indexOf(name));
+  if (indexes.some((index) => index < 0)) return undefined;
+  return indexes.length === 1 ? indexes[0] : indexes;
 }
 
 function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], alias: string, b: Builder): string | null {
