@@ -1,5 +1,5 @@
 # Build: compile the TypeScript (and the generated Prisma client) to dist/.
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -7,7 +7,7 @@ COPY . .
 RUN npm run generate && npm run build
 
 # Run: production dependencies, the compiled server, the migrations; node is PID 1 and handles SIGTERM itself.
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 DATA_DIR=/app/data
 WORKDIR /app
 COPY package.json package-lock.json ./

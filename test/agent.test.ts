@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,10 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
   let admin: SignedInUser;
   let apiKey: string;
   let dataDir: string;
+  // The Node running this test under a short path: a session's application (a command line) holds
+  // at most 100 characters, wherever Node is installed.
+  let nodeDir: string;
+  let nodeProgram: string;
   let agent: ChildProcess | undefined;
   const agentLog: string[] = [];
   const serverLog: string[] = [];
@@ -105,7 +109,7 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
         '--machine-id', MACHINE_ID,
         '--hostname', 'agent-host.test',
         '--run-commands',
-        '--allow-command', process.execPath,
+        '--allow-command', nodeProgram,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -144,12 +148,16 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
     if (payload.__typename !== 'CreateApiKeySuccess') throw new Error(JSON.stringify(payload));
     apiKey = payload.created.secret;
     dataDir = mkdtempSync(join(tmpdir(), 'omega-agent-'));
+    nodeDir = mkdtempSync(join(tmpdir(), 'omega-node-'));
+    nodeProgram = join(nodeDir, 'node');
+    symlinkSync(process.execPath, nodeProgram);
   }, 120_000);
   afterAll(async () => {
     await stopAgent();
     await server?.close();
     await scratch?.drop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (nodeDir) rmSync(nodeDir, { recursive: true, force: true });
   });
 
   it('registers its machine once however often it starts, and its heartbeats keep the node active', async () => {
@@ -190,20 +198,20 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
       expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
       return rawId(session.id);
     };
-    const completes = await run('completes', `${process.execPath} -e process.exit(0)`);
-    const fails = await run('fails', `${process.execPath} -e process.exit(Number(process.env.EXIT_CODE))`);
+    const completes = await run('completes', `${nodeProgram} -e process.exit(0)`);
+    const fails = await run('fails', `${nodeProgram} -e process.exit(Number(process.env.EXIT_CODE))`);
     const refused = await run('refused', 'rm -rf /tmp/nothing-here');
     // The command wins over the application, and its words reach the program as they are: no shell splits or expands them.
     // A secret reaches the process opened (it checks the value's hash, so the value is in no command) and nowhere else.
     const secret = `db-password-${randomUUID()}`;
     const digest = createHash('sha256').update(secret).digest('hex');
     const withSecret = await run('with a secret', 'unused', [
-      process.execPath,
+      nodeProgram,
       '-e',
       'process.exit(require("node:crypto").createHash("sha256").update(process.env.DB_PASSWORD ?? "").digest("hex") === process.argv[1] ? 0 : 6)',
       digest,
     ], { DB_PASSWORD: secret });
-    const verbatim = await run('verbatim', 'rm -rf /tmp/nothing-here', [process.execPath, '-e', 'process.exit(process.argv[1] === "a b; $HOME *" ? 0 : 9)', 'a b; $HOME *']);
+    const verbatim = await run('verbatim', 'rm -rf /tmp/nothing-here', [nodeProgram, '-e', 'process.exit(process.argv[1] === "a b; $HOME *" ? 0 : 9)', 'a b; $HOME *']);
 
     const final = async (id: string) =>
       eventually(`session ${id} to end`, async () => {
@@ -256,7 +264,7 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
         sessionName,
         cpuRequest: 0.1,
         memoryRequestGb: 0.1,
-        command: [process.execPath, '-e', `setTimeout(() => process.exit(0), ${seconds * 1000})`],
+        command: [nodeProgram, '-e', `setTimeout(() => process.exit(0), ${seconds * 1000})`],
       });
       expectResult(await admin.request(ScheduleSessionDocument, { id: session.id }), 'ScheduleSessionSuccess');
       return rawId(session.id);
