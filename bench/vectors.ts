@@ -146,7 +146,7 @@ async function runTarget(target: string, chunks: Float32Array[], probes: Float32
     const exactScan = new ExactVectorScan(db.prisma, settings.vectorScanMemoryBytes);
     const maintenance = embeddedTableMaintenance(db, log);
     const embeddingIndex = new EmbeddingIndexService(db.prisma, db.system, settings.embeddingIndex, maintenance);
-    const documents = new DocumentService(db.prisma, collections, maintenance, embeddingIndex, exactScan);
+    const documents = new DocumentService(db.prisma, db.tenantRows, collections, maintenance, embeddingIndex, exactScan);
     const store = (await documents.embeddingStore()).kind;
     const tenant = await db.system.tenant.create({ data: { name: 'Bench', slug: `bench-${Date.now()}` } });
     const collection = await runInTenant(tenant.id, () => collections.createCollection(tenant.id, { name: 'bench', embeddingDimensions: DIMENSIONS }));

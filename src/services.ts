@@ -156,6 +156,7 @@ export function createServices(deps: ServiceDeps): Services {
     documentCollections,
     documents: new DocumentService(
       deps.db.prisma,
+      deps.db.tenantRows,
       documentCollections,
       tableMaintenance,
       embeddingIndex,

@@ -1,5 +1,6 @@
 import { Prisma, type Document, type DocumentChunk, type PrismaClient } from '../../generated/prisma/client.js';
 import { DimensionMismatchError, NotFoundError } from '../shared/errors.js';
+import type { TenantRows } from '../../infra/db.js';
 import type { TableMaintenance } from '../../infra/table-maintenance.js';
 import type { CollectionScope, DocumentCollectionService } from './document-collection.service.js';
 import { parseIngestDocument, parseSearchDocuments, type IngestDocumentInput } from './document.validation.js';
@@ -29,6 +30,8 @@ export interface DocumentSearchHit {
 export class DocumentService {
   constructor(
     private readonly prisma: PrismaClient,
+    /** The ingest's statement, whose embeddings parameter is too large for the ORM's raw path. */
+    private readonly tenantRows: TenantRows,
     private readonly collections: DocumentCollectionService,
     private readonly maintenance: TableMaintenance,
     private readonly embeddingIndex: EmbeddingIndexService,
@@ -85,7 +88,7 @@ export class DocumentService {
   private async storeDocument(tenantId: string, scope: CollectionScope, store: EmbeddingStore, indexed: boolean, input: IngestDocumentInput): Promise<Document> {
     const embedding = embeddingValue(store, Prisma.sql`u.embedding`);
     // One statement, so no interactive transaction stays open while the index takes the chunks.
-    const [created] = await this.prisma.$queryRaw<{ id: string }[]>`
+    const statement = Prisma.sql`
       WITH document AS (
         INSERT INTO documents (tenant_id, collection_id, title, source, content, metadata)
         VALUES (${tenantId}::uuid, ${scope.collectionId}::uuid, ${input.title ?? null}, ${input.source ?? null}, ${input.content}, ${JSON.stringify(input.metadata)}::jsonb)
@@ -102,6 +105,7 @@ export class DocumentService {
         ) AS u(chunk_index, content, embedding, norm, metadata)
       )
       SELECT id::text AS id FROM document`;
+    const [created] = await this.tenantRows<{ id: string }>(statement.text, statement.values);
     return this.prisma.document.findUniqueOrThrow({ where: { id: created!.id } });
   }
 

@@ -33,7 +33,11 @@ export async function ensureEmbeddingIndex(db: PrismaClient, dimensions: number)
 /** A vector as a real[] literal; both stores take it, pgvector through its real[] cast. */
 export const realArrayLiteral = (vector: readonly number[]): string => `{${vector.join(',')}}`;
 
-export const euclideanNorm = (vector: readonly number[]): number => Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
+export function euclideanNorm(vector: readonly number[]): number {
+  let sum = 0;
+  for (const x of vector) sum += x * x;
+  return Math.sqrt(sum);
+}
 
 /**
  * Embeddings as one vector[] parameter in the binary wire format (array_recv of vector_recv: a
