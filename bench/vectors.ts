@@ -143,7 +143,7 @@ async function runTarget(target: string, chunks: Float32Array[], probes: Float32
     const collections = new DocumentCollectionService(db.prisma, db.system);
     // The in-process exact scan and the indexing under the settings the environment gives (VECTOR_*), as the server has them.
     const settings = loadConfig({ ...process.env, DATABASE_URL: embedded ? undefined : url }).database;
-    const exactScan = new ExactVectorScan(db.prisma, settings.vectorScanMemoryBytes);
+    const exactScan = new ExactVectorScan(db.tenantRows, settings.vectorScanMemoryBytes);
     const maintenance = embeddedTableMaintenance(db, log);
     const embeddingIndex = new EmbeddingIndexService(db.prisma, db.system, settings.embeddingIndex, maintenance);
     const documents = new DocumentService(db.prisma, db.tenantRows, collections, maintenance, embeddingIndex, exactScan);

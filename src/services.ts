@@ -160,7 +160,7 @@ export function createServices(deps: ServiceDeps): Services {
       documentCollections,
       tableMaintenance,
       embeddingIndex,
-      new ExactVectorScan(deps.db.prisma, deps.config.database.vectorScanMemoryBytes),
+      new ExactVectorScan(deps.db.tenantRows, deps.config.database.vectorScanMemoryBytes),
     ),
     embeddingIndex,
     tableMaintenance,

@@ -1,4 +1,5 @@
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
+import type { TenantRows } from '../../infra/db.js';
 import type { CollectionScope } from './document-collection.service.js';
 import type { NearestChunk } from './vector-store.js';
 
@@ -56,7 +57,7 @@ const bytesOf = (rows: number, dimensions: number) => rows * (dimensions * 4 + R
  * The exact cosine scan done in process, where pgvector is missing and, with pgvector, over the
  * chunks not yet in its index: each collection's vectors held as Float32Array, so a search is one
  * tight loop instead of PostgreSQL unnesting (or detoasting) every embedding. Loaded
- * through the tenant client (row-level security applies) and kept current by the tenant's
+ * through the tenant's connection (row-level security applies) and kept current by the tenant's
  * document_chunks_version, which triggers move on at every change from any instance; only the rows
  * that changed are fetched again. Collections that do not fit `maxBytes` (least recently searched
  * ones are dropped first) are left to the SQL scan, which gives the same answer.
@@ -66,9 +67,14 @@ export class ExactVectorScan {
   private readonly refreshing = new Map<string, Promise<CollectionVectors>>();
 
   constructor(
-    private readonly prisma: PrismaClient,
+    /** The tenant's statements, without the ORM, whose raw path would carry each embedding as base64. */
+    private readonly tenantRows: TenantRows,
     private readonly maxBytes: number,
   ) {}
+
+  private rows<T>(statement: Prisma.Sql): Promise<T[]> {
+    return this.tenantRows<T>(statement.text, statement.values);
+  }
 
   /** Bytes held now, for all collections. */
   heldBytes(): number {
@@ -81,8 +87,8 @@ export class ExactVectorScan {
   async nearest(search: ExactScanQuery): Promise<NearestChunk[] | undefined> {
     if (this.maxBytes <= 0) return undefined;
     const key = `${search.tenantId}/${search.scope.collectionId ?? ''}/${search.rows}`;
-    const [current] = await this.prisma.$queryRaw<{ version: string }[]>`
-      SELECT document_chunks_version::text AS version FROM tenants WHERE tenant_id = ${search.tenantId}::uuid`;
+    const [current] = await this.rows<{ version: string }>(Prisma.sql`
+      SELECT document_chunks_version::text AS version FROM tenants WHERE tenant_id = ${search.tenantId}::uuid`);
     if (!current) return [];
     const stale = (held: CollectionVectors | undefined): boolean =>
       !held || held.dimensions !== search.scope.dimensions || BigInt(held.version) < BigInt(current.version);
@@ -109,13 +115,13 @@ export class ExactVectorScan {
 
   private async load(key: string, tenantId: string, scope: CollectionScope, rows: ExactScanRows): Promise<CollectionVectors> {
     // The version and the ids in one statement, so they describe the same snapshot.
-    const [state] = await this.prisma.$queryRaw<{ version: string; ids: string[] }[]>`
+    const [state] = await this.rows<{ version: string; ids: string[] }>(Prisma.sql`
       SELECT t.document_chunks_version::text AS version,
              coalesce((SELECT array_agg(c.id::text) FROM document_chunks c
                        WHERE c.tenant_id = t.tenant_id AND c.embedding_norm > 0
                          ${rows === 'pending' ? Prisma.sql`AND NOT c.embedding_indexed` : Prisma.empty}
                          ${scope.collectionId === null ? Prisma.sql`AND c.collection_id IS NULL` : Prisma.sql`AND c.collection_id = ${scope.collectionId}::uuid`}), '{}') AS ids
-      FROM tenants t WHERE t.tenant_id = ${tenantId}::uuid`;
+      FROM tenants t WHERE t.tenant_id = ${tenantId}::uuid`);
     const version = state?.version ?? '';
     const ids = state?.ids ?? [];
     let entry = this.collections.get(key);
@@ -134,10 +140,10 @@ export class ExactVectorScan {
     for (let offset = 0; offset < added.length; offset += FETCH_BATCH) {
       const batch = added.slice(offset, offset + FETCH_BATCH);
       fetched.push(
-        ...(await this.prisma.$queryRaw<FetchedRow[]>`
+        ...(await this.rows<FetchedRow>(Prisma.sql`
           SELECT c.id::text AS id, c.document_id::text AS document, c.embedding_norm AS norm, ${embedding} AS embedding
           FROM document_chunks c
-          WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${batch}::uuid[]) AND c.embedding_norm > 0`),
+          WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${batch}::uuid[]) AND c.embedding_norm > 0`)),
       );
     }
     // Applied without awaiting, so a search never sees half of a refresh.
@@ -167,8 +173,8 @@ export class ExactVectorScan {
     if (search.documentIds === undefined && search.source === undefined) return undefined;
     let documents = search.documentIds ? [...search.documentIds] : undefined;
     if (search.source !== undefined) {
-      const withSource = await this.prisma.$queryRaw<{ id: string }[]>`
-        SELECT d.id::text AS id FROM documents d WHERE d.tenant_id = ${search.tenantId}::uuid AND d.source = ${search.source}`;
+      const withSource = await this.rows<{ id: string }>(Prisma.sql`
+        SELECT d.id::text AS id FROM documents d WHERE d.tenant_id = ${search.tenantId}::uuid AND d.source = ${search.source}`);
       const bySource = new Set(withSource.map((row) => row.id));
       documents = (documents ?? [...bySource]).filter((id) => bySource.has(id));
     }
