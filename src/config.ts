@@ -1,6 +1,7 @@
 /** Environment parsed and validated once, by one schema, into one typed object handed to every module. */
 import { z } from 'zod';
 import type { ClusterSettings } from './modules/cluster/settings.js';
+import type { EmbeddingIndexSettings } from './modules/ai/embedding-index.settings.js';
 import type { NotificationSettings } from './modules/notifications/notification.settings.js';
 import type { RealtimeSettings } from './modules/realtime/realtime.settings.js';
 
@@ -90,7 +91,8 @@ export interface DatabaseSettings {
   migrateDebug: boolean;
   /**
    * Memory for collections' vectors held in process for the exact scan where PostgreSQL has no
-   * pgvector; a collection that does not fit is scanned in SQL instead. 0 turns it off.
+   * pgvector, and for the chunks pgvector's index does not hold yet; a collection that does not fit
+   * is scanned in SQL instead. 0 turns it off.
    */
   vectorScanMemoryBytes: number;
   /**
@@ -98,6 +100,7 @@ export interface DatabaseSettings {
    * prepares none, for a connection pooler in transaction mode that cannot keep them.
    */
   preparedStatements: number;
+  embeddingIndex: EmbeddingIndexSettings;
 }
 
 export interface PubSubSettings {
@@ -336,6 +339,9 @@ const ENVIRONMENT = z.object({
   DB_POOL_MAX: whole(10, 1, 500),
   DB_PREPARED_STATEMENTS: whole(100, 0, 10_000),
   VECTOR_SCAN_MEMORY_MB: whole(256, 0, 1_000_000),
+  VECTOR_INDEX_DEFERRED: flag,
+  VECTOR_INDEX_BACKLOG_MB: whole(128, 0, 1_000_000),
+  VECTOR_INDEX_INTERVAL_MS: whole(1_000, 10, 3_600_000),
   MIGRATE_ON_START: flag,
   SEED_ON_START: flag,
   DEMO_PASSWORD: optionalText,
@@ -510,6 +516,12 @@ export function loadConfig(env: Env = process.env): Config {
       migrateDebug: e.MIGRATE_DEBUG ?? false,
       vectorScanMemoryBytes: e.VECTOR_SCAN_MEMORY_MB * 1024 * 1024,
       preparedStatements: e.DB_PREPARED_STATEMENTS,
+      embeddingIndex: {
+        // The HNSW insert costs the embedded database's single WebAssembly thread several milliseconds per chunk.
+        deferred: e.VECTOR_INDEX_DEFERRED ?? embedded,
+        backlogBytes: e.VECTOR_INDEX_BACKLOG_MB * 1024 * 1024,
+        intervalMs: e.VECTOR_INDEX_INTERVAL_MS,
+      },
     },
     pubsub: { namespace: e.PUBSUB_NAMESPACE },
     cluster: {

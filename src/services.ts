@@ -37,6 +37,7 @@ import { createAiJobs } from './modules/ai/ai.jobs.js';
 import { ConversationService } from './modules/ai/conversation.service.js';
 import { DocumentCollectionService } from './modules/ai/document-collection.service.js';
 import { DocumentService } from './modules/ai/document.service.js';
+import { EmbeddingIndexService } from './modules/ai/embedding-index.service.js';
 import { ExactVectorScan } from './modules/ai/exact-vector-scan.js';
 import { ModelCatalogService } from './modules/ai/model.service.js';
 import { ResponseCacheService } from './modules/ai/response-cache.service.js';
@@ -92,6 +93,7 @@ export interface Services {
   conversations: ConversationService;
   documentCollections: DocumentCollectionService;
   documents: DocumentService;
+  embeddingIndex: EmbeddingIndexService;
   tableMaintenance: TableMaintenance;
   responseCache: ResponseCacheService;
   toolAnalytics: ToolAnalyticsService;
@@ -110,6 +112,7 @@ export function createServices(deps: ServiceDeps): Services {
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.config.dbPoolMax / 2));
   const tableMaintenance = deps.config.tableMaintenanceIntervalMs === undefined ? disabledTableMaintenance : embeddedTableMaintenance(deps.db, deps.log);
   const documentCollections = new DocumentCollectionService(deps.db.prisma, deps.db.system);
+  const embeddingIndex = new EmbeddingIndexService(deps.db.prisma, deps.db.system, deps.config.database.embeddingIndex, tableMaintenance);
   const realtime = new RealtimeService({ prisma: deps.db.prisma, system: deps.db.system, pubsub: deps.pubsub, log: deps.log, redisUrl: deps.config.redisUrl, namespace: deps.config.pubsub.namespace, settings: deps.config.realtime });
   const secrets = SecretBox.fromConfig(deps.config.encryption);
   // A revocation drops cached user checks here at once, and on other instances when the event reaches them.
@@ -153,11 +156,13 @@ export function createServices(deps: ServiceDeps): Services {
     documentCollections,
     documents: new DocumentService(
       deps.db.prisma,
-      deps.db.system,
+      deps.db.tenantRows,
       documentCollections,
       tableMaintenance,
-      new ExactVectorScan(deps.db.prisma, deps.config.database.vectorScanMemoryBytes),
+      embeddingIndex,
+      new ExactVectorScan(deps.db.tenantRows, deps.config.database.vectorScanMemoryBytes),
     ),
+    embeddingIndex,
     tableMaintenance,
     responseCache: new ResponseCacheService(deps.db.prisma, deps.db.system, deps.log),
     toolAnalytics: new ToolAnalyticsService(deps.db.prisma, deps.config.tools.tokenPricePerMillion),
@@ -181,7 +186,7 @@ export function createJobs(deps: ServiceDeps, services: Services): BackgroundJob
       secrets: services.secrets,
     }),
     ...createTelemetryJobs(services.telemetryMaintenance, deps.log),
-    ...createAiJobs(services.responseCache, deps.log),
+    ...createAiJobs(services.responseCache, services.embeddingIndex, deps.config.database.embeddingIndex, deps.log),
     ...createTableMaintenanceJobs(services.tableMaintenance, deps.config.tableMaintenanceIntervalMs, deps.log),
     ...createWorkloadJobs(services, services.clusterSettings, deps.log),
     ...createRealtimeJobs(services.realtime, deps.log),

@@ -88,7 +88,7 @@ async function seedParents(db: TestDb, kind: ServerKind): Promise<void> {
     for (const [index, chunk] of [chunkFar, chunkNear, chunkMiddle].entries()) {
       const literal = kind.pgvector ? `[${chunk.embedding.join(',')}]` : `{${chunk.embedding.join(',')}}`;
       await insertRow(db, 'document_chunks', {
-        id: chunk.id, tenant_id: tenantA, document_id: documentId, chunk_index: index, content: `chunk ${index}`, embedding: literal,
+        id: chunk.id, tenant_id: tenantA, document_id: documentId, chunk_index: index, content: `chunk ${index}`, embedding: literal, embedding_indexed: true,
       });
     }
   } finally {
@@ -326,7 +326,7 @@ function defineMigrationSuite(open: () => Promise<TestDb>, kind: ServerKind): vo
   });
 
   if (kind.pgvector) {
-    it('stores embeddings as vector of any dimension, with a partial HNSW cosine index for 1536 that nearest-neighbour search uses', async () => {
+    it('stores embeddings as vector of any dimension, with a partial HNSW cosine index for 1536 over indexed rows that nearest-neighbour search uses', async () => {
       const [column] = await db.query<{ type: string }>(
         `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
          WHERE attrelid = 'public.document_chunks'::regclass AND attname = 'embedding'`,
@@ -335,17 +335,19 @@ function defineMigrationSuite(open: () => Promise<TestDb>, kind: ServerKind): vo
       const [index] = await db.query<{ def: string }>(
         `SELECT indexdef AS def FROM pg_indexes WHERE indexname = 'idx_document_chunks_embedding'`,
       );
-      expect(index?.def).toMatch(/USING hnsw \(\(\(embedding\)::(public\.)?vector\(1536\)\) (public\.)?vector_cosine_ops\) WHERE \((public\.)?vector_dims\(embedding\) = 1536\)/);
+      expect(index?.def).toMatch(
+        /USING hnsw \(\(\(embedding\)::(public\.)?vector\(1536\)\) (public\.)?vector_cosine_ops\) WHERE \(\((public\.)?vector_dims\(embedding\) = 1536\) AND embedding_indexed\)/,
+      );
 
       const probe = `[${unitVector({ 0: 1, 1: 0.1 }).join(',')}]`;
-      const search = `SELECT id FROM document_chunks WHERE tenant_id = $2 AND vector_dims(embedding) = 1536 ORDER BY embedding::vector(1536) <=> $1::vector(1536) LIMIT 3`;
+      const search = `SELECT id FROM document_chunks WHERE tenant_id = $2 AND vector_dims(embedding) = 1536 AND embedding_indexed ORDER BY embedding::vector(1536) <=> $1::vector(1536) LIMIT 3`;
       const ordered = await db.query<{ id: string }>(search, [probe, tenantA]);
       expect(ordered.map((r) => r.id)).toEqual([chunkNear.id, chunkMiddle.id, chunkFar.id]);
 
       await db.exec('SET enable_seqscan = off');
       try {
         const plan = await db.query<{ 'QUERY PLAN': string }>(
-          `EXPLAIN SELECT id FROM document_chunks WHERE vector_dims(embedding) = 1536 ORDER BY embedding::vector(1536) <=> '${probe}'::vector(1536) LIMIT 3`,
+          `EXPLAIN SELECT id FROM document_chunks WHERE vector_dims(embedding) = 1536 AND embedding_indexed ORDER BY embedding::vector(1536) <=> '${probe}'::vector(1536) LIMIT 3`,
         );
         expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toContain('idx_document_chunks_embedding');
       } finally {
@@ -360,7 +362,7 @@ function defineMigrationSuite(open: () => Promise<TestDb>, kind: ServerKind): vo
       );
       expect(column?.type).toBe('real[]');
       const indexes = await db.query<{ def: string }>(
-        `SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'document_chunks' AND indexdef LIKE '%embedding%'`,
+        `SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'document_chunks' AND indexdef LIKE '%USING hnsw%'`,
       );
       expect(indexes).toEqual([]);
 

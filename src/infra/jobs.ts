@@ -16,18 +16,25 @@ export type JobObserver = (job: string, outcome: 'ok' | 'failed', seconds: numbe
 
 /**
  * Runs `task` every `intervalMs`, never overlapping itself; an error is logged and the next run
- * still happens. `runNow` lets callers (and tests) trigger a run without waiting.
+ * still happens. `runNow` lets callers (and tests) trigger a run without waiting. A task that works
+ * in many small steps checks `signal` between them, so that stopping does not wait for all of them.
  */
-export function periodicJob(name: string, intervalMs: number, task: () => Promise<void>, log: Logger): BackgroundJob & { runNow(): Promise<void> } {
+export function periodicJob(
+  name: string,
+  intervalMs: number,
+  task: (signal: AbortSignal) => Promise<void>,
+  log: Logger,
+): BackgroundJob & { runNow(): Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
   let observer: JobObserver | undefined;
+  let stopping = new AbortController();
 
   const timed = async (): Promise<void> => {
     const started = performance.now();
     try {
-      await task();
+      await task(stopping.signal);
       observer?.(name, 'ok', (performance.now() - started) / 1000);
     } catch (error) {
       observer?.(name, 'failed', (performance.now() - started) / 1000);
@@ -53,11 +60,13 @@ export function periodicJob(name: string, intervalMs: number, task: () => Promis
     start() {
       if (!stopped) return;
       stopped = false;
+      stopping = new AbortController();
       schedule();
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      stopping.abort();
       await running;
     },
     observe(next) {

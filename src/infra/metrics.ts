@@ -93,7 +93,7 @@ export class ServerMetrics {
     }
     new Gauge({
       name: 'omega_vector_scan_memory_bytes',
-      help: 'Embeddings this instance holds in memory for the exact vector scan (PostgreSQL without pgvector), in bytes',
+      help: 'Embeddings this instance holds in memory for the exact vector scan (without pgvector, or not yet in its index), in bytes',
       registers: [this.registry],
       collect() {
         this.set(sources.vectorScanBytes());

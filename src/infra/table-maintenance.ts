@@ -36,8 +36,11 @@ interface TableSize {
  * clients wrap statements in). Table names come from the catalog, already quoted by regclass.
  */
 export function embeddedTableMaintenance({ system, pool }: Pick<Database, 'system' | 'pool'>, log: Logger): TableMaintenance {
+  // Both by the catalog's name of the table (regclass text), however callers spell it.
   const writtenSinceAnalyze = new Map<string, number>();
   const inFlight = new Map<string, Promise<void>>();
+  // By the caller's spelling: the catalog's name and row estimate as last read, until the next analyze moves it.
+  const catalog = new Map<string, { name: string; reltuples: number }>();
 
   const analyze = (name: string): Promise<void> => {
     let running = inFlight.get(name);
@@ -54,12 +57,19 @@ export function embeddedTableMaintenance({ system, pool }: Pick<Database, 'syste
 
   return {
     async afterBulkWrite(table, rows) {
-      const written = (writtenSinceAnalyze.get(table) ?? 0) + rows;
-      writtenSinceAnalyze.set(table, written);
-      const [stats] = await system.$queryRaw<{ name: string; reltuples: number }[]>`
-        SELECT oid::regclass::text AS name, reltuples::float8 AS reltuples FROM pg_class WHERE oid = to_regclass(${table})`;
-      if (!stats) return;
-      if (stats.reltuples < 0 || written >= MIN_CHANGED_ROWS + CHANGED_FRACTION * stats.reltuples) await analyze(stats.name);
+      let stats = catalog.get(table);
+      if (!stats) {
+        [stats] = await system.$queryRaw<{ name: string; reltuples: number }[]>`
+          SELECT oid::regclass::text AS name, reltuples::float8 AS reltuples FROM pg_class WHERE oid = to_regclass(${table})`;
+        if (!stats) return;
+        catalog.set(table, stats);
+      }
+      const written = (writtenSinceAnalyze.get(stats.name) ?? 0) + rows;
+      writtenSinceAnalyze.set(stats.name, written);
+      if (stats.reltuples < 0 || written >= MIN_CHANGED_ROWS + CHANGED_FRACTION * stats.reltuples) {
+        catalog.delete(table);
+        await analyze(stats.name);
+      }
     },
 
     async runPass() {
@@ -78,6 +88,7 @@ export function embeddedTableMaintenance({ system, pool }: Pick<Database, 'syste
         await pool.query(`VACUUM (ANALYZE) ${table.name}`);
         writtenSinceAnalyze.set(table.name, 0);
       }
+      if (stale.length > 0) catalog.clear();
       if (stale.length > 0) log.debug('tables vacuumed and analyzed', { tables: stale.map((table) => table.name) });
       return stale.map((table) => table.name);
     },

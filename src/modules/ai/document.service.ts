@@ -1,10 +1,21 @@
 import { Prisma, type Document, type DocumentChunk, type PrismaClient } from '../../generated/prisma/client.js';
 import { DimensionMismatchError, NotFoundError } from '../shared/errors.js';
+import type { TenantRows } from '../../infra/db.js';
 import type { TableMaintenance } from '../../infra/table-maintenance.js';
 import type { CollectionScope, DocumentCollectionService } from './document-collection.service.js';
-import { parseIngestDocument, parseSearchDocuments } from './document.validation.js';
+import { parseIngestDocument, parseSearchDocuments, type IngestDocumentInput } from './document.validation.js';
+import type { EmbeddingIndexService } from './embedding-index.service.js';
 import type { ExactVectorScan } from './exact-vector-scan.js';
-import { detectEmbeddingStore, embeddingsArray, embeddingValue, euclideanNorm, nearestChunks, type EmbeddingStore } from './vector-store.js';
+import {
+  embeddingsArray,
+  embeddingValue,
+  euclideanNorm,
+  mergeNearest,
+  nearestChunks,
+  pendingNearestChunks,
+  type EmbeddingStore,
+  type NearestChunk,
+} from './vector-store.js';
 
 export interface DocumentSearchHit {
   chunk: DocumentChunk;
@@ -17,14 +28,17 @@ export interface DocumentSearchHit {
 
 /** RAG documents: stored with client-computed chunk embeddings, searched by cosine distance. */
 export class DocumentService {
-  private storeProbe: Promise<EmbeddingStore> | undefined;
-
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly system: PrismaClient,
+    /** The ingest's statement, whose embeddings parameter is too large for the ORM's raw path. */
+    private readonly tenantRows: TenantRows,
     private readonly collections: DocumentCollectionService,
     private readonly maintenance: TableMaintenance,
-    /** The in-process exact scan, for the real[] store; without it (or past its memory) the SQL scan answers. */
+    private readonly embeddingIndex: EmbeddingIndexService,
+    /**
+     * The in-process exact scan, of the real[] store and of the chunks pgvector's index does not hold
+     * yet; without it (or past its memory) the SQL scan answers.
+     */
     private readonly exactScan?: ExactVectorScan,
   ) {}
 
@@ -35,11 +49,7 @@ export class DocumentService {
 
   /** The embedding column's kind, read from the catalog once. */
   embeddingStore(): Promise<EmbeddingStore> {
-    this.storeProbe ??= detectEmbeddingStore(this.system).catch((error: unknown) => {
-      this.storeProbe = undefined;
-      throw error;
-    });
-    return this.storeProbe;
+    return this.embeddingIndex.store();
   }
 
   /** The collection addressed, once every vector has its dimension. */
@@ -50,7 +60,10 @@ export class DocumentService {
     return scope;
   }
 
-  /** Stores a document and all its chunks in one statement. */
+  /**
+   * Stores a document and all its chunks in one statement; with deferred indexing the chunks wait
+   * outside the HNSW index, and searches find them from the moment this returns all the same.
+   */
   async ingestDocument(tenantId: string, rawInput: unknown): Promise<Document> {
     const input = parseIngestDocument(rawInput);
     const scope = await this.checkDimensions(
@@ -59,16 +72,30 @@ export class DocumentService {
       input.chunks.map((chunk, index) => ({ path: `chunks.${index}.embedding`, vector: chunk.embedding })),
     );
     const store = await this.embeddingStore();
+    const indexed = this.embeddingIndex.indexesAtIngest(store);
+    const ended = this.embeddingIndex.ingestStarted();
+    try {
+      const document = await this.storeDocument(tenantId, scope, store, indexed, input);
+      // Before returning, so that the first search after a large ingest is planned on its rows.
+      await this.maintenance.afterBulkWrite('public.document_chunks', input.chunks.length);
+      if (!indexed) await this.embeddingIndex.afterDeferredIngest(4 * scope.dimensions * input.chunks.length);
+      return document;
+    } finally {
+      ended();
+    }
+  }
+
+  private async storeDocument(tenantId: string, scope: CollectionScope, store: EmbeddingStore, indexed: boolean, input: IngestDocumentInput): Promise<Document> {
     const embedding = embeddingValue(store, Prisma.sql`u.embedding`);
     // One statement, so no interactive transaction stays open while the index takes the chunks.
-    const [created] = await this.prisma.$queryRaw<{ id: string }[]>`
+    const statement = Prisma.sql`
       WITH document AS (
         INSERT INTO documents (tenant_id, collection_id, title, source, content, metadata)
         VALUES (${tenantId}::uuid, ${scope.collectionId}::uuid, ${input.title ?? null}, ${input.source ?? null}, ${input.content}, ${JSON.stringify(input.metadata)}::jsonb)
         RETURNING id
       ), chunks AS (
-        INSERT INTO document_chunks (tenant_id, document_id, collection_id, chunk_index, content, embedding, embedding_norm, metadata)
-        SELECT ${tenantId}::uuid, document.id, ${scope.collectionId}::uuid, u.chunk_index, u.content, ${embedding}, u.norm, u.metadata::jsonb
+        INSERT INTO document_chunks (tenant_id, document_id, collection_id, chunk_index, content, embedding, embedding_norm, embedding_indexed, metadata)
+        SELECT ${tenantId}::uuid, document.id, ${scope.collectionId}::uuid, u.chunk_index, u.content, ${embedding}, u.norm, ${indexed}, u.metadata::jsonb
         FROM document, unnest(
           ${input.chunks.map((chunk) => chunk.chunkIndex)}::int[],
           ${input.chunks.map((chunk) => chunk.content)}::text[],
@@ -78,10 +105,8 @@ export class DocumentService {
         ) AS u(chunk_index, content, embedding, norm, metadata)
       )
       SELECT id::text AS id FROM document`;
-    const document = await this.prisma.document.findUniqueOrThrow({ where: { id: created!.id } });
-    // Before returning, so that the first search after a large ingest is planned on its rows.
-    await this.maintenance.afterBulkWrite('public.document_chunks', input.chunks.length);
-    return document;
+    const [created] = await this.tenantRows<{ id: string }>(statement.text, statement.values);
+    return this.prisma.document.findUniqueOrThrow({ where: { id: created!.id } });
   }
 
   /** The k chunks nearest to the embedding, with their documents, nearest first. */
@@ -93,11 +118,16 @@ export class DocumentService {
       ${scope.collectionId === null ? Prisma.sql`AND c.collection_id IS NULL` : Prisma.sql`AND c.collection_id = ${scope.collectionId}::uuid`}
       ${input.documentIds ? Prisma.sql`AND c.document_id = ANY(${input.documentIds}::uuid[])` : Prisma.empty}
       ${input.source !== undefined ? Prisma.sql`AND c.document_id IN (SELECT d.id FROM documents d WHERE d.tenant_id = ${tenantId}::uuid AND d.source = ${input.source})` : Prisma.empty}`;
-    const inMemory =
-      store.kind === 'real-array'
-        ? await this.exactScan?.nearest({ tenantId, scope, query: input.embedding, k: input.k, documentIds: input.documentIds, source: input.source })
-        : undefined;
-    const nearest = inMemory ?? (await nearestChunks(this.prisma, store, { tenantId, query: input.embedding, dimensions: scope.dimensions, k: input.k, filter }));
+    const search = { tenantId, query: input.embedding, dimensions: scope.dimensions, k: input.k, filter };
+    const scan = { tenantId, scope, query: input.embedding, k: input.k, documentIds: input.documentIds, source: input.source };
+    let nearest: NearestChunk[];
+    if (store.kind === 'real-array') {
+      nearest = (await this.exactScan?.nearest({ ...scan, rows: 'all' })) ?? (await nearestChunks(this.prisma, store, search));
+    } else {
+      // The chunks outside the index first: a chunk only ever moves from them into it, so none falls between the two reads.
+      const pending = (await this.exactScan?.nearest({ ...scan, rows: 'pending' })) ?? (await pendingNearestChunks(this.prisma, search));
+      nearest = mergeNearest(input.k, pending, await nearestChunks(this.prisma, store, search));
+    }
     if (nearest.length === 0) return [];
     const chunks = await this.prisma.documentChunk.findMany({
       where: { tenantId, id: { in: nearest.map((hit) => hit.id) } },

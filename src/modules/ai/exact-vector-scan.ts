@@ -1,11 +1,19 @@
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
+import type { TenantRows } from '../../infra/db.js';
 import type { CollectionScope } from './document-collection.service.js';
 import type { NearestChunk } from './vector-store.js';
+
+/**
+ * The chunks of a collection the scan holds: all of them where embeddings are real[] (no pgvector),
+ * or, with pgvector, those its HNSW index does not hold yet (embedding_indexed false).
+ */
+export type ExactScanRows = 'all' | 'pending';
 
 /** What a search asks of the scan, beyond the collection: at most k hits, from these documents only. */
 export interface ExactScanQuery {
   tenantId: string;
   scope: CollectionScope;
+  rows: ExactScanRows;
   query: readonly number[];
   k: number;
   documentIds?: readonly string[];
@@ -20,6 +28,7 @@ const FETCH_BATCH = 500;
 /** One collection's vectors, as they stood when the tenant's chunks had `version`. */
 interface CollectionVectors {
   version: string;
+  rows: ExactScanRows;
   dimensions: number;
   /** Row-major, `dimensions` floats per row, capacity for `capacity` rows. */
   vectors: Float32Array;
@@ -45,9 +54,10 @@ interface FetchedRow {
 const bytesOf = (rows: number, dimensions: number) => rows * (dimensions * 4 + ROW_OVERHEAD_BYTES);
 
 /**
- * The exact cosine scan where pgvector is missing, done in process: each collection's vectors held
- * as Float32Array, so a search is one tight loop instead of PostgreSQL unnesting every array. Loaded
- * through the tenant client (row-level security applies) and kept current by the tenant's
+ * The exact cosine scan done in process, where pgvector is missing and, with pgvector, over the
+ * chunks not yet in its index: each collection's vectors held as Float32Array, so a search is one
+ * tight loop instead of PostgreSQL unnesting (or detoasting) every embedding. Loaded
+ * through the tenant's connection (row-level security applies) and kept current by the tenant's
  * document_chunks_version, which triggers move on at every change from any instance; only the rows
  * that changed are fetched again. Collections that do not fit `maxBytes` (least recently searched
  * ones are dropped first) are left to the SQL scan, which gives the same answer.
@@ -57,9 +67,14 @@ export class ExactVectorScan {
   private readonly refreshing = new Map<string, Promise<CollectionVectors>>();
 
   constructor(
-    private readonly prisma: PrismaClient,
+    /** The tenant's statements, without the ORM, whose raw path would carry each embedding as base64. */
+    private readonly tenantRows: TenantRows,
     private readonly maxBytes: number,
   ) {}
+
+  private rows<T>(statement: Prisma.Sql): Promise<T[]> {
+    return this.tenantRows<T>(statement.text, statement.values);
+  }
 
   /** Bytes held now, for all collections. */
   heldBytes(): number {
@@ -71,15 +86,15 @@ export class ExactVectorScan {
   /** The k nearest chunks, nearest first (ties by id), or undefined when the collection does not fit in memory. */
   async nearest(search: ExactScanQuery): Promise<NearestChunk[] | undefined> {
     if (this.maxBytes <= 0) return undefined;
-    const key = `${search.tenantId}/${search.scope.collectionId ?? ''}`;
-    const [current] = await this.prisma.$queryRaw<{ version: string }[]>`
-      SELECT document_chunks_version::text AS version FROM tenants WHERE tenant_id = ${search.tenantId}::uuid`;
+    const key = `${search.tenantId}/${search.scope.collectionId ?? ''}/${search.rows}`;
+    const [current] = await this.rows<{ version: string }>(Prisma.sql`
+      SELECT document_chunks_version::text AS version FROM tenants WHERE tenant_id = ${search.tenantId}::uuid`);
     if (!current) return [];
     const stale = (held: CollectionVectors | undefined): boolean =>
       !held || held.dimensions !== search.scope.dimensions || BigInt(held.version) < BigInt(current.version);
     let entry = this.collections.get(key);
     // A refresh already under way may have read the chunks before the change this search saw: then once more.
-    for (let attempt = 0; attempt < 2 && stale(entry); attempt++) entry = await this.refresh(key, search.tenantId, search.scope);
+    for (let attempt = 0; attempt < 2 && stale(entry); attempt++) entry = await this.refresh(key, search.tenantId, search.scope, search.rows);
     if (!entry || entry.tooLarge) return undefined;
     // Most recently searched last, so eviction takes the first.
     this.collections.delete(key);
@@ -89,29 +104,30 @@ export class ExactVectorScan {
   }
 
   /** One refresh per collection at a time; a search arriving meanwhile waits for it. */
-  private refresh(key: string, tenantId: string, scope: CollectionScope): Promise<CollectionVectors> {
+  private refresh(key: string, tenantId: string, scope: CollectionScope, rows: ExactScanRows): Promise<CollectionVectors> {
     let running = this.refreshing.get(key);
     if (!running) {
-      running = this.load(key, tenantId, scope).finally(() => this.refreshing.delete(key));
+      running = this.load(key, tenantId, scope, rows).finally(() => this.refreshing.delete(key));
       this.refreshing.set(key, running);
     }
     return running;
   }
 
-  private async load(key: string, tenantId: string, scope: CollectionScope): Promise<CollectionVectors> {
+  private async load(key: string, tenantId: string, scope: CollectionScope, rows: ExactScanRows): Promise<CollectionVectors> {
     // The version and the ids in one statement, so they describe the same snapshot.
-    const [state] = await this.prisma.$queryRaw<{ version: string; ids: string[] }[]>`
+    const [state] = await this.rows<{ version: string; ids: string[] }>(Prisma.sql`
       SELECT t.document_chunks_version::text AS version,
              coalesce((SELECT array_agg(c.id::text) FROM document_chunks c
                        WHERE c.tenant_id = t.tenant_id AND c.embedding_norm > 0
+                         ${rows === 'pending' ? Prisma.sql`AND NOT c.embedding_indexed` : Prisma.empty}
                          ${scope.collectionId === null ? Prisma.sql`AND c.collection_id IS NULL` : Prisma.sql`AND c.collection_id = ${scope.collectionId}::uuid`}), '{}') AS ids
-      FROM tenants t WHERE t.tenant_id = ${tenantId}::uuid`;
+      FROM tenants t WHERE t.tenant_id = ${tenantId}::uuid`);
     const version = state?.version ?? '';
     const ids = state?.ids ?? [];
     let entry = this.collections.get(key);
     if (entry && entry.dimensions !== scope.dimensions) entry = undefined;
     if (bytesOf(ids.length, scope.dimensions) > this.maxBytes) {
-      const marker = emptyCollection(version, scope.dimensions, 0);
+      const marker = emptyCollection(version, rows, scope.dimensions, 0);
       marker.tooLarge = true;
       this.collections.set(key, marker);
       return marker;
@@ -119,19 +135,24 @@ export class ExactVectorScan {
     const wanted = new Set(ids);
     const added = entry && !entry.tooLarge ? ids.filter((id) => !entry!.rowOf.has(id)) : ids;
     const fetched: FetchedRow[] = [];
+    // Binary, so nothing prints or parses decimal text: real[] as array_send writes it, pgvector's as vector_send does.
+    const embedding = rows === 'pending' ? Prisma.sql`vector_send(c.embedding)` : Prisma.sql`array_send(c.embedding)`;
     for (let offset = 0; offset < added.length; offset += FETCH_BATCH) {
       const batch = added.slice(offset, offset + FETCH_BATCH);
       fetched.push(
-        ...(await this.prisma.$queryRaw<FetchedRow[]>`
-          SELECT c.id::text AS id, c.document_id::text AS document, c.embedding_norm AS norm, array_send(c.embedding) AS embedding
+        ...(await this.rows<FetchedRow>(Prisma.sql`
+          SELECT c.id::text AS id, c.document_id::text AS document, c.embedding_norm AS norm, ${embedding} AS embedding
           FROM document_chunks c
-          WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${batch}::uuid[]) AND c.embedding_norm > 0`),
+          WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${batch}::uuid[]) AND c.embedding_norm > 0`)),
       );
     }
     // Applied without awaiting, so a search never sees half of a refresh.
-    const next = entry && !entry.tooLarge ? entry : emptyCollection(version, scope.dimensions, ids.length);
+    const next = entry && !entry.tooLarge ? entry : emptyCollection(version, rows, scope.dimensions, ids.length);
     this.collections.delete(key);
     for (const id of [...next.ids]) if (!wanted.has(id)) removeRow(next, id);
+    // Chunks leave the pending set in bulk once indexed: the memory they took goes back.
+    const needed = next.ids.length + fetched.length;
+    if (needed < next.capacity / 4) resize(next, needed);
     this.makeRoom(bytesOf(next.ids.length + fetched.length, scope.dimensions));
     for (const row of fetched) appendRow(next, row);
     next.version = version;
@@ -152,8 +173,8 @@ export class ExactVectorScan {
     if (search.documentIds === undefined && search.source === undefined) return undefined;
     let documents = search.documentIds ? [...search.documentIds] : undefined;
     if (search.source !== undefined) {
-      const withSource = await this.prisma.$queryRaw<{ id: string }[]>`
-        SELECT d.id::text AS id FROM documents d WHERE d.tenant_id = ${search.tenantId}::uuid AND d.source = ${search.source}`;
+      const withSource = await this.rows<{ id: string }>(Prisma.sql`
+        SELECT d.id::text AS id FROM documents d WHERE d.tenant_id = ${search.tenantId}::uuid AND d.source = ${search.source}`);
       const bySource = new Set(withSource.map((row) => row.id));
       documents = (documents ?? [...bySource]).filter((id) => bySource.has(id));
     }
@@ -166,9 +187,10 @@ export class ExactVectorScan {
   }
 }
 
-function emptyCollection(version: string, dimensions: number, capacity: number): CollectionVectors {
+function emptyCollection(version: string, rows: ExactScanRows, dimensions: number, capacity: number): CollectionVectors {
   return {
     version,
+    rows,
     dimensions,
     vectors: new Float32Array(capacity * dimensions),
     norms: new Float64Array(capacity),
@@ -201,15 +223,17 @@ function removeRow(entry: CollectionVectors, id: string): void {
 
 function appendRow(entry: CollectionVectors, row: FetchedRow): void {
   const d = entry.dimensions;
-  // array_send: ndim, has-nulls flag, element type, then length and lower bound per dimension, then
-  // each element as its length (4) and a big-endian float4.
   const bytes = row.embedding;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getInt32(0) !== 1 || view.getInt32(12) !== d) return;
+  // array_send: ndim, has-nulls flag, element type, then length and lower bound per dimension, then
+  // each element as its length (4) and a big-endian float4. vector_send: the dimension and a
+  // reserved word (int16 each), then the big-endian float4s.
+  const [first, stride] = entry.rows === 'pending' ? [4, 4] : [24, 8];
+  if (entry.rows === 'pending' ? view.getInt16(0) !== d : view.getInt32(0) !== 1 || view.getInt32(12) !== d) return;
   const at = entry.ids.length;
-  if (at === entry.capacity) grow(entry, Math.max(16, Math.ceil(entry.capacity * 1.5)));
+  if (at === entry.capacity) resize(entry, Math.max(16, Math.ceil(entry.capacity * 1.5)));
   const base = at * d;
-  for (let j = 0, offset = 20 + 4; j < d; j++, offset += 8) entry.vectors[base + j] = view.getFloat32(offset);
+  for (let j = 0, offset = first; j < d; j++, offset += stride) entry.vectors[base + j] = view.getFloat32(offset);
   entry.norms[at] = row.norm;
   let document = entry.documentIndex.get(row.document);
   if (document === undefined) {
@@ -221,7 +245,8 @@ function appendRow(entry: CollectionVectors, row: FetchedRow): void {
   entry.rowOf.set(row.id, at);
 }
 
-function grow(entry: CollectionVectors, capacity: number): void {
+/** New arrays of `capacity` rows (at least the rows held), the rows copied over. */
+function resize(entry: CollectionVectors, capacity: number): void {
   const vectors = new Float32Array(capacity * entry.dimensions);
   vectors.set(entry.vectors.subarray(0, entry.ids.length * entry.dimensions));
   const norms = new Float64Array(capacity);

@@ -33,7 +33,11 @@ export async function ensureEmbeddingIndex(db: PrismaClient, dimensions: number)
 /** A vector as a real[] literal; both stores take it, pgvector through its real[] cast. */
 export const realArrayLiteral = (vector: readonly number[]): string => `{${vector.join(',')}}`;
 
-export const euclideanNorm = (vector: readonly number[]): number => Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
+export function euclideanNorm(vector: readonly number[]): number {
+  let sum = 0;
+  for (const x of vector) sum += x * x;
+  return Math.sqrt(sum);
+}
 
 /**
  * Embeddings as one vector[] parameter in the binary wire format (array_recv of vector_recv: a
@@ -90,9 +94,10 @@ export interface NearestChunksQuery {
 }
 
 /**
- * The statement that finds the k nearest chunks with pgvector: ordered by the cast its dimension's
- * partial HNSW index is built on, scanning iteratively so that filters do not starve the result;
- * the distance returned is the full-precision one, also where the index orders by halfvec.
+ * The statement that finds the k nearest indexed chunks with pgvector: ordered by the cast its
+ * dimension's partial HNSW index is built on, scanning iteratively so that filters do not starve
+ * the result; the distance returned is the full-precision one, also where the index orders by
+ * halfvec. Chunks not yet indexed are not in it: `pendingNearestChunks` finds those.
  */
 export function hnswNearestChunksSql({ tenantId, query, dimensions, k, filter }: NearestChunksQuery): Prisma.Sql {
   // The typmod and the index predicate's constant must be literals for the planner to match the
@@ -104,7 +109,7 @@ export function hnswNearestChunksSql({ tenantId, query, dimensions, k, filter }:
     WITH nearest AS MATERIALIZED (
       SELECT c.id::text AS id, (c.embedding <=> ${literal}::real[]::vector)::float8 AS distance
       FROM document_chunks c
-      WHERE c.tenant_id = ${tenantId}::uuid AND vector_dims(c.embedding) = ${n} ${filter}
+      WHERE c.tenant_id = ${tenantId}::uuid AND vector_dims(c.embedding) = ${n} AND c.embedding_indexed ${filter}
       ORDER BY c.embedding::${indexType}(${n}) <=> ${literal}::real[]::${indexType}(${n})
       LIMIT ${k}
     )
@@ -129,7 +134,41 @@ function exactNearestChunksSql({ tenantId, query, k, filter }: NearestChunksQuer
 // transaction, which would turn a slow answer into a failed one.
 const SQL_SCAN_TIMEOUT_MS = 120_000;
 
-/** The k chunks of a tenant nearest to the query by cosine distance, nearest first (ties by id). */
+/**
+ * The exact scan over the chunks pgvector's index does not hold yet, in SQL: what answers where the
+ * in-process scan does not hold them (off, or past its memory).
+ */
+function pendingNearestChunksSql({ tenantId, query, k, filter }: NearestChunksQuery): Prisma.Sql {
+  return Prisma.sql`
+    SELECT c.id::text AS id, (c.embedding <=> ${realArrayLiteral(query)}::real[]::vector)::float8 AS distance
+    FROM document_chunks c
+    WHERE c.tenant_id = ${tenantId}::uuid AND NOT c.embedding_indexed ${filter}
+    ORDER BY distance, c.id
+    LIMIT ${k}`;
+}
+
+export async function pendingNearestChunks(db: PrismaClient, search: NearestChunksQuery): Promise<NearestChunk[]> {
+  const [, rows] = await db.$transaction(
+    [db.$queryRaw`SELECT set_config('jit', 'off', true)`, db.$queryRaw<NearestChunk[]>(pendingNearestChunksSql(search))],
+    { timeout: SQL_SCAN_TIMEOUT_MS },
+  );
+  return rows;
+}
+
+/** The k nearest of two answers for the same search, each chunk once, nearest first (ties by id). */
+export function mergeNearest(k: number, ...answers: NearestChunk[][]): NearestChunk[] {
+  const best = new Map<string, NearestChunk>();
+  for (const hit of answers.flat()) {
+    const seen = best.get(hit.id);
+    if (!seen || hit.distance < seen.distance) best.set(hit.id, hit);
+  }
+  return [...best.values()].sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, k);
+}
+
+/**
+ * The k chunks of a tenant nearest to the query by cosine distance, nearest first (ties by id);
+ * with pgvector, among the indexed chunks only.
+ */
 export async function nearestChunks(db: PrismaClient, store: EmbeddingStore, search: NearestChunksQuery): Promise<NearestChunk[]> {
   if (store.kind === 'pgvector') {
     const [, rows] = await db.$transaction([
