@@ -70,7 +70,12 @@ describe.runIf(runPostgresTests)('a database outage is answered honestly', () =>
 
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After, logs one line, and /readyz names the database', async () => {
     expect((await ask()).status).toBe(200);
+    // A connection checked out when the database goes away (a statement or transaction in flight)
+    // fails its own work; the process goes on (an unhandled client error would end the test run).
+    const held = await server.db.pool.connect();
     await relay.cut();
+    await expect(held.query('SELECT 1')).rejects.toThrow();
+    held.release(true);
     const answers = [];
     for (let attempt = 0; attempt < 10; attempt++) {
       const response = await ask();

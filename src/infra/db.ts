@@ -119,8 +119,12 @@ const tenantScope = (): ConnectionScope => ({ kind: 'tenant', role: APP_ROLE, te
  */
 export function createDatabase(url: string, poolMax: number, options: { embedded?: boolean; preparedStatements?: number } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
-  // An idle client losing its server must not crash the process; the pool replaces it.
+  // A client losing its server must not crash the process: an idle one is reported to the pool,
+  // which replaces it; one checked out at that moment emits the error on itself, with no listener of
+  // the pool's attached, while its statement fails with the same error and the pool drops it on
+  // release.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   let system: PrismaClient;
   let prisma: PrismaClient;
   let ownerPool = pool;
