@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
@@ -13,8 +14,8 @@ import { aGpuNode } from './helpers/builders.js';
 import { aUserWithPassword, login, STRONG_PASSWORD } from './helpers/identity.js';
 import { runOperatorCommand } from './helpers/operator-command.js';
 import { startTestServer, TEST_ENCRYPTION_KEY, type TestServer } from './helpers/server.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
-import { embeddedTemplate } from './helpers/run-databases.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createTestDatabase, embeddedTemplate } from './helpers/run-databases.js';
 import { rowCounts, snapshotTables } from './helpers/table-snapshot.js';
 
 const withTestKey = { encryption: { key: TEST_ENCRYPTION_KEY, previousKeys: [] } };
@@ -198,7 +199,7 @@ describe.runIf(runPostgresTests)('backup and restore on PostgreSQL', () => {
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'omega-backup-'));
     server = await seededServer('postgres');
-    target = await createScratchDatabase('omega_restore');
+    target = await createTestDatabase('omega_restore');
   });
   afterAll(async () => {
     await server?.close();
@@ -254,7 +255,7 @@ describe.runIf(runPostgresTests)('backup and restore on PostgreSQL', () => {
     const file = path.join(work, 'sealed.dump');
     const backup = await runOperatorCommand(['backup', file], { DATABASE_URL: server.rawDatabaseUrl, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY });
     expect(backup.stdout).toContain(`its secrets are sealed with key ${parseEncryptionKey(TEST_ENCRYPTION_KEY).id}, which the backup does not hold`);
-    const empty = await createScratchDatabase('omega_restore_refused');
+    const empty = await createTestDatabase('omega_restore_refused');
     try {
       const refused = await runOperatorCommand(['restore', file], { DATABASE_URL: empty.url, ENCRYPTION_KEY: OTHER_KEY });
       expect(refused.code).toBe(1);
@@ -267,10 +268,8 @@ describe.runIf(runPostgresTests)('backup and restore on PostgreSQL', () => {
 
   it('says which backup goes where', async () => {
     const embeddedArchive = path.join(work, 'embedded.tgz');
-    // Any embedded data folder will do; the run's migrated one spares an initdb.
-    const embedded = await startEmbeddedPostgres({ dataDir: path.join(work, 'embedded'), loadDataDir: await embeddedTemplate() });
-    await embedded.close();
-    await backupDatabase({ kind: 'embedded', dataDir: path.join(work, 'embedded') }, embeddedArchive);
+    // Any embedded backup will do: the run's migrated data folder, archived as db:backup archives one (a gzipped tar).
+    await writeFile(embeddedArchive, gzipSync(Buffer.from(await (await embeddedTemplate())!.arrayBuffer())));
     await expect(restoreDatabase({ kind: 'postgresql', url: target.url }, embeddedArchive, withTestKey)).rejects.toThrow(/db:move/);
     await expect(restoreDatabase({ kind: 'embedded', dataDir: path.join(work, 'x') }, path.join(work, 'omega.dump'))).rejects.toThrow(/pg_dump backup/);
   });

@@ -155,6 +155,18 @@ export async function createServerDatabase(): Promise<{ url: string; drop(): Pro
   return { url: database.url, drop: async () => undefined };
 }
 
+/**
+ * An empty PostgreSQL database for a test of its own, named under the run's prefix so the run drops
+ * it at its end with the others (a DROP DATABASE waits for a checkpoint, seconds on a busy server);
+ * without a prepared run, one that drop() removes.
+ */
+export async function createTestDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const { serverDatabasePrefix } = provided();
+  if (serverDatabasePrefix === undefined) return createScratchDatabase(label);
+  const database = await createScratchDatabase(`${serverDatabasePrefix}_${label}`);
+  return { url: database.url, drop: async () => undefined };
+}
+
 let archive: Promise<Blob | undefined> | undefined;
 
 /** The run's migrated embedded data folder, as the archive a new embedded database loads, if the run made one. */
