@@ -11,7 +11,8 @@ import { LocalStore, type ResourceSample } from '../src/agent/local-store.js';
 import { CreateApiKeyDocument, RegisterMachineDocument, ScheduleSessionDocument } from './generated/graphql.js';
 import { aPendingSession, rawId } from './helpers/builders.js';
 import { systemEvents } from './helpers/cluster.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createTestDatabase } from './helpers/run-databases.js';
 import { expectResult, startTestServer, type SignedInUser, type TestServer } from './helpers/server.js';
 
 const MACHINE_ID = 'agent-test-machine-0001';
@@ -134,7 +135,7 @@ describe.runIf(runPostgresTests)('the node agent, a real process against a real 
   const agentNode = () => server.db.system.node.findFirst({ where: { tenantId: admin.tenantId, machineId: MACHINE_ID } });
 
   beforeAll(async () => {
-    scratch = await createScratchDatabase();
+    scratch = await createTestDatabase('omega_test');
     port = await freePort();
     server = await startServer();
     admin = await server.signIn({ role: 'admin' });

@@ -8,7 +8,8 @@ import { RegisterNodeDocument } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
 import { runOperatorCommand } from './helpers/operator-command.js';
 import { startTestServer } from './helpers/server.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createTestDatabase } from './helpers/run-databases.js';
 import { rowCounts, snapshotTables } from './helpers/table-snapshot.js';
 
 describe.runIf(runPostgresTests)('moving the embedded database to PostgreSQL', () => {
@@ -40,7 +41,7 @@ describe.runIf(runPostgresTests)('moving the embedded database to PostgreSQL', (
   });
 
   it('copies every table into an empty database, printing counts, and every row compares equal', async () => {
-    const target = await createScratchDatabase('omega_move');
+    const target = await createTestDatabase('omega_move');
     targets.push(target);
     const command = await runOperatorCommand(['move', '--to', target.url], { DATA_DIR: dataDir });
     expect(command.stderr).toBe('');
@@ -55,7 +56,7 @@ describe.runIf(runPostgresTests)('moving the embedded database to PostgreSQL', (
   });
 
   it('refuses a target that holds rows, and leaves it as it was', async () => {
-    const target = await createScratchDatabase('omega_move');
+    const target = await createTestDatabase('omega_move');
     targets.push(target);
     await moveDatabase(dataDir, target.url);
     await expect(moveDatabase(dataDir, target.url)).rejects.toThrow(/target database is not empty \(public\.\w+ has rows\)/);

@@ -8,7 +8,8 @@ import {
   readMigrations,
   type TestDb,
 } from './helpers/timescale-pglite.js';
-import { ADMIN_DATABASE_URL, createScratchDatabase } from './helpers/backing-services.js';
+import { ADMIN_DATABASE_URL } from './helpers/backing-services.js';
+import { createTestDatabase } from './helpers/run-databases.js';
 
 interface ServerKind {
   timescale: boolean;
@@ -477,7 +478,7 @@ describe.skipIf(pgProbe.error !== null && !inCi)(
 
     beforeAll(async () => {
       if (pgProbe.error !== null) throw new Error(`PostgreSQL at ${ADMIN_DATABASE_URL} is unreachable: ${pgProbe.error}`);
-      database = await createScratchDatabase('omega_ext');
+      database = await createTestDatabase('omega_ext');
     }, BOOT_TIMEOUT_MS);
 
     afterAll(async () => {

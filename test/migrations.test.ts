@@ -5,7 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
 import { applyMigrations, diffDatabaseToSchema } from '../src/infra/migrator.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createTestDatabase } from './helpers/run-databases.js';
 
 const MIGRATIONS_DIR = path.resolve('prisma/migrations');
 const SCHEMA_PATH = path.resolve('prisma/schema.prisma');
@@ -66,7 +67,7 @@ describe.each(kinds)('migrations on %s', (kind) => {
       url = embedded.url;
       release = embedded.close;
     } else {
-      const scratch = await createScratchDatabase('omega_migrate');
+      const scratch = await createTestDatabase('omega_migrate');
       url = scratch.url;
       release = scratch.drop;
     }

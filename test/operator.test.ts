@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CreateTenantDocument, MeDocument } from './generated/graphql.js';
 import { aRegisteredNode } from './helpers/builders.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createTestDatabase } from './helpers/run-databases.js';
 import { login } from './helpers/identity.js';
 import { expectResult, startTestServer, TEST_ENCRYPTION_KEY, type TestServer } from './helpers/server.js';
 
@@ -31,7 +32,7 @@ describe.runIf(runPostgresTests)('from an empty PostgreSQL database to an API ke
   });
 
   it('migrates, creates a tenant and its admin, who signs in, and an API key that calls a mutation', async () => {
-    const scratch = await createScratchDatabase();
+    const scratch = await createTestDatabase('omega_test');
     cleanup.push(scratch.drop);
     expect(await omega(scratch.url, ['migrate'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^applied /) });
     expect(await omega(scratch.url, ['create-tenant', '--name', 'Acme Compute', '--slug', 'acme', '--platform'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^tenant acme created/) });

@@ -7,7 +7,8 @@ import { loadConfig } from '../src/config.js';
 import { TokenService } from '../src/modules/identity/tokens.js';
 import { RegisterNodeDocument } from './generated/graphql.js';
 import { aGpuNode } from './helpers/builders.js';
-import { createScratchDatabase, runPostgresTests } from './helpers/backing-services.js';
+import { runPostgresTests } from './helpers/backing-services.js';
+import { createTestDatabase } from './helpers/run-databases.js';
 import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET } from './helpers/server.js';
 
 const CLIENTS = 50;
@@ -16,9 +17,9 @@ const REGISTER_NODE = print(RegisterNodeDocument);
 type Outcome = { kind: 'completed'; hostname: string } | { kind: 'refused' } | { kind: 'failed'; hostname: string; reason: string };
 
 describe.runIf(runPostgresTests)('SIGTERM under continuous load', () => {
-  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let scratch: Awaited<ReturnType<typeof createTestDatabase>>;
   beforeAll(async () => {
-    scratch = await createScratchDatabase();
+    scratch = await createTestDatabase('omega_test');
   });
   afterAll(async () => {
     await scratch?.drop();
