@@ -231,13 +231,25 @@ interface Statement {
 class Builder {
   readonly params: unknown[] = [];
   /** Columns of the page's own row that the statement reads outside its inner select. */
-  readonly used = new Set<string>();
+  readonly used: Set<string>;
   /** Fields of the page's row answered from its cursor values instead of computed again in SQL. */
-  readonly fromCursor: [string, number | number[]][] = [];
-  private aliases = 0;
+  readonly fromCursor: [string, number | number[]][];
+  private aliases: number;
   /** The alias of the page's own row. */
-  readonly root = this.alias();
-  constructor(readonly info: GraphQLResolveInfo) {}
+  readonly root = 't0';
+  /** A builder for a new statement, or one that goes on from a compiled selection (which binds no values). */
+  constructor(
+    readonly info: GraphQLResolveInfo,
+    from?: CompiledSelection,
+  ) {
+    this.used = new Set(from?.used);
+    this.fromCursor = from ? [...from.fromCursor] : [];
+    this.aliases = from?.aliases ?? 1;
+  }
+  /** What the statement so far compiled of the selection, to start the next statement of the same selection from. */
+  selection(object: { values: string[]; shape: Shape }): CompiledSelection {
+    return { object, used: [...this.used], fromCursor: [...this.fromCursor], aliases: this.aliases };
+  }
   /** `alias`'s column; a column of the page's row is selected by the inner statement. */
   ref(alias: string, column: Column): string {
     if (alias === this.root) this.used.add(column.sql);
@@ -256,16 +268,41 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 // A nested list's json_build_array takes at most 100 arguments.
 const MAX_KEYS = 50;
 
+/** The part of a statement that depends on the selection alone: its values, and what they read. */
+interface CompiledSelection {
+  object: { values: string[]; shape: Shape };
+  used: string[];
+  fromCursor: [string, number | number[]][];
+  aliases: number;
+}
+
+/**
+ * Selections compiled before, by the field nodes of the connection: a compiled query (graphql-jit)
+ * hands every execution of one document the same field nodes, so a dashboard's repeated query
+ * compiles its selection once. Null for a selection that cannot be compiled.
+ */
+const selections = new WeakMap<readonly FieldNode[], CompiledSelection | null>();
+
+function compiledSelection(model: ReadModel, info: GraphQLResolveInfo): CompiledSelection | null {
+  const cached = selections.get(info.fieldNodes);
+  if (cached !== undefined) return cached;
+  const selection = nodeSelection(info);
+  const b = new Builder(info);
+  const object = selection && compileObject(model, selection, b.root, b);
+  const compiled = object ? b.selection(object) : null;
+  selections.set(info.fieldNodes, compiled);
+  return compiled;
+}
+
 function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuery): Statement | null {
   // Prisma's paging: take rows from the start (or, negative, back from the end), a cursor row skipped.
   if (!query.take || (query.cursor === undefined ? query.skip : query.skip !== 1)) return null;
   const backward = query.take < 0;
-  const selection = nodeSelection(info);
+  const selection = compiledSelection(model, info);
   if (!selection) return null;
-  const b = new Builder(info);
+  const b = new Builder(info, selection);
   const alias = b.root;
-  const object = compileObject(model, selection, alias, b);
-  if (object === null) return null;
+  const object = selection.object;
   let where = isPlainObject(query.where) ? compileWhere(model, query.where, alias, b) : query.where === undefined ? 'TRUE' : null;
   const terms = orderTerms(model, query.orderBy ?? []);
   if (where === null || terms === null) return null;
