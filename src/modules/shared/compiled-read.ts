@@ -20,6 +20,8 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { getConnectionPageSize } from '@pothos/core';
+import { formatPrismaCursor } from '@pothos/plugin-prisma';
 import pg from 'pg';
 import type { TenantRows } from '../../infra/db.js';
 import { countCompiledRead } from '../../infra/metrics.js';
@@ -159,11 +161,17 @@ export async function readPage<D extends Delegate>(
   const statement = compilePage(model, info, query);
   countCompiledRead(model.typename, statement ? 'compiled' : 'fallback');
   if (!statement) return (await delegate.findMany(query as never)) as Awaited<ReturnType<D['findMany']>>;
+  // The rows are read by the declared type's fields through answerCompiledRows, not as Prisma rows.
+  return (await runStatement(model, rows, statement)) as unknown as Awaited<ReturnType<D['findMany']>>;
+}
+
+/** A compiled statement's rows as compiled objects, each also carrying its cursor's fields as Prisma rows do. */
+async function runStatement(model: ReadModel, rows: TenantRows, statement: Statement): Promise<(CompiledObject & Record<string, unknown>)[]> {
   const found = await rows<unknown[]>(statement.sql, statement.params, PAGE_ROWS);
   const { shape, fromCursor } = statement;
   const offset = model.cursor.length;
   const times = model.cursor.map((name) => model.columns[name]!.kind === 'time');
-  const objects = found.map((row) => {
+  return found.map((row) => {
     const values: Record<string, unknown> = {};
     for (let index = 0; index < shape.keys.length; index += 1) {
       const nested = shape.lists[index];
@@ -174,8 +182,74 @@ export async function readPage<D extends Delegate>(
     for (let index = 0; index < offset; index += 1) object[model.cursor[index]!] = times[index] ? new Date(row[index] as number) : row[index];
     return object;
   });
-  // The rows are read by the declared type's fields through answerCompiledRows, not as Prisma rows.
-  return objects as unknown as Awaited<ReturnType<D['findMany']>>;
+}
+
+/** What a connection field declares to have its first pages read without the ORM's query planning. */
+export interface FirstPages {
+  model: ReadModel;
+  /** The page's where and orderBy for these arguments (throwing the field's typed errors for bad ones). */
+  query(args: Record<string, unknown>, ctx: { tenantRows: TenantRows }): { where?: unknown; orderBy?: unknown };
+  /** The connection's totalCount, as the field declares it. */
+  totalCount?(parent: unknown, args: never, ctx: never, info: GraphQLResolveInfo): unknown;
+}
+
+/** An edge whose cursor is written only when a query asks for it. */
+class CompiledEdge {
+  constructor(
+    readonly connection: object,
+    readonly node: CompiledObject & Record<string, unknown>,
+    private readonly fields: string | string[],
+  ) {}
+  get cursor(): string {
+    return formatPrismaCursor(this.node, this.fields);
+  }
+}
+
+/**
+ * The first page of a connection (`first`, or the default size; no cursor, no `last`) in one
+ * compiled statement, as the ORM's connection resolver would answer it, without its query planning:
+ * the same rows, edges, page info and totalCount. Undefined for any page it does not read this way,
+ * which the field's own resolver then reads.
+ */
+export async function readFirstPage(
+  pages: FirstPages,
+  sizes: { defaultSize: number; maxSize: number },
+  parent: unknown,
+  args: Record<string, unknown>,
+  ctx: { tenantRows: TenantRows },
+  info: GraphQLResolveInfo,
+): Promise<object | undefined> {
+  if (args.after != null || args.before != null || args.last != null) return undefined;
+  if (typeof args.first === 'number' && args.first < 0) return undefined;
+  // A selection of totalCount alone reads no rows: the field's own resolver knows that case.
+  if (!info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || (s.name.value !== 'totalCount' && s.name.value !== '__typename')))) return undefined;
+  const { limit: take } = getConnectionPageSize({ args, ...sizes });
+  const { where, orderBy } = pages.query(args, ctx);
+  const statement = compilePage(pages.model, info, { where, orderBy, take });
+  if (!statement) return undefined;
+  countCompiledRead(pages.model.typename, 'compiled');
+  const objects = await runStatement(pages.model, ctx.tenantRows, statement);
+  const hasNextPage = objects.length === take;
+  const fields = pages.model.cursor.length === 1 ? pages.model.cursor[0]! : pages.model.cursor;
+  const totalCount = pages.totalCount;
+  const connection = {
+    parent,
+    args,
+    totalCount: totalCount && (() => totalCount(parent, args as never, ctx as never, info)),
+    edges: [] as CompiledEdge[],
+    pageInfo: {
+      hasPreviousPage: false,
+      hasNextPage,
+      get startCursor() {
+        return connection.edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return connection.edges.at(-1)?.cursor ?? null;
+      },
+    },
+  };
+  connection.edges = (hasNextPage ? objects.slice(0, -1) : objects).map((object) => new CompiledEdge(connection, object, fields));
+  return connection;
 }
 
 /**
@@ -564,4 +638,13 @@ function compileCondition(ref: string, condition: unknown, b: Builder): string |
     else return null;
   }
   return terms.length ? terms.join(' AND ') : 'TRUE';
+}
+
+/** A connection field's FirstPages declaration (see readFirstPage). */
+export function firstPages<Args, Ctx>(
+  model: ReadModel,
+  query: (args: Args, ctx: Ctx) => { where?: unknown; orderBy?: unknown },
+  totalCount?: (parent: unknown, args: Args, ctx: Ctx) => unknown,
+): FirstPages {
+  return { model, query: query as FirstPages['query'], totalCount: totalCount as FirstPages['totalCount'] };
 }
