@@ -3,6 +3,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import FirstPagesPlugin from './modules/shared/first-pages-plugin.js';
 import { GraphQLError } from 'graphql';
 import type { Prisma } from './generated/prisma/client.js';
 import type PrismaTypes from './generated/pothos-types.js';
@@ -27,7 +28,8 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: Prisma.InputJsonValue; Output: unknown };
   };
 }>({
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  // FirstPagesPlugin last: its wrapper runs inside the others', after a field's authorization.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, FirstPagesPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,

@@ -40,8 +40,17 @@ async function enterTenant(tx: AdapterTransaction): Promise<void> {
   await tx.executeRaw({ ...ENTER_TENANT, args: [APP_ROLE, currentTenantId() ?? ''] });
 }
 
+/**
+ * How a statement's rows arrive: `rowMode: 'array'` gives each row as an array of its columns in
+ * order; `types` replaces the driver's parsing of column values by type.
+ */
+export interface RowOptions {
+  rowMode?: 'array';
+  types?: pg.CustomTypesConfig;
+}
+
 /** Runs one parameterised statement in the current tenant scope and returns its rows. */
-export type TenantRows = <T>(sql: string, values: unknown[]) => Promise<T[]>;
+export type TenantRows = <T>(sql: string, values: unknown[], options?: RowOptions) => Promise<T[]>;
 
 /** A transaction of either client: an interactive one of the tenant client, or withExclusiveLock's. */
 export type Transaction = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
@@ -135,12 +144,12 @@ export function createDatabase(url: string, poolMax: number, options: { embedded
     // The scope lives in a transaction there, taken as the tenant client takes it. Not through the
     // ORM's raw path, which passes parameters as JSON (bytes as base64) and costs a large one more
     // than the statement does.
-    tenantRows = async <T>(sql: string, values: unknown[]) => {
+    tenantRows = async <T>(sql: string, values: unknown[], options?: RowOptions) => {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         await client.query(ENTER_TENANT.sql, [APP_ROLE, currentTenantId() ?? '']);
-        const { rows } = await client.query(sql, values);
+        const { rows } = await client.query({ text: sql, values, ...options });
         await client.query('COMMIT');
         client.release();
         return rows as T[];
@@ -172,7 +181,7 @@ export function createDatabase(url: string, poolMax: number, options: { embedded
         client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
       });
     }
-    tenantRows = async <T>(sql: string, values: unknown[]) => (await tenantPool.query({ name: names.nameOf(sql), text: sql, values })).rows as T[];
+    tenantRows = async <T>(sql: string, values: unknown[], options?: RowOptions) => (await tenantPool.query({ name: names.nameOf(sql), text: sql, values, ...options })).rows as T[];
   }
   return {
     prisma,

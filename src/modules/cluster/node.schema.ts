@@ -1,13 +1,14 @@
 import { encodeGlobalID, resolveArrayConnection } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
-import { tenantOf } from '../../context.js';
+import { tenantOf, type Context } from '../../context.js';
 import type { Node } from '../../generated/prisma/client.js';
 import { ConflictError, InsufficientCapacityError, NotFoundError, ResourceInUseError, ValidationError } from '../shared/errors.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { inOneStatement } from '../shared/read-query.js';
 import { above, anyOf, atLeast, below, defineList, enumGroup, globalIdKey, idIn, idIs, jsonContains, textSearch } from '../shared/list-query.js';
 import { withGraphQLErrors } from '../shared/graphql-errors.js';
-import { readPage } from '../shared/compiled-read.js';
+import { firstPages, readPage } from '../shared/compiled-read.js';
+import { FIRST_PAGES } from '../shared/first-pages-plugin.js';
 import { nodeReads } from './node.reads.js';
 import { NetworkInterfaceInput, networkInterfaceArgs } from './network.schema.js';
 import { NODE_STATUSES, NODE_TYPES, RESOURCE_TYPES } from './node.validation.js';
@@ -128,6 +129,8 @@ const AvailableNodeRef = builder.objectRef<AvailableNode>('AvailableNode').imple
   }),
 });
 
+const nodeListTotalCount = (_root: unknown, args: { filter?: typeof nodeList.Filter.$inferInput | null }, ctx: Context) => withGraphQLErrors(() => ctx.prisma.node.count({ where: nodeList.where({ tenantId: tenantOf(ctx) }, args.filter) }));
+
 builder.queryFields((t) => ({
   nodes: t.prismaConnection({
     type: 'Node',
@@ -135,7 +138,8 @@ builder.queryFields((t) => ({
     description: "The tenant's nodes, newest first unless ordered otherwise",
     authScopes: { permission: 'cluster:read' },
     args: { filter: t.arg({ type: nodeList.Filter, required: false }), orderBy: t.arg({ type: [nodeList.Order], required: false }) },
-    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.node.count({ where: nodeList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    totalCount: nodeListTotalCount,
+    extensions: { [FIRST_PAGES]: firstPages(nodeReads, (args: { filter?: typeof nodeList.Filter.$inferInput | null; orderBy?: typeof nodeList.Order.$inferInput[] | null }, ctx: Context) => nodeList.page({}, { tenantId: tenantOf(ctx) }, args), nodeListTotalCount) },
     resolve: (query, _root, args, ctx, info) =>
       withGraphQLErrors(() => readPage(nodeReads, ctx.tenantRows, info, ctx.prisma.node, nodeList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),

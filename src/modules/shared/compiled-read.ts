@@ -1,7 +1,7 @@
 /**
- * Compiled reads: a connection page turned into ONE parameterised SQL statement whose JSON result is
- * already shaped like the GraphQL objects asked for (columns, nested lists, global IDs), so a page
- * costs one round trip and no per-row ORM work. Each model declares its table, its columns and its
+ * Compiled reads: a connection page turned into ONE parameterised SQL statement whose rows carry
+ * exactly the GraphQL values asked for (columns, nested lists, global IDs' keys), so a page costs one
+ * round trip and no per-row ORM work. Each model declares its table, its columns and its
  * relations once (a ReadModel); the statement runs on the tenant client, so the connection's tenant
  * scope and row-level security apply as to any other read. Whatever a statement cannot express (a
  * field not declared, a field with arguments, a directive, a filter operator it does not
@@ -20,6 +20,9 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { getConnectionPageSize } from '@pothos/core';
+import { formatPrismaCursor } from '@pothos/plugin-prisma';
+import pg from 'pg';
 import type { TenantRows } from '../../infra/db.js';
 import { countCompiledRead } from '../../infra/metrics.js';
 
@@ -31,7 +34,7 @@ interface Column {
   kind: ColumnKind;
 }
 
-/** A column by its SQL name: text, numbers (numeric arrives as a JSON number), booleans. */
+/** A column by its SQL name: text, numbers (numeric and bigint read as numbers), booleans; not an array type (a nested list aggregates its columns into arrays). */
 export const scalar = (sql: string): Column => ({ sql, kind: 'scalar' });
 /** A timestamp column; GraphQL's DateTime and cursors read it as epoch milliseconds (truncated, as Prisma does). */
 export const time = (sql: string): Column => ({ sql, kind: 'time' });
@@ -101,7 +104,7 @@ export function answerCompiledRows(schema: GraphQLSchema): void {
       const read = model.fields[field.name];
       field.resolve =
         read?.kind === 'list'
-          ? (parent, args, context, info) => (parent instanceof CompiledObject ? compiledList(parent.values[info.path.key] as unknown[]) : original(parent, args, context, info))
+          ? (parent, args, context, info) => (parent instanceof CompiledObject ? parent.values[info.path.key] : original(parent, args, context, info))
           : read?.kind === 'globalId'
             ? globalIdResolver(model, read, original)
             : (parent, args, context, info) => (parent instanceof CompiledObject ? parent.values[info.path.key] : original(parent, args, context, info));
@@ -129,9 +132,6 @@ function globalIdResolver(model: ReadModel, read: Extract<FieldRead, { kind: 'gl
     return globalIdOf(read.typename, Array.isArray(key) ? JSON.stringify(key.map(text)) : text(key, 0));
   };
 }
-
-/** A nested list's rows; GraphQL resolves each list field once per parent, so nothing is kept. */
-const compiledList = (values: unknown[]): CompiledObject[] => values.map((value) => new CompiledObject(value as Record<string, unknown>));
 
 /** The Prisma findMany arguments a connection resolver builds from Pothos's planned query. */
 export interface PageQuery {
@@ -161,23 +161,142 @@ export async function readPage<D extends Delegate>(
   const statement = compilePage(model, info, query);
   countCompiledRead(model.typename, statement ? 'compiled' : 'fallback');
   if (!statement) return (await delegate.findMany(query as never)) as Awaited<ReturnType<D['findMany']>>;
-  const [result] = await rows<{ page: unknown }>(statement.sql, statement.params);
-  const page = (typeof result?.page === 'string' ? JSON.parse(result.page) : result?.page) as { k: unknown[]; v: Record<string, unknown> }[];
-  const objects = page.map(({ k, v }) => {
-    for (const [key, at] of statement.fromCursor) v[key] = typeof at === 'number' ? k[at] : at.map((index) => k[index]);
-    const row = new CompiledObject(v) as CompiledObject & Record<string, unknown>;
-    model.cursor.forEach((name, index) => {
-      row[name] = model.columns[name]!.kind === 'time' ? new Date(k[index] as number) : k[index];
-    });
-    return row;
-  });
   // The rows are read by the declared type's fields through answerCompiledRows, not as Prisma rows.
-  return objects as unknown as Awaited<ReturnType<D['findMany']>>;
+  return (await runStatement(model, rows, statement)) as unknown as Awaited<ReturnType<D['findMany']>>;
+}
+
+/** A compiled statement's rows as compiled objects, each also carrying its cursor's fields as Prisma rows do. */
+async function runStatement(model: ReadModel, rows: TenantRows, statement: Statement): Promise<(CompiledObject & Record<string, unknown>)[]> {
+  const found = await rows<unknown[]>(statement.sql, statement.params, PAGE_ROWS);
+  const { shape, fromCursor } = statement;
+  const offset = model.cursor.length;
+  const times = model.cursor.map((name) => model.columns[name]!.kind === 'time');
+  return found.map((row) => {
+    const values: Record<string, unknown> = {};
+    for (let index = 0; index < shape.keys.length; index += 1) {
+      const nested = shape.lists[index];
+      values[shape.keys[index]!] = nested ? decodeList(row[offset + index], nested) : row[offset + index];
+    }
+    for (const [key, at] of fromCursor) values[key] = typeof at === 'number' ? row[at] : at.map((index) => row[index]);
+    const object = new CompiledObject(values) as CompiledObject & Record<string, unknown>;
+    for (let index = 0; index < offset; index += 1) object[model.cursor[index]!] = times[index] ? new Date(row[index] as number) : row[index];
+    return object;
+  });
+}
+
+/** What a connection field declares to have its first pages read without the ORM's query planning. */
+export interface FirstPages {
+  model: ReadModel;
+  /** The page's where and orderBy for these arguments (throwing the field's typed errors for bad ones). */
+  query(args: Record<string, unknown>, ctx: { tenantRows: TenantRows }): { where?: unknown; orderBy?: unknown };
+  /** The connection's totalCount, as the field declares it. */
+  totalCount?(parent: unknown, args: never, ctx: never, info: GraphQLResolveInfo): unknown;
+}
+
+/** An edge whose cursor is written only when a query asks for it. */
+class CompiledEdge {
+  constructor(
+    readonly connection: object,
+    readonly node: CompiledObject & Record<string, unknown>,
+    private readonly fields: string | string[],
+  ) {}
+  get cursor(): string {
+    return formatPrismaCursor(this.node, this.fields);
+  }
+}
+
+/**
+ * The first page of a connection (`first`, or the default size; no cursor, no `last`) in one
+ * compiled statement, as the ORM's connection resolver would answer it, without its query planning:
+ * the same rows, edges, page info and totalCount. Undefined for any page it does not read this way,
+ * which the field's own resolver then reads.
+ */
+export async function readFirstPage(
+  pages: FirstPages,
+  sizes: { defaultSize: number; maxSize: number },
+  parent: unknown,
+  args: Record<string, unknown>,
+  ctx: { tenantRows: TenantRows },
+  info: GraphQLResolveInfo,
+): Promise<object | undefined> {
+  if (args.after != null || args.before != null || args.last != null) return undefined;
+  if (typeof args.first === 'number' && args.first < 0) return undefined;
+  // A selection of totalCount alone reads no rows: the field's own resolver knows that case.
+  if (!info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || (s.name.value !== 'totalCount' && s.name.value !== '__typename')))) return undefined;
+  const { limit: take } = getConnectionPageSize({ args, ...sizes });
+  const { where, orderBy } = pages.query(args, ctx);
+  const statement = compilePage(pages.model, info, { where, orderBy, take });
+  if (!statement) return undefined;
+  countCompiledRead(pages.model.typename, 'compiled');
+  const objects = await runStatement(pages.model, ctx.tenantRows, statement);
+  const hasNextPage = objects.length === take;
+  const fields = pages.model.cursor.length === 1 ? pages.model.cursor[0]! : pages.model.cursor;
+  const totalCount = pages.totalCount;
+  const connection = {
+    parent,
+    args,
+    totalCount: totalCount && (() => totalCount(parent, args as never, ctx as never, info)),
+    edges: [] as CompiledEdge[],
+    pageInfo: {
+      hasPreviousPage: false,
+      hasNextPage,
+      get startCursor() {
+        return connection.edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return connection.edges.at(-1)?.cursor ?? null;
+      },
+    },
+  };
+  connection.edges = (hasNextPage ? objects.slice(0, -1) : objects).map((object) => new CompiledEdge(connection, object, fields));
+  return connection;
+}
+
+/**
+ * Numbers arrive as text for numeric and bigint columns (and times, written as epoch milliseconds):
+ * read as JavaScript numbers, as JSON would give them; every other type as the driver reads it.
+ */
+const PAGE_ROWS = {
+  rowMode: 'array' as const,
+  types: {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === pg.types.builtins.NUMERIC || oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+  },
+};
+
+/**
+ * What the columns of a statement's rows (or of a nested list's columns) are: the response key of
+ * each, and for a nested list the shape of its own rows.
+ */
+interface Shape {
+  keys: string[];
+  lists: (Shape | undefined)[];
+}
+
+/**
+ * A nested list as the statement writes it, column by column: `[count, [values of the first
+ * field], [values of the second], ...]` (a column of no rows is null), as compiled objects.
+ */
+function decodeList(value: unknown, shape: Shape): CompiledObject[] {
+  const [count, ...columns] = value as [number, ...(unknown[] | null)[]];
+  const objects = new Array<CompiledObject>(count);
+  for (let row = 0; row < count; row += 1) {
+    const values: Record<string, unknown> = {};
+    for (let index = 0; index < shape.keys.length; index += 1) {
+      const nested = shape.lists[index];
+      const item = columns[index]![row];
+      values[shape.keys[index]!] = nested ? decodeList(item, nested) : item;
+    }
+    objects[row] = new CompiledObject(values);
+  }
+  return objects;
 }
 
 interface Statement {
   sql: string;
   params: unknown[];
+  /** The row's columns after the cursor's. */
+  shape: Shape;
   /** Response keys of the page's rows whose values are the cursor's (by index, or indexes of a compound key). */
   fromCursor: [string, number | number[]][];
 }
@@ -186,13 +305,25 @@ interface Statement {
 class Builder {
   readonly params: unknown[] = [];
   /** Columns of the page's own row that the statement reads outside its inner select. */
-  readonly used = new Set<string>();
+  readonly used: Set<string>;
   /** Fields of the page's row answered from its cursor values instead of computed again in SQL. */
-  readonly fromCursor: [string, number | number[]][] = [];
-  private aliases = 0;
+  readonly fromCursor: [string, number | number[]][];
+  private aliases: number;
   /** The alias of the page's own row. */
-  readonly root = this.alias();
-  constructor(readonly info: GraphQLResolveInfo) {}
+  readonly root = 't0';
+  /** A builder for a new statement, or one that goes on from a compiled selection (which binds no values). */
+  constructor(
+    readonly info: GraphQLResolveInfo,
+    from?: CompiledSelection,
+  ) {
+    this.used = new Set(from?.used);
+    this.fromCursor = from ? [...from.fromCursor] : [];
+    this.aliases = from?.aliases ?? 1;
+  }
+  /** What the statement so far compiled of the selection, to start the next statement of the same selection from. */
+  selection(object: { values: string[]; shape: Shape }): CompiledSelection {
+    return { object, used: [...this.used], fromCursor: [...this.fromCursor], aliases: this.aliases };
+  }
   /** `alias`'s column; a column of the page's row is selected by the inner statement. */
   ref(alias: string, column: Column): string {
     if (alias === this.root) this.used.add(column.sql);
@@ -208,20 +339,44 @@ class Builder {
 }
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
-// json_build_object takes at most 100 arguments.
+// A nested list's json_build_array takes at most 100 arguments.
 const MAX_KEYS = 50;
+
+/** The part of a statement that depends on the selection alone: its values, and what they read. */
+interface CompiledSelection {
+  object: { values: string[]; shape: Shape };
+  used: string[];
+  fromCursor: [string, number | number[]][];
+  aliases: number;
+}
+
+/**
+ * Selections compiled before, by the field nodes of the connection: a compiled query (graphql-jit)
+ * hands every execution of one document the same field nodes, so a dashboard's repeated query
+ * compiles its selection once. Null for a selection that cannot be compiled.
+ */
+const selections = new WeakMap<readonly FieldNode[], CompiledSelection | null>();
+
+function compiledSelection(model: ReadModel, info: GraphQLResolveInfo): CompiledSelection | null {
+  const cached = selections.get(info.fieldNodes);
+  if (cached !== undefined) return cached;
+  const selection = nodeSelection(info);
+  const b = new Builder(info);
+  const object = selection && compileObject(model, selection, b.root, b);
+  const compiled = object ? b.selection(object) : null;
+  selections.set(info.fieldNodes, compiled);
+  return compiled;
+}
 
 function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuery): Statement | null {
   // Prisma's paging: take rows from the start (or, negative, back from the end), a cursor row skipped.
   if (!query.take || (query.cursor === undefined ? query.skip : query.skip !== 1)) return null;
   const backward = query.take < 0;
-  const selection = nodeSelection(info);
+  const selection = compiledSelection(model, info);
   if (!selection) return null;
-  const b = new Builder(info);
+  const b = new Builder(info, selection);
   const alias = b.root;
-  const object = compileObject(model, selection, alias, b);
-  if (object === null) return null;
+  const object = selection.object;
   let where = isPlainObject(query.where) ? compileWhere(model, query.where, alias, b) : query.where === undefined ? 'TRUE' : null;
   const terms = orderTerms(model, query.orderBy ?? []);
   if (where === null || terms === null) return null;
@@ -236,10 +391,11 @@ function compilePage(model: ReadModel, info: GraphQLResolveInfo, query: PageQuer
   const read = backward ? orderClause(terms.map(reversed), alias) : order;
   // The inner statement carries only the columns read outside it: the rows it sorts stay narrow.
   const columns = [...b.used].map((name) => `${alias}.${quote(name)}`).join(', ');
+  // One row per page row, a column per value: no JSON to build in the database for the page itself.
   const sql =
-    `SELECT coalesce(json_agg(json_build_object('k', json_build_array(${cursor.join(', ')}), 'v', ${object})${order}), '[]') AS page ` +
-    `FROM (SELECT ${columns} FROM ${quote(model.table)} ${alias} WHERE ${where}${read} LIMIT ${b.bind(Math.abs(query.take))}) ${alias}`;
-  return { sql, params: b.params, fromCursor: b.fromCursor };
+    `SELECT ${[...cursor, ...object.values].join(', ')} ` +
+    `FROM (SELECT ${columns} FROM ${quote(model.table)} ${alias} WHERE ${where}${read} LIMIT ${b.bind(Math.abs(query.take))}) ${alias}${order}`;
+  return { sql, params: b.params, shape: object.shape, fromCursor: b.fromCursor };
 }
 
 /** One term of an order: a column, its direction and where its nulls go (PostgreSQL's default unless given). */
@@ -337,9 +493,10 @@ const valueOf = (column: Column, alias: string, b: Builder) => {
   return column.kind === 'time' ? `floor(extract(epoch FROM ${ref}) * 1000)` : ref;
 };
 
-/** One GraphQL object as a json_build_object over the row `alias`, or null when a field is not declared. */
-function compileObject(model: ReadModel, selection: Map<string, FieldNode[]>, alias: string, b: Builder): string | null {
-  const pairs: string[] = [];
+/** One GraphQL object's values over the row `alias` (SQL expressions) and their shape, or null when a field is not declared. */
+function compileObject(model: ReadModel, selection: Map<string, FieldNode[]>, alias: string, b: Builder): { values: string[]; shape: Shape } | null {
+  const values: string[] = [];
+  const shape: Shape = { keys: [], lists: [] };
   for (const [key, nodes] of selection) {
     const name = nodes[0]!.name.value;
     if (name === '__typename') continue;
@@ -352,10 +509,12 @@ function compileObject(model: ReadModel, selection: Map<string, FieldNode[]>, al
     }
     const value = read ? compileField(model, read, nodes, alias, b) : null;
     if (value === null) return null;
-    pairs.push(`${literal(key)}, ${value}`);
+    values.push(value.sql);
+    shape.keys.push(key);
+    shape.lists.push(value.shape);
   }
-  if (pairs.length > MAX_KEYS) return null;
-  return `json_build_object(${pairs.join(', ')})`;
+  if (values.length > MAX_KEYS) return null;
+  return { values, shape };
 }
 
 /**
@@ -374,7 +533,7 @@ function cursorIndexes(model: ReadModel, read: FieldRead): number | number[] | u
   return indexes.length === 1 ? indexes[0] : indexes;
 }
 
-function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], alias: string, b: Builder): string | null {
+function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], alias: string, b: Builder): { sql: string; shape?: Shape } | null {
   const column = (name: string) => {
     const found = model.columns[name];
     if (!found) throw new Error(`read model ${model.typename} has no column ${name}`);
@@ -382,13 +541,13 @@ function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], ali
   };
   switch (read.kind) {
     case 'column':
-      return valueOf(column(read.column), alias, b);
+      return { sql: valueOf(column(read.column), alias, b) };
     case 'expression':
-      return read.sql((name) => b.ref(alias, column(name)));
+      return { sql: read.sql((name) => b.ref(alias, column(name))) };
     case 'globalId': {
       // The key's values only: the field's resolver writes them as Pothos does (globalIdResolver).
       const parts = read.key.map((name) => valueOf(column(name), alias, b));
-      return parts.length === 1 ? parts[0]! : `json_build_array(${parts.join(', ')})`;
+      return { sql: parts.length === 1 ? parts[0]! : `json_build_array(${parts.join(', ')})` };
     }
     case 'list': {
       const child = read.model();
@@ -399,10 +558,18 @@ function compileField(model: ReadModel, read: FieldRead, nodes: FieldNode[], ali
       const object = compileObject(child, selection, childAlias, b);
       const terms = orderTerms(child, read.orderBy);
       if (object === null || terms === null) return null;
-      return (
-        `(SELECT coalesce(json_agg(${object}${orderClause(terms, childAlias, b)}), '[]') ` +
-        `FROM ${quote(child.table)} ${childAlias} WHERE ${childAlias}.${quote(child.columns[read.column]!.sql)} = ${b.ref(alias, column(read.parentColumn))})`
-      );
+      // Column by column (see decodeList): an array of one type is written as JSON with its type
+      // looked up once, where an object or array per row would look up every value's type again.
+      // The aggregates take their rows in the order the inner select sorts them, all in the same order.
+      const rows = b.alias();
+      const inner = object.values.map((value, index) => `${value} AS c${index}`);
+      return {
+        sql:
+          `(SELECT json_build_array(count(*)${object.values.map((_, index) => `, array_agg(${rows}.c${index})`).join('')}) ` +
+          `FROM (SELECT ${inner.length ? inner.join(', ') : 'NULL'} FROM ${quote(child.table)} ${childAlias} ` +
+          `WHERE ${childAlias}.${quote(child.columns[read.column]!.sql)} = ${b.ref(alias, column(read.parentColumn))}${orderClause(terms, childAlias, b)}) ${rows})`,
+        shape: object.shape,
+      };
     }
   }
 }
@@ -471,4 +638,13 @@ function compileCondition(ref: string, condition: unknown, b: Builder): string |
     else return null;
   }
   return terms.length ? terms.join(' AND ') : 'TRUE';
+}
+
+/** A connection field's FirstPages declaration (see readFirstPage). */
+export function firstPages<Args, Ctx>(
+  model: ReadModel,
+  query: (args: Args, ctx: Ctx) => { where?: unknown; orderBy?: unknown },
+  totalCount?: (parent: unknown, args: Args, ctx: Ctx) => unknown,
+): FirstPages {
+  return { model, query: query as FirstPages['query'], totalCount: totalCount as FirstPages['totalCount'] };
 }

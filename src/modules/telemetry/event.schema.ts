@@ -1,10 +1,11 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.js';
-import { tenantOf } from '../../context.js';
+import { tenantOf, type Context } from '../../context.js';
 import { compact, enumValues } from '../shared/graphql.js';
 import { ClusterNodeRef } from '../cluster/node.schema.js';
 import { SessionRef } from '../workloads/session.schema.js';
-import { readPage } from '../shared/compiled-read.js';
+import { firstPages, readPage } from '../shared/compiled-read.js';
+import { FIRST_PAGES } from '../shared/first-pages-plugin.js';
 import { anyOf, atLeast, below, custom, defineList, enumGroup, equals, globalIdKey, idIn, idIs, textSearch } from '../shared/list-query.js';
 import { systemEventReads } from './event.reads.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
@@ -83,6 +84,9 @@ const RecordSystemEventInput = builder.inputType('RecordSystemEventInput', {
   }),
 });
 
+const systemEventListTotalCount = (_root: unknown, args: { filter?: typeof systemEventList.Filter.$inferInput | null }, ctx: Context) =>
+      withGraphQLErrors(() => ctx.prisma.systemEvent.count({ where: systemEventList.where({ tenantId: tenantOf(ctx) }, args.filter) }));
+
 builder.queryFields((t) => ({
   systemEvents: t.prismaConnection({
     type: 'SystemEvent',
@@ -90,8 +94,8 @@ builder.queryFields((t) => ({
     description: "The tenant's events, newest first unless ordered otherwise; events of one transaction in the order they were written",
     authScopes: { permission: 'events:read' },
     args: { filter: t.arg({ type: systemEventList.Filter, required: false }), orderBy: t.arg({ type: [systemEventList.Order], required: false }) },
-    totalCount: (_root, args, ctx) =>
-      withGraphQLErrors(() => ctx.prisma.systemEvent.count({ where: systemEventList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    totalCount: systemEventListTotalCount,
+    extensions: { [FIRST_PAGES]: firstPages(systemEventReads, (args: { filter?: typeof systemEventList.Filter.$inferInput | null; orderBy?: typeof systemEventList.Order.$inferInput[] | null }, ctx: Context) => systemEventList.page({}, { tenantId: tenantOf(ctx) }, args), systemEventListTotalCount) },
     resolve: (query, _root, args, ctx, info) =>
       withGraphQLErrors(() =>
         readPage(systemEventReads, ctx.tenantRows, info, ctx.prisma.systemEvent, systemEventList.page(query, { tenantId: tenantOf(ctx) }, args)),

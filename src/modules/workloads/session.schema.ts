@@ -16,7 +16,8 @@ import {
   ValidationError,
 } from '../shared/errors.js';
 import { inOneStatement } from '../shared/read-query.js';
-import { readPage } from '../shared/compiled-read.js';
+import { firstPages, readPage } from '../shared/compiled-read.js';
+import { FIRST_PAGES } from '../shared/first-pages-plugin.js';
 import { sessionReads } from './session.reads.js';
 import type { SchedulingNotes } from './scheduler.service.js';
 import { RESTART_POLICIES, SESSION_STATUSES } from './session-states.js';
@@ -229,6 +230,8 @@ const SchedulingPassRef = builder.objectRef<{ considered: number; scheduled: num
   fields: (t) => ({ considered: t.exposeInt('considered'), scheduled: t.exposeInt('scheduled') }),
 });
 
+const sessionListTotalCount = (_root: unknown, args: { filter?: typeof sessionList.Filter.$inferInput | null }, ctx: Context) => withGraphQLErrors(() => ctx.prisma.session.count({ where: sessionList.where({ tenantId: tenantOf(ctx) }, args.filter) }));
+
 builder.queryFields((t) => ({
   sessions: t.prismaConnection({
     type: 'Session',
@@ -236,7 +239,8 @@ builder.queryFields((t) => ({
     description: "The tenant's sessions, newest first unless ordered otherwise",
     authScopes: { permission: 'sessions:read' },
     args: { filter: t.arg({ type: sessionList.Filter, required: false }), orderBy: t.arg({ type: [sessionList.Order], required: false }) },
-    totalCount: (_root, args, ctx) => withGraphQLErrors(() => ctx.prisma.session.count({ where: sessionList.where({ tenantId: tenantOf(ctx) }, args.filter) })),
+    totalCount: sessionListTotalCount,
+    extensions: { [FIRST_PAGES]: firstPages(sessionReads, (args: { filter?: typeof sessionList.Filter.$inferInput | null; orderBy?: typeof sessionList.Order.$inferInput[] | null }, ctx: Context) => sessionList.page({}, { tenantId: tenantOf(ctx) }, args), sessionListTotalCount) },
     resolve: (query, _root, args, ctx, info) =>
       withGraphQLErrors(() => readPage(sessionReads, ctx.tenantRows, info, ctx.prisma.session, sessionList.page(query, { tenantId: tenantOf(ctx) }, args))),
   }),
