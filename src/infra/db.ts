@@ -174,9 +174,10 @@ export function createDatabase(url: string, poolMax: number, options: { embedded
     if (options.preparedStatements) {
       // Planned once per connection, not again per execution: PostgreSQL keeps re-planning a
       // statement whose generic plan it costs above its custom ones, which for a page read off an
-      // index is most of the statement's time. Only named (prepared) statements are affected: the
-      // ORM's statements are unnamed and planned each time as before. Queued before any other
-      // statement of the new connection.
+      // index is most of the statement's time. The setting is the session's, so the ORM's
+      // statements with parameters (unnamed, planned at each execution) get a generic plan too,
+      // made without looking at the parameters' values. Queued before any other statement of the
+      // new connection.
       pool.on('connect', (client) => {
         client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
       });
