@@ -130,4 +130,23 @@ describe.each(kinds)('tenant isolation on a pool of two connections on %s', (kin
       await db.close();
     }
   });
+
+  it.runIf(kind === 'postgres')("plans the prepared list statements once per connection and every other statement for its values", async () => {
+    const db = createDatabase(server.rawDatabaseUrl, 2, { preparedStatements: 10 });
+    try {
+      const MODE = "SELECT current_setting('plan_cache_mode') AS mode";
+      const tenantMode = async () => (await runInTenant(tenants[0]!.user.tenantId, () => db.tenantRows<{ mode: string }>(MODE, [])))[0]!.mode;
+      // A statement text is prepared the second time it runs: only then on the connections that plan generically.
+      expect(await tenantMode()).toBe('auto');
+      expect(await tenantMode()).toBe('force_generic_plan');
+      expect(await tenantMode()).toBe('force_generic_plan');
+      const ormMode = await runInTenant(tenants[0]!.user.tenantId, async () => await db.prisma.$queryRawUnsafe<{ mode: string }[]>(MODE));
+      expect(ormMode[0]!.mode).toBe('auto');
+      expect((await db.system.$queryRawUnsafe<{ mode: string }[]>(MODE))[0]!.mode).toBe('auto');
+      expect((await db.pool.query<{ mode: string }>(MODE)).rows[0]!.mode).toBe('auto');
+      expect(db.ormConnections).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
 });

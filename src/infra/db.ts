@@ -25,6 +25,8 @@ export interface Database {
   pool: pg.Pool;
   /** Connections of the whole pool now, for metrics. */
   poolStats(): { total: number; idle: number; waiting: number };
+  /** At most this many connections serve the ORM clients (the rest of DB_POOL_MAX serves prepared statements). */
+  ormConnections: number;
   close(): Promise<void>;
 }
 
@@ -120,6 +122,18 @@ function transactionalFactory(factory: SqlDriverAdapterFactory, enter: (tx: Adap
 
 const tenantScope = (): ConnectionScope => ({ kind: 'tenant', role: APP_ROLE, tenantId: currentTenantId() ?? '' });
 
+/** A pool whose clients losing their server never crash the process. */
+function newPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool({ connectionTimeoutMillis: 5_000, ...config });
+  // A client losing its server must not crash the process: an idle one is reported to the pool,
+  // which replaces it; one checked out at that moment emits the error on itself, with no listener of
+  // the pool's attached, while its statement fails with the same error and the pool drops it on
+  // release.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
 /**
  * On a server, each connection's session carries its scope (see ScopedConnections), so a statement
  * needs no transaction of its own. `embedded`: the embedded PGlite serves every connection from one
@@ -127,17 +141,16 @@ const tenantScope = (): ConnectionScope => ({ kind: 'tenant', role: APP_ROLE, te
  * statement runs in a transaction that takes its scope transaction-locally, the owner's included.
  */
 export function createDatabase(url: string, poolMax: number, options: { embedded?: boolean; preparedStatements?: number } = {}): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
-  // A client losing its server must not crash the process: an idle one is reported to the pool,
-  // which replaces it; one checked out at that moment emits the error on itself, with no listener of
-  // the pool's attached, while its statement fails with the same error and the pool drops it on
-  // release.
-  pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  // Prepared statements get connections of their own (see below): the pool's connections are shared
+  // with them, at least one each.
+  const preparedMax = !options.embedded && options.preparedStatements ? Math.max(1, Math.ceil(poolMax / 2)) : 0;
+  const ormConnections = Math.max(1, poolMax - preparedMax);
+  const pool = newPool({ connectionString: url, max: ormConnections });
   let system: PrismaClient;
   let prisma: PrismaClient;
   let ownerPool = pool;
   let tenantRows: TenantRows;
+  let preparedPool: pg.Pool | undefined;
   if (options.embedded) {
     system = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterNothing) });
     prisma = new PrismaClient({ adapter: transactionalFactory(new PrismaPg(pool), enterTenant) });
@@ -169,30 +182,40 @@ export function createDatabase(url: string, poolMax: number, options: { embedded
     const tenantPool = connections.view(tenantScope);
     system = new PrismaClient({ adapter: new PrismaPg(ownerPool) });
     prisma = new PrismaClient({ adapter: new PrismaPg(tenantPool) });
-    // Compiled reads repeat a few shapes per dashboard: prepared, they skip parsing and planning.
-    const names = new PreparedStatementNames(options.preparedStatements ?? 0);
-    if (options.preparedStatements) {
+    if (preparedMax === 0) {
+      tenantRows = async <T>(sql: string, values: unknown[], options?: RowOptions) => (await tenantPool.query({ text: sql, values, ...options })).rows as T[];
+    } else {
+      // Compiled reads repeat a few shapes per dashboard: prepared, they skip parsing and planning.
       // Planned once per connection, not again per execution: PostgreSQL keeps re-planning a
       // statement whose generic plan it costs above its custom ones, which for a page read off an
-      // index is most of the statement's time. The setting is the session's, so the ORM's
-      // statements with parameters (unnamed, planned at each execution) get a generic plan too,
-      // made without looking at the parameters' values. Queued before any other statement of the
-      // new connection.
-      pool.on('connect', (client) => {
-        client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
-      });
+      // index is most of the statement's time. The setting applies to every statement with
+      // parameters of a session, the unnamed ones the ORM sends included, so prepared statements
+      // run on connections of their own that start with it; every other statement keeps
+      // PostgreSQL's choice of a plan made for its values.
+      const names = new PreparedStatementNames(options.preparedStatements!);
+      preparedPool = newPool({ connectionString: url, max: preparedMax, options: '-c plan_cache_mode=force_generic_plan' });
+      const preparedTenantPool = new ScopedConnections(preparedPool).view(tenantScope);
+      tenantRows = async <T>(sql: string, values: unknown[], options?: RowOptions) => {
+        const name = names.nameOf(sql);
+        return (await (name ? preparedTenantPool : tenantPool).query({ name, text: sql, values, ...options })).rows as T[];
+      };
     }
-    tenantRows = async <T>(sql: string, values: unknown[], options?: RowOptions) => (await tenantPool.query({ name: names.nameOf(sql), text: sql, values, ...options })).rows as T[];
   }
+  const pools = preparedPool ? [pool, preparedPool] : [pool];
   return {
     prisma,
     system,
     tenantRows,
     pool: ownerPool,
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    ormConnections,
+    poolStats: () => ({
+      total: pools.reduce((n, p) => n + p.totalCount, 0),
+      idle: pools.reduce((n, p) => n + p.idleCount, 0),
+      waiting: pools.reduce((n, p) => n + p.waitingCount, 0),
+    }),
     async close() {
       await Promise.all([prisma.$disconnect(), system.$disconnect()]);
-      await pool.end();
+      await Promise.all(pools.map((p) => p.end()));
     },
   };
 }
