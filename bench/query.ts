@@ -32,6 +32,7 @@ import { applyMigrations } from '../src/infra/migrator.js';
 import { TokenService } from '../src/modules/identity/tokens.js';
 import { createScratchDatabase } from '../test/helpers/backing-services.js';
 import { BENCH_METRIC, seedBenchDatabase } from './query-seed.js';
+import { SERVER_FLAGS } from './server-flags.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -44,8 +45,6 @@ const JWT_SECRET = 'bench-secret-for-signing-access-tokens-0123456789';
 const ENCRYPTION_KEY = Buffer.alloc(32, 11).toString('base64');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-/** The Node flags the server runs with, as `npm start` and the container image give them. */
-const SERVER_FLAGS = /node ((?:--[\w-]+=?\S*\s+)*)--import tsx/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start)?.[1]?.trim().split(/\s+/) ?? [];
 const peers = fileURLToPath(new URL('./peers/', import.meta.url));
 
 type Target = 'api' | 'postgraphile' | 'raw';

@@ -20,6 +20,11 @@
  *   npm run bench:subscriptions
  *   BENCH_SUBSCRIBERS=5000,10000,19900 BENCH_ROUNDS=30 npm run bench:subscriptions
  *   BENCH_PROFILE=./profiles npm run bench:subscriptions   # CPU profiles of each step's rounds: the API process's and each client process's
+ *   BENCH_CLIENT=ws npm run bench:subscriptions            # subscribers on the ws library's client instead of bare frames
+ *
+ * The server runs with the Node flags of `npm start`. The subscribers read frames themselves
+ * (bench/bare-websocket.ts): the load generator shares the cores with the server it measures, and
+ * the ws library's client cost it more per delivery than the server spends.
  *
  * Bounded: at most 19,900 subscribers (the open-file limit of one process here is 20,000), 300
  * rounds, 10 s of grace after a step's last round, 20 minutes in all; loopback only.
@@ -33,6 +38,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { print } from 'graphql';
 import WebSocket from 'ws';
+import { BareWebSocket } from './bare-websocket.js';
+import { SERVER_FLAGS } from './server-flags.js';
 import { OnNodeHeartbeatDocument, RecordHeartbeatDocument } from '../test/generated/graphql.js';
 import { aRegisteredNode } from '../test/helpers/builders.js';
 import { runPostgresTests, TEST_REDIS_URL } from '../test/helpers/backing-services.js';
@@ -48,6 +55,8 @@ const STEPS = (process.env.BENCH_SUBSCRIBERS ?? '1000')
 const ROUNDS = Math.min(Number(process.env.BENCH_ROUNDS ?? 30), 300);
 const INTERVAL_MS = Math.max(Number(process.env.BENCH_INTERVAL_MS ?? 1_000), 50);
 const CLIENT_PROCESSES = Math.min(Math.max(Number(process.env.BENCH_CLIENT_PROCESSES ?? 4), 1), 16);
+/** The subscribers' WebSocket client: bare frames (bench/bare-websocket.ts, the default) or the ws library's. */
+const CLIENT = process.env.BENCH_CLIENT === 'ws' ? 'ws' : 'bare';
 const GRACE_MS = 10_000;
 /** A folder for CPU profiles of the API and client processes during each step's rounds (summarise with bench/profile-summary.ts). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
@@ -126,10 +135,13 @@ async function serve(): Promise<void> {
   }
 }
 
-/** A client process: bare graphql-transport-ws sockets from one loopback address, noting when each heartbeat arrived. */
+/** A subscriber's socket, of either client. */
+type ClientSocket = Pick<WebSocket, 'send' | 'terminate'>;
+
+/** A client process: graphql-transport-ws sockets from one loopback address, noting when each heartbeat arrived. */
 async function subscribeFrom(localAddress: string, url: string, token: string): Promise<void> {
   const send = (message: FromClient) => process.send!(message);
-  const sockets: WebSocket[] = [];
+  const sockets: ClientSocket[] = [];
   const receipts = new Map<number, number[]>();
   const init = JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
   const subscribeMessage = JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(OnNodeHeartbeatDocument), variables: {} } });
@@ -147,23 +159,13 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
 
   const open = () =>
     new Promise<void>((resolve) => {
-      const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', { localAddress, perMessageDeflate: false });
       let settled = false;
       const settle = () => {
         if (settled) return;
         settled = true;
         resolve();
       };
-      socket.on('open', () => socket.send(init));
-      socket.on('error', (error) => {
-        failed(error.message);
-        settle();
-      });
-      socket.on('close', (code) => {
-        if (settled) send({ type: 'closed', code });
-        settle();
-      });
-      socket.on('message', (data: Buffer) => {
+      const onText = (data: Buffer) => {
         // Received now: the time is taken before anything is read from the message.
         const at = now();
         const loadAt = data.indexOf(LOAD);
@@ -182,7 +184,26 @@ async function subscribeFrom(localAddress: string, url: string, token: string): 
         if (!seen) receipts.set(load, (seen = []));
         seen.push(at);
         if (seen.length === sockets.length) send({ type: 'complete', load });
-      });
+      };
+      const onError = (error: Error) => {
+        failed(error.message);
+        settle();
+      };
+      const onClose = (code: number) => {
+        if (settled) send({ type: 'closed', code });
+        settle();
+      };
+      const wsUrl = url.replace(/^http/, 'ws');
+      let socket: ClientSocket;
+      if (CLIENT === 'bare') socket = new BareWebSocket(wsUrl, 'graphql-transport-ws', localAddress, { onOpen: () => socket.send(init), onText, onClose, onError });
+      else {
+        const ws = new WebSocket(wsUrl, 'graphql-transport-ws', { localAddress, perMessageDeflate: false });
+        ws.on('open', () => ws.send(init));
+        ws.on('error', onError);
+        ws.on('close', onClose);
+        ws.on('message', onText);
+        socket = ws;
+      }
     });
 
   process.on('message', async (message: ToClient) => {
@@ -286,7 +307,7 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
-  const server = child<ToServer, FromServer>(['--serve'], ['--expose-gc']);
+  const server = child<ToServer, FromServer>(['--serve'], [...SERVER_FLAGS, '--expose-gc']);
   const { url, token, nodeId } = await server.next('ready');
   const stats = async () => {
     server.send({ type: 'stats' });
@@ -416,7 +437,7 @@ async function main(): Promise<void> {
   server.send({ type: 'stop' });
   await stopped;
 
-  console.log(`\n$ ${COMMAND}   (BENCH_SUBSCRIBERS=${STEPS.join(',')} BENCH_ROUNDS=${ROUNDS} BENCH_INTERVAL_MS=${INTERVAL_MS} BENCH_CLIENT_PROCESSES=${CLIENT_PROCESSES})`);
+  console.log(`\n$ ${COMMAND}   (BENCH_SUBSCRIBERS=${STEPS.join(',')} BENCH_ROUNDS=${ROUNDS} BENCH_INTERVAL_MS=${INTERVAL_MS} BENCH_CLIENT_PROCESSES=${CLIENT_PROCESSES} BENCH_CLIENT=${CLIENT})`);
   console.log(
     `graphql-ws subscribers of nodeHeartbeat on one API instance (${DATABASE === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}, Redis), one heartbeat every ${INTERVAL_MS} ms, ${ROUNDS} rounds per step`,
   );
