@@ -108,7 +108,7 @@ export function createServices(deps: ServiceDeps): Services {
   const authenticator = new Authenticator(deps.db.system, deps.tokens);
   const securityLog = new SecurityLog(deps.db.system);
   const { notifications: notificationSettings, cluster: clusterSettings } = deps.config;
-  // Half the pool for placements, so reads and other writes keep connections while placements queue.
+  // Half the ORM's connections for placements, so reads and other writes keep connections while placements queue.
   const scheduler = new SchedulerService(deps.db.prisma, deps.db.system, deps.pubsub, deps.log, clusterSettings, Math.floor(deps.db.ormConnections / 2));
   const tableMaintenance = deps.config.tableMaintenanceIntervalMs === undefined ? disabledTableMaintenance : embeddedTableMaintenance(deps.db, deps.log);
   const documentCollections = new DocumentCollectionService(deps.db.prisma, deps.db.system);
