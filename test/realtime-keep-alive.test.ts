@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { eventually } from './helpers/realtime.js';
 import { startTestServer, type SignedInUser, type TestServer } from './helpers/server.js';
 
 /** A graphql-ws socket past its connection_ack, counting the pings it receives; `answers` false leaves them unanswered. */
@@ -17,10 +18,6 @@ function acknowledgedSocket(server: TestServer, user: SignedInUser, answers: boo
   });
   return { socket, state, closed, acknowledged };
 }
-
-const until = async (condition: () => boolean) => {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 50));
-};
 
 describe('keep-alive of graphql-ws sockets', () => {
   let server: TestServer;
@@ -43,7 +40,7 @@ describe('keep-alive of graphql-ws sockets', () => {
     expect(await silent.closed).toBe(1006);
     expect(silent.state.pings).toBeGreaterThanOrEqual(1);
     // The answering socket outlives several periods' pings.
-    await until(() => answering.state.pings >= 3);
+    await eventually(async () => (answering.state.pings >= 3 ? true : undefined), 'three pings to the answering socket');
     expect(answering.state.closedWith).toBeUndefined();
     expect(answering.socket.readyState).toBe(WebSocket.OPEN);
     answering.socket.close();
